@@ -1,0 +1,7 @@
+"""``python -m airflow_provider_lambda_ue``: the same as the ``lambda-ue`` console script."""
+
+import sys
+
+from airflow_provider_lambda_ue.cli import main
+
+sys.exit(main())

@@ -1,0 +1,256 @@
+"""The command line: ``lambda-ue invoke``, the extension as a process with real exit codes.
+
+stdout carries the output document as JSON and nothing else; progress, the decoded log tail and
+the status go to stderr. The exit code is the document's. Fields take the same path as the
+operator's (:mod:`airflow_provider_lambda_ue.invocation`): there is no second implementation.
+
+Secrets never appear on the command line: AWS credentials come from the environment's chain or
+an Airflow connection (``--aws-conn-id``, e.g. from an ``AIRFLOW_CONN_*`` variable); proxy
+credentials from ``--proxy-conn-id`` or ``LAMBDA_UE_PROXY_USER``/``LAMBDA_UE_PROXY_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+
+from airflow_provider_lambda_ue.fields import (
+    ACTION_TRIGGER,
+    DEFAULT_TIMEOUT_SECONDS,
+    INVOCATION_REQUEST_RESPONSE,
+    LOG_TYPE_NONE,
+    PROXY_HTTP,
+    LambdaInvokeFields,
+)
+
+PROXY_USER_ENV = "LAMBDA_UE_PROXY_USER"
+PROXY_PASSWORD_ENV = "LAMBDA_UE_PROXY_PASSWORD"
+
+_EXAMPLES = """\
+examples:
+  lambda-ue invoke --function-name my-function --log-type Tail --payload '{"key": "value"}'
+  lambda-ue invoke --function-name my-function:prod --invocation-type Event --payload @event.json
+  lambda-ue invoke --function-name my-function --role-arn arn:aws:iam::123456789012:role/invoker \\
+      --use-proxy --proxy https://proxy.example:3129 --proxy-type "HTTPS with Credentials" \\
+      --proxy-ca-bundle-file proxy-ca.pem        # proxy user/password from LAMBDA_UE_PROXY_USER/_PASSWORD
+
+exit codes:
+  0  SUCCESS (or DECODE_WARNING: the log tail was not base64)
+  1  FAIL: function error, unknown function, service error
+  2  AUTHENTICATION_ERROR        3  AUTHORIZATION_ERROR
+  10 CONNECTION_ERROR            11 CONNECTION_ERROR (proxy)
+  20 DATA_VALIDATION_ERROR       21 READ_TIMEOUT_ERROR (the function is never run twice)
+
+stdout holds the output document (JSON) and nothing else; everything else goes to stderr.
+"""
+
+
+class _ArgumentError(Exception):
+    """An argument error, reported as DATA_VALIDATION_ERROR (exit 20) instead of argparse's exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(message)
+
+
+def _json_argument(value: str) -> str:
+    """``@path`` reads the file; anything else is JSON text (validated with the other fields)."""
+    if value.startswith("@"):
+        path = value[1:]
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as err:
+            raise argparse.ArgumentTypeError(f"cannot read {path!r}: {err.strerror}") from None
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lambda-ue`` argument parser."""
+    parser = _Parser(
+        prog="lambda-ue",
+        description="Invoke AWS Lambda functions like the ue-aws-lambda Universal Extension.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    invoke = commands.add_parser(
+        "invoke",
+        help="invoke a Lambda function and print the output document",
+        description="Invoke a Lambda function; print the output document as JSON on stdout and exit "
+        "with the extension's exit code.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fn = invoke.add_argument_group("function")
+    fn.add_argument("--function-name", required=True, help="name, name:alias, partial or full ARN")
+    fn.add_argument(
+        "--invocation-type",
+        default=INVOCATION_REQUEST_RESPONSE,
+        help="RequestResponse (default), Event or DryRun",
+    )
+    fn.add_argument("--log-type", default=LOG_TYPE_NONE, help="None (default) or Tail")
+    fn.add_argument("--qualifier", help="version or alias")
+    fn.add_argument("--payload", type=_json_argument, help="JSON text, or @path to read it from a file")
+    fn.add_argument(
+        "--client-context", type=_json_argument, help="JSON object text, or @path to read it from a file"
+    )
+    fn.add_argument(
+        "--wait-for-completion-timeout",
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT_SECONDS}); "
+        "a timeout exits 21 and never runs the function twice",
+    )
+    fn.add_argument(
+        "--fail-on-function-error",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="exit 1 when the function reports an error (default); --no-... exits 0 with function_error set",
+    )
+    fn.add_argument("--action", default=ACTION_TRIGGER, help=argparse.SUPPRESS)
+
+    aws = invoke.add_argument_group("AWS")
+    aws.add_argument("--region", help="AWS region (default: the connection's or the environment's)")
+    aws.add_argument(
+        "--aws-conn-id",
+        help="Airflow aws connection with the credentials (e.g. from AIRFLOW_CONN_<ID>); "
+        "default: the environment's credential chain",
+    )
+    aws.add_argument("--role-arn", help="assume this IAM role with STS (turns role-based access on)")
+    aws.add_argument("--endpoint-url", help="custom Lambda endpoint URL (http or https)")
+
+    proxy = invoke.add_argument_group("proxy")
+    proxy.add_argument("--use-proxy", action="store_true", help="send Lambda and STS traffic through --proxy")
+    proxy.add_argument("--proxy", help="proxy URL, or two comma-separated (for http, for https endpoints)")
+    proxy.add_argument(
+        "--proxy-type", default=PROXY_HTTP, help='HTTP (default), HTTPS or "HTTPS with Credentials"'
+    )
+    proxy.add_argument("--proxy-ca-bundle-file", help="CA bundle that verifies a TLS proxy")
+    proxy.add_argument(
+        "--proxy-conn-id",
+        help="Airflow connection with the proxy user and password "
+        f"(else {PROXY_USER_ENV}/{PROXY_PASSWORD_ENV})",
+    )
+    return parser
+
+
+def fields_from_args(args: argparse.Namespace) -> LambdaInvokeFields:
+    """Map parsed arguments onto the field set (``--proxy`` implies ``--use-proxy``)."""
+    return LambdaInvokeFields(
+        function_name=args.function_name,
+        action=args.action,
+        aws_conn_id=args.aws_conn_id,
+        region_name=args.region,
+        role_based_access=bool(args.role_arn),
+        role_arn=args.role_arn,
+        invocation_type=args.invocation_type,
+        log_type=args.log_type,
+        payload=args.payload,
+        client_context=args.client_context,
+        qualifier=args.qualifier,
+        use_proxy=args.use_proxy or bool(args.proxy),
+        proxy_type=args.proxy_type,
+        proxy=args.proxy,
+        proxy_ca_bundle_file=args.proxy_ca_bundle_file,
+        proxy_conn_id=args.proxy_conn_id,
+        wait_for_completion_timeout=args.wait_for_completion_timeout,
+        endpoint_url=args.endpoint_url,
+        fail_on_function_error=args.fail_on_function_error,
+    )
+
+
+def _proxy_credentials_from_env() -> tuple[str, str] | None:
+    user, password = os.environ.get(PROXY_USER_ENV), os.environ.get(PROXY_PASSWORD_ENV)
+    if user is None and password is None:
+        return None
+    return user or "", password or ""
+
+
+def _stderr_logger() -> logging.Logger:
+    log = logging.getLogger("lambda_ue")
+    log.handlers[:] = []
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return log
+
+
+def _write_document(document: dict[str, Any], out: TextIO) -> int:
+    out.write(json.dumps(document, indent=2) + "\n")
+    out.flush()
+    return int(document["exit_code"])
+
+
+def invoke(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``lambda-ue invoke``: the shared path, then the document on stdout; returns the exit code."""
+    from airflow_provider_lambda_ue import invocation as path
+    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+
+    log = _stderr_logger()
+    raw = fields_from_args(args)
+    proxy_credentials = None if args.proxy_conn_id else _proxy_credentials_from_env()
+    if proxy_credentials:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(proxy_credentials[1])
+    try:
+        current = path.prepare(raw, log)
+        hook = path.build_hook(current, proxy_credentials=proxy_credentials)
+        document = path.run(current, hook, log)
+    except LambdaInvokeError as err:
+        if err.output is None:  # pragma: no cover - the path always attaches one
+            raise
+        document = err.output
+    log.info("%s", document["status_description"])
+    return _write_document(document, out)
+
+
+def _argument_error(message: str, out: TextIO) -> int:
+    """Exit 20 with a full document naming the offending option."""
+    from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
+    from airflow_provider_lambda_ue.invocation import Invocation
+
+    error = LambdaDataValidationError(problems=[message])
+    document = Invocation(raw=LambdaInvokeFields()).failed(error).output
+    assert document is not None
+    sys.stderr.write(f"lambda-ue: error: {message}\n(see lambda-ue invoke --help)\n")
+    return _write_document(document, out)
+
+
+def run(argv: Sequence[str], out: TextIO) -> int:
+    """
+    Parse ``argv``, run the command and write the output document to ``out``.
+
+    :return: The exit code.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except _ArgumentError as err:
+        return _argument_error(str(err), out)
+    return invoke(args, out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """
+    Entry point of the ``lambda-ue`` console script.
+
+    stdout is reserved for the document: file descriptor 1 is pointed at stderr for the whole run,
+    so whatever Airflow's, botocore's or anyone's logging prints lands there, and the document is
+    written to a duplicate of the original stdout.
+    """
+    sys.stdout.flush()
+    document_fd = os.dup(1)
+    os.dup2(2, 1)
+    with os.fdopen(document_fd, "w", encoding="utf-8") as out:
+        return run(sys.argv[1:] if argv is None else argv, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

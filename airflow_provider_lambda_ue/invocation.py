@@ -1,0 +1,249 @@
+"""The one path from fields to result, shared by the operator, its deferred completion and the command line.
+
+``validate -> hook.invoke -> finish``: the callers differ only in where the fields come from and
+where the document goes (XCom, stdout). Every outcome ends in an output document: returned on
+success, attached as ``.output`` to the raised exception on failure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_lambda_ue.exceptions import (
+    LambdaFailError,
+    LambdaFunctionError,
+    LambdaInvokeError,
+    LambdaProxyConnectionError,
+    classify,
+    exception_for_exit_code,
+)
+from airflow_provider_lambda_ue.fields import (
+    INVOCATION_EVENT,
+    LOG_TYPE_TAIL,
+    InvokeRequest,
+    LambdaInvokeFields,
+)
+from airflow_provider_lambda_ue.logtail import decode_log_tail
+from airflow_provider_lambda_ue.output import (
+    STATUS_DECODE_WARNING,
+    STATUS_SUCCESS,
+    TRIGGERED_STATUS_CODES,
+    InvokeResult,
+    build_document,
+    document_fields,
+)
+from airflow_provider_lambda_ue.validation import validate
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+
+_MAX_ERROR_TEXT = 500
+
+
+class Log(Protocol):
+    """Where the path reports progress: a task's logger, or the command line's stderr logger."""
+
+    def info(self, msg: Any, /, *args: Any) -> Any: ...
+
+    def warning(self, msg: Any, /, *args: Any) -> Any: ...
+
+
+@dataclass
+class Invocation:
+    """
+    One invocation's state along the path: the raw fields, and what has been resolved so far.
+
+    :param raw: The fields as given.
+    :param request: The validated request, once validation passed.
+    :param credentials_set: Whether AWS credentials came from a connection (None: not resolved).
+    :param proxy_credentials_set: Whether proxy credentials were resolved (None: not resolved).
+    """
+
+    raw: LambdaInvokeFields
+    request: InvokeRequest | None = None
+    credentials_set: bool | None = None
+    proxy_credentials_set: bool | None = None
+
+    def fields_section(self) -> dict[str, Any]:
+        """The document's ``invocation.fields``."""
+        return document_fields(
+            self.request,
+            self.raw,
+            credentials_set=self.credentials_set,
+            proxy_credentials_set=self.proxy_credentials_set,
+        )
+
+    def document(
+        self, exit_code: int, status_description: str, result: InvokeResult | None
+    ) -> dict[str, Any]:
+        """The output document for an outcome."""
+        return build_document(
+            exit_code=exit_code,
+            status_description=status_description,
+            fields=self.fields_section(),
+            result=result,
+        )
+
+    def failed(self, error: LambdaInvokeError, result: InvokeResult | None = None) -> LambdaInvokeError:
+        """Attach the failure's document to ``error`` and return it, for the caller to raise."""
+        error.output = self.document(error.exit_code, error.status_description, result)
+        return error
+
+
+def prepare(raw: LambdaInvokeFields, log: Log) -> Invocation:
+    """
+    Validate the fields (no network, no connection lookup).
+
+    :raises LambdaDataValidationError: With the document attached, naming every bad field.
+    """
+    invocation = Invocation(raw=raw)
+    try:
+        invocation.request = validate(raw)
+    except LambdaInvokeError as err:
+        raise invocation.failed(err) from None
+    request = invocation.request
+    if request.log_type == LOG_TYPE_TAIL and request.invocation_type == INVOCATION_EVENT:
+        log.info("log_type Tail is not sent with Event invocations: Lambda returns no log for them")
+    if raw.role_arn and not request.role_based_access:
+        log.info("role_arn is set but role_based_access is off: the role is not assumed")
+    return invocation
+
+
+def build_hook(
+    invocation: Invocation, *, proxy_credentials: tuple[str, str] | None = None
+) -> LambdaInvokeHook:
+    """
+    Build the hook for a validated invocation and resolve which credentials are set.
+
+    Reads connections but makes no network call.
+
+    :param proxy_credentials: Proxy ``(user, password)`` given directly (command line).
+    :raises LambdaInvokeError: With the document attached (e.g. proxy credentials missing).
+    """
+    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+
+    assert invocation.request is not None
+    hook = LambdaInvokeHook.from_request(invocation.request, proxy_credentials=proxy_credentials)
+    try:
+        invocation.credentials_set = hook.credentials_from_connection
+        invocation.proxy_credentials_set = hook.proxy_credentials is not None
+    except Exception as exc:
+        raise invocation.failed(classify(exc, proxy_url=hook.proxy_url)) from exc
+    return hook
+
+
+def run(
+    invocation: Invocation,
+    hook: LambdaInvokeHook,
+    log: Log,
+) -> dict[str, Any]:
+    """
+    Invoke synchronously (in this thread) and finish.
+
+    :return: The output document of a success.
+    :raises LambdaInvokeError: With the document attached.
+    """
+    request = invocation.request
+    assert request is not None
+    log.info(
+        "Invoking %s (%s%s)%s",
+        request.function_name,
+        request.invocation_type,
+        f", qualifier {request.qualifier}" if request.qualifier else "",
+        f" through proxy {hook.proxy_url}" if hook.proxy_url else "",
+    )
+    try:
+        result = hook.invoke(request)
+    except LambdaInvokeError as err:
+        raise invocation.failed(err) from err.__cause__
+    return finish(invocation, result, log)
+
+
+def finish(
+    invocation: Invocation,
+    result: InvokeResult,
+    log: Log,
+) -> dict[str, Any]:
+    """
+    Turn Lambda's answer into the outcome: log the tail, build the document, raise on failure.
+
+    :return: The output document (exit code 0: SUCCESS or DECODE_WARNING).
+    :raises LambdaFunctionError: For a function error when ``fail_on_function_error`` is on.
+    """
+    request = invocation.request
+    assert request is not None
+    status = STATUS_SUCCESS
+    if result.log_result:
+        lines = decode_log_tail(result.log_result)
+        if lines is None:
+            status = STATUS_DECODE_WARNING
+            log.warning("The function's log tail could not be decoded: it is not base64")
+        else:
+            log.info("Log tail of %s:", request.function_name)
+            for line in lines:
+                log.info("| %s", line)
+    log.info("Lambda answered %s (executed version %s)", result.status_code, result.executed_version or "n/a")
+
+    if result.status_code not in TRIGGERED_STATUS_CODES:
+        raise invocation.failed(LambdaFailError(f"unexpected status code {result.status_code}"), result)
+    if result.function_error:
+        description = describe_function_error(result)
+        if request.fail_on_function_error:
+            raise invocation.failed(LambdaFunctionError(description), result)
+        log.warning("The function reported an error (fail_on_function_error is off): %s", description)
+    return invocation.document(0, status, result)
+
+
+def complete(
+    invocation: Invocation,
+    event: dict[str, Any],
+    log: Log,
+) -> dict[str, Any]:
+    """
+    Finish an invocation that the trigger performed, from the trigger's event.
+
+    :param event: ``{"status": "success", "result": {...}}`` or
+        ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ...}``.
+    """
+    if event.get("status") == "success":
+        return finish(invocation, InvokeResult(**event["result"]), log)
+    error_class = exception_for_exit_code(int(event.get("exit_code", 1)))
+    detail = str(event.get("detail", ""))
+    error: LambdaInvokeError
+    if issubclass(error_class, LambdaProxyConnectionError):
+        error = error_class(detail, proxy_url=event.get("proxy_url"))
+    else:
+        error = error_class(detail)
+    raise invocation.failed(error)
+
+
+def error_event(error: LambdaInvokeError) -> dict[str, Any]:
+    """The trigger's event for a failure (plain data; the worker rebuilds the exception)."""
+    return {
+        "status": "error",
+        "exit_code": error.exit_code,
+        "detail": error.detail,
+        "proxy_url": getattr(error, "proxy_url", None),
+    }
+
+
+def describe_function_error(result: InvokeResult) -> str:
+    """``Function error (Unhandled): ValueError: message``, from Lambda's error object."""
+    kind = result.function_error or "Unhandled"
+    error_type, message = "", ""
+    try:
+        body = json.loads(result.payload or "")
+    except ValueError:
+        message = result.payload or ""
+    else:
+        if isinstance(body, dict):
+            error_type = str(body.get("errorType") or "")
+            message = str(body.get("errorMessage") or "")
+        else:
+            message = str(body)
+    text = ": ".join(part for part in (error_type, message) if part)
+    if len(text) > _MAX_ERROR_TEXT:
+        text = text[: _MAX_ERROR_TEXT - 3] + "..."
+    return f"Function error ({kind})" + (f": {text}" if text else "")

@@ -1,0 +1,189 @@
+"""The operator: the ue-aws-lambda task as an Airflow task.
+
+DAG files import this module on every parse, so it imports nothing heavy at module level: no
+boto3, no botocore, no amazon provider. The hook and the trigger are imported inside ``execute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.configuration import conf
+
+from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+from airflow_provider_lambda_ue.fields import (
+    ACTION_TRIGGER,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_TIMEOUT_SECONDS,
+    INVOCATION_REQUEST_RESPONSE,
+    LOG_TYPE_NONE,
+    PROXY_HTTP,
+    LambdaInvokeFields,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_lambda_ue.invocation import Invocation
+
+
+class LambdaInvokeOperator(BaseOperator):
+    """
+    Invoke an AWS Lambda function with the field set of the ue-aws-lambda Universal Extension.
+
+    The output document (exit code, status description, the fields as used, Lambda's answer) is
+    returned, so it lands in XCom as ``return_value``. On failure the same document, with the
+    failing exit code, is pushed to ``return_value`` before the task fails with the contract's
+    exception (see :mod:`airflow_provider_lambda_ue.exceptions`).
+
+    .. seealso::
+        The field table and exit codes in the README.
+
+    :param function_name: Function name, ``name:alias``, partial or full ARN. (templated)
+    :param action: The seed's action; only ``"Trigger Lambda function"`` exists.
+    :param aws_conn_id: ``aws`` connection: login = access key id, password = secret key. None or a
+        missing connection uses the environment's credential chain.
+    :param region_name: AWS region; None uses the connection's or the environment's. (templated)
+    :param role_based_access: Assume ``role_arn`` with STS before invoking.
+    :param role_arn: IAM role ARN; required with ``role_based_access``. (templated)
+    :param invocation_type: ``RequestResponse``, ``Event`` or ``DryRun``; the seed's labels
+        ``Request Response``/``Request_Response`` are accepted. (templated)
+    :param log_type: ``None`` or ``Tail`` (decoded into the task log); not sent with Event. (templated)
+    :param payload: JSON text, a dict/list, or a ``.json`` template file. (templated)
+    :param client_context: A JSON object as text or dict, or a ``.json`` template file. (templated)
+    :param qualifier: Version or alias. (templated)
+    :param use_proxy: Send Lambda and STS traffic through ``proxy``.
+    :param proxy_type: ``HTTP``, ``HTTPS`` or ``HTTPS with Credentials``.
+    :param proxy: One proxy URL, or two comma-separated (http targets, https targets). (templated)
+    :param proxy_ca_bundle_file: CA bundle that verifies a TLS proxy.
+    :param proxy_conn_id: Connection whose login/password authenticate to the proxy.
+    :param wait_for_completion_timeout: Seconds to wait for Lambda's answer (read timeout). A
+        timeout fails with exit code 21 and never runs the function a second time.
+    :param endpoint_url: Custom Lambda endpoint URL (http or https). (templated)
+    :param fail_on_function_error: A function error fails the task (exit code 1); when False the
+        task succeeds and the document's ``result.function_error`` is set.
+    :param deferrable: Hold synchronous invocations in the triggerer instead of a worker slot
+        (default: ``[operators] default_deferrable``).
+    """
+
+    template_fields: Sequence[str] = (
+        "function_name",
+        "qualifier",
+        "payload",
+        "client_context",
+        "region_name",
+        "role_arn",
+        "proxy",
+        "endpoint_url",
+        "invocation_type",
+        "log_type",
+    )
+    template_ext: Sequence[str] = (".json",)
+    template_fields_renderers = {"payload": "json", "client_context": "json"}
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        action: str = ACTION_TRIGGER,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        region_name: str | None = None,
+        role_based_access: bool | str = False,
+        role_arn: str | None = None,
+        invocation_type: str = INVOCATION_REQUEST_RESPONSE,
+        log_type: str | None = LOG_TYPE_NONE,
+        payload: str | dict[str, Any] | list[Any] | None = None,
+        client_context: str | dict[str, Any] | None = None,
+        qualifier: str | None = None,
+        use_proxy: bool | str = False,
+        proxy_type: str = PROXY_HTTP,
+        proxy: str | None = None,
+        proxy_ca_bundle_file: str | None = None,
+        proxy_conn_id: str | None = None,
+        wait_for_completion_timeout: int | str = DEFAULT_TIMEOUT_SECONDS,
+        endpoint_url: str | None = None,
+        fail_on_function_error: bool | str = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.function_name = function_name
+        self.action = action
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.role_based_access = role_based_access
+        self.role_arn = role_arn
+        self.invocation_type = invocation_type
+        self.log_type = log_type
+        self.payload = payload
+        self.client_context = client_context
+        self.qualifier = qualifier
+        self.use_proxy = use_proxy
+        self.proxy_type = proxy_type
+        self.proxy = proxy
+        self.proxy_ca_bundle_file = proxy_ca_bundle_file
+        self.proxy_conn_id = proxy_conn_id
+        self.wait_for_completion_timeout = wait_for_completion_timeout
+        self.endpoint_url = endpoint_url
+        self.fail_on_function_error = fail_on_function_error
+        self.deferrable = deferrable
+
+    def fields(self) -> LambdaInvokeFields:
+        """The field set as this task holds it (after template rendering)."""
+        return LambdaInvokeFields(**{name: getattr(self, name) for name in LambdaInvokeFields.names()})
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Validate, invoke (or defer), and return the output document."""
+        from airflow_provider_lambda_ue import invocation as path
+
+        with _document_on_failure(context):
+            current = self._prepare()
+            if self.deferrable and self._can_defer(current):
+                self._defer(current)
+            return path.run(current, self._hook, self.log)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Finish a deferred invocation on the worker: same decoding, document and exceptions."""
+        from airflow_provider_lambda_ue import invocation as path
+
+        with _document_on_failure(context):
+            return path.complete(self._prepare(), event, self.log)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prepare(self) -> Invocation:
+        from airflow_provider_lambda_ue import invocation as path
+
+        current = path.prepare(self.fields(), self.log)
+        self._hook = path.build_hook(current)
+        return current
+
+    @staticmethod
+    def _can_defer(current: Invocation) -> bool:
+        # Event and DryRun answer at once: holding them in the triggerer gains nothing.
+        return current.request is not None and current.request.invocation_type == INVOCATION_REQUEST_RESPONSE
+
+    def _defer(self, current: Invocation) -> None:
+        from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
+
+        assert current.request is not None
+        self.log.info("Deferring the invocation of %s to the triggerer", current.request.function_name)
+        self.defer(
+            trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
+            method_name="execute_complete",
+        )
+
+
+@contextmanager
+def _document_on_failure(context: Context) -> Iterator[None]:
+    """Push a failure's output document to XCom ``return_value`` before the exception fails the task."""
+    try:
+        yield
+    except LambdaInvokeError as exc:
+        if exc.output is not None:
+            context["ti"].xcom_push(key="return_value", value=exc.output)
+        raise

@@ -1,0 +1,399 @@
+"""Validation of the field set: every rule of the contract, every bad field reported at once.
+
+:func:`validate` turns :class:`~airflow_provider_lambda_ue.fields.LambdaInvokeFields` (raw values,
+often strings from templates) into an :class:`~airflow_provider_lambda_ue.fields.InvokeRequest`,
+or raises :class:`~airflow_provider_lambda_ue.exceptions.LambdaDataValidationError` (exit code 20)
+naming each bad field. It touches neither the network nor Airflow's metadata database.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
+from airflow_provider_lambda_ue.fields import (
+    ACTION_TRIGGER,
+    INVOCATION_EVENT,
+    INVOCATION_TYPE_ALIASES,
+    LOG_TYPES,
+    MAX_CLIENT_CONTEXT_B64_BYTES,
+    MAX_EVENT_PAYLOAD_BYTES,
+    MAX_SYNC_PAYLOAD_BYTES,
+    PROXY_HTTP,
+    PROXY_HTTPS_WITH_CREDENTIALS,
+    PROXY_TYPES,
+    InvokeRequest,
+    LambdaInvokeFields,
+)
+
+# Lambda's FunctionName pattern (API reference), split so the qualifier in the name can be compared.
+_FUNCTION_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}):"
+    r"(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+_PARTIAL_ARN = re.compile(
+    r"^(?P<account>\d{12}):function:(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+_PLAIN_NAME = re.compile(r"^(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$")
+_MAX_NAME_LENGTH = 64
+_MAX_FUNCTION_NAME_FIELD = 170
+_QUALIFIER = re.compile(r"^(\$LATEST|[a-zA-Z0-9_-]{1,128})$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
+_FALSE = frozenset({"false", "f", "no", "n", "0", "off", ""})
+
+
+class _Problems:
+    """Collects one message per bad field, each starting with the field's name."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append(f"{field}: {message}")
+
+
+def _blank_to_none(value: Any) -> Any:
+    # A template that renders nothing yields ""; treat it as "not given".
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def parse_bool(value: Any) -> bool:
+    """
+    Read a boolean as templates and command lines spell it.
+
+    :param value: A bool, 0/1, or a string such as ``"true"``, ``"False"``, ``"yes"``, ``"0"``.
+    :raises ValueError: For anything else.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise ValueError(f"expected true or false, got {_show(value)}")
+
+
+def parse_whole_seconds(value: Any) -> int:
+    """
+    Read a timeout: a whole number of seconds, at least 1, as an int, a whole float or a string.
+
+    :raises ValueError: For anything else.
+    """
+    number: Any = value
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"expected a whole number of seconds, got {_show(value)}") from None
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+        number = int(number)
+    if not isinstance(number, int):
+        raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+    if number < 1:
+        raise ValueError(f"must be at least 1 second, got {number}")
+    return number
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _canonical(value: Any, choices: tuple[str, ...]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    wanted = value.strip().lower()
+    for choice in choices:
+        if choice.lower() == wanted:
+            return choice
+    return None
+
+
+def _split_function_name(name: str) -> tuple[str, str | None] | None:
+    for pattern in (_FUNCTION_ARN, _PARTIAL_ARN, _PLAIN_NAME):
+        match = pattern.match(name)
+        if match:
+            return match.group("name"), match.group("qualifier")
+    return None
+
+
+def _json_text(value: Any) -> tuple[str, Any]:
+    """Return ``(json_text, parsed)`` for JSON given as text, bytes or a Python structure."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str):
+        return value, json.loads(value)
+    return json.dumps(value), value
+
+
+def _check_proxy_url(url: str, proxy_type: str | None, problems: _Problems) -> None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        problems.add("proxy", f"{_show(url)} is not a valid URL ({err})")
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
+        problems.add("proxy", f"{_show(url)} is not of the form http(s)://host:port")
+        return
+    if parts.username is not None or parts.password is not None:
+        # The URL is logged and shown in the output document; credentials belong in proxy_conn_id.
+        problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems.add("proxy", f"{_show(url)} must not have a path, query or fragment")
+    if parts.scheme == "https" and proxy_type == PROXY_HTTP:
+        problems.add("proxy", f"an https:// proxy needs proxy_type HTTPS, not {PROXY_HTTP}")
+
+
+def _check_endpoint_url(url: str, problems: _Problems) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as err:
+        problems.add("endpoint_url", f"{_show(url)} is not a valid URL ({err})")
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.add("endpoint_url", f"{_show(url)} must have an http or https scheme and a host")
+        return
+    host = parts.hostname
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
+            problems.add("endpoint_url", f"{_show(host)} is not a valid host name")
+
+
+def validate(raw: LambdaInvokeFields) -> InvokeRequest:
+    """
+    Validate and normalise the field set.
+
+    :param raw: The fields as given.
+    :return: The normalised request.
+    :raises LambdaDataValidationError: Naming every bad field (exit code 20).
+    """
+    problems = _Problems()
+
+    action = _canonical(_blank_to_none(raw.action) or ACTION_TRIGGER, (ACTION_TRIGGER,))
+    if action is None:
+        problems.add("action", f"unknown action {_show(raw.action)}; the only action is {ACTION_TRIGGER!r}")
+
+    invocation_type = None
+    if isinstance(raw.invocation_type, str):
+        invocation_type = INVOCATION_TYPE_ALIASES.get(raw.invocation_type.strip().lower())
+    if invocation_type is None:
+        problems.add(
+            "invocation_type",
+            f"unknown invocation type {_show(raw.invocation_type)}; use RequestResponse, Event or DryRun",
+        )
+
+    log_type_value = "None" if raw.log_type is None else raw.log_type
+    log_type = _canonical(log_type_value, LOG_TYPES)
+    if log_type is None:
+        problems.add("log_type", f"unknown log type {_show(raw.log_type)}; use None or Tail")
+
+    proxy_type = _canonical(_blank_to_none(raw.proxy_type) or PROXY_HTTP, PROXY_TYPES)
+    if proxy_type is None:
+        problems.add(
+            "proxy_type",
+            f"unknown proxy type {_show(raw.proxy_type)}; use HTTP, HTTPS or HTTPS with Credentials",
+        )
+
+    booleans: dict[str, bool] = {}
+    for name in ("role_based_access", "use_proxy", "fail_on_function_error"):
+        try:
+            booleans[name] = parse_bool(getattr(raw, name))
+        except ValueError as err:
+            problems.add(name, str(err))
+            booleans[name] = False
+
+    timeout = 0
+    try:
+        timeout = parse_whole_seconds(raw.wait_for_completion_timeout)
+    except ValueError as err:
+        problems.add("wait_for_completion_timeout", str(err))
+
+    # Function name and qualifier.
+    function_name = _blank_to_none(raw.function_name)
+    qualifier = _blank_to_none(raw.qualifier)
+    if qualifier is not None:
+        qualifier = str(qualifier).strip()
+        if not _QUALIFIER.match(qualifier):
+            problems.add("qualifier", f"{_show(qualifier)} is not a version number, $LATEST or alias name")
+    if function_name is None:
+        problems.add("function_name", "is required")
+    elif not isinstance(function_name, str):
+        problems.add("function_name", f"must be text, got {_show(function_name)}")
+        function_name = None
+    else:
+        function_name = function_name.strip()
+        split = (
+            _split_function_name(function_name) if len(function_name) <= _MAX_FUNCTION_NAME_FIELD else None
+        )
+        if split is None:
+            problems.add(
+                "function_name", f"{_show(function_name)} is not a Lambda function name, name:alias or ARN"
+            )
+        else:
+            bare_name, name_qualifier = split
+            if len(bare_name) > _MAX_NAME_LENGTH:
+                problems.add("function_name", f"the name part is longer than {_MAX_NAME_LENGTH} characters")
+            if name_qualifier and qualifier and name_qualifier != qualifier:
+                problems.add(
+                    "qualifier",
+                    f"{_show(qualifier)} differs from the qualifier {name_qualifier!r} in function_name",
+                )
+
+    # Payload.
+    payload_text: str | None = None
+    payload = _blank_to_none(raw.payload)
+    if payload is not None:
+        try:
+            payload_text, _ = _json_text(payload)
+        except (TypeError, ValueError) as err:
+            problems.add("payload", f"is not valid JSON ({err})")
+        else:
+            size = len(payload_text.encode("utf-8"))
+            limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == INVOCATION_EVENT else MAX_SYNC_PAYLOAD_BYTES
+            if size > limit:
+                problems.add(
+                    "payload",
+                    f"is {size} bytes, over the {limit}-byte limit for {invocation_type} invocations",
+                )
+
+    # Client context.
+    context_text: str | None = None
+    context_b64: str | None = None
+    client_context = _blank_to_none(raw.client_context)
+    if client_context is not None:
+        try:
+            context_text, parsed = _json_text(client_context)
+        except (TypeError, ValueError) as err:
+            problems.add("client_context", f"is not valid JSON ({err})")
+        else:
+            if not isinstance(parsed, dict):
+                problems.add("client_context", "must be a JSON object")
+            context_b64 = base64.b64encode(context_text.encode("utf-8")).decode("ascii")
+            if len(context_b64) > MAX_CLIENT_CONTEXT_B64_BYTES:
+                problems.add(
+                    "client_context",
+                    f"is {len(context_b64)} bytes base64-encoded, over the "
+                    f"{MAX_CLIENT_CONTEXT_B64_BYTES}-byte limit",
+                )
+
+    # Role-based access.
+    role_arn = _blank_to_none(raw.role_arn)
+    if role_arn is not None and not isinstance(role_arn, str):
+        problems.add("role_arn", f"must be text, got {_show(role_arn)}")
+        role_arn = None
+    if role_arn is not None:
+        role_arn = role_arn.strip()
+    if booleans["role_based_access"]:
+        if role_arn is None:
+            problems.add("role_arn", "is required when role_based_access is on")
+        elif not _ROLE_ARN.match(role_arn):
+            problems.add(
+                "role_arn", f"{_show(role_arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+            )
+
+    # Proxy.
+    proxy = _blank_to_none(raw.proxy)
+    proxy_conn_id = _blank_to_none(raw.proxy_conn_id)
+    proxies: dict[str, str] = {}
+    if proxy is not None and not isinstance(proxy, str):
+        problems.add("proxy", f"must be text, got {_show(proxy)}")
+        proxy = None
+    if booleans["use_proxy"]:
+        if proxy is None:
+            problems.add("proxy", "is required when use_proxy is on")
+        else:
+            urls = [part.strip() for part in proxy.split(",") if part.strip()]
+            if len(urls) > 2:
+                problems.add("proxy", f"takes one or two URLs, got {len(urls)}")
+            for url in urls:
+                _check_proxy_url(url, proxy_type, problems)
+            if urls:
+                proxies = {"http": urls[0], "https": urls[-1]}
+        if proxy_type == PROXY_HTTPS_WITH_CREDENTIALS and proxy_conn_id is None:
+            problems.add("proxy_conn_id", "is required for proxy type HTTPS with Credentials")
+
+    ca_bundle = _blank_to_none(raw.proxy_ca_bundle_file)
+    if ca_bundle is not None:
+        if not isinstance(ca_bundle, (str, os.PathLike)):
+            problems.add("proxy_ca_bundle_file", f"must be a path, got {_show(ca_bundle)}")
+            ca_bundle = None
+        else:
+            ca_bundle = os.fspath(ca_bundle)
+            if not os.path.isfile(ca_bundle):
+                problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} does not exist or is not a file")
+
+    endpoint_url = _blank_to_none(raw.endpoint_url)
+    if endpoint_url is not None:
+        if not isinstance(endpoint_url, str):
+            problems.add("endpoint_url", f"must be text, got {_show(endpoint_url)}")
+            endpoint_url = None
+        else:
+            endpoint_url = endpoint_url.strip()
+            _check_endpoint_url(endpoint_url, problems)
+
+    region_name = _blank_to_none(raw.region_name)
+    if region_name is not None and (
+        not isinstance(region_name, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region_name.strip())
+    ):
+        problems.add("region_name", f"{_show(region_name)} is not a region name such as us-east-1")
+        region_name = None
+
+    aws_conn_id = _blank_to_none(raw.aws_conn_id)
+    for name, value in (("aws_conn_id", aws_conn_id), ("proxy_conn_id", proxy_conn_id)):
+        if value is not None and not isinstance(value, str):
+            problems.add(name, f"must be a connection id, got {_show(value)}")
+
+    if problems.items:
+        raise LambdaDataValidationError(problems=problems.items)
+
+    assert function_name is not None and invocation_type is not None and log_type is not None
+    assert action is not None and proxy_type is not None
+    return InvokeRequest(
+        function_name=function_name,
+        action=action,
+        aws_conn_id=aws_conn_id,
+        region_name=region_name.strip() if region_name else None,
+        role_based_access=booleans["role_based_access"],
+        role_arn=role_arn,
+        invocation_type=invocation_type,
+        log_type=log_type,
+        payload=payload_text,
+        client_context=context_text,
+        client_context_b64=context_b64,
+        qualifier=qualifier,
+        use_proxy=booleans["use_proxy"],
+        proxy_type=proxy_type,
+        proxy=proxy.strip() if proxy else None,
+        proxies=proxies,
+        proxy_ca_bundle_file=ca_bundle,
+        proxy_conn_id=proxy_conn_id,
+        wait_for_completion_timeout=timeout,
+        endpoint_url=endpoint_url,
+        fail_on_function_error=booleans["fail_on_function_error"],
+    )

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's virtual environment in .venv with the package installed
+# editable and the test extra. Sourced by demo.sh and test.sh; safe to run again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+# uv resolves Airflow's large dependency tree in seconds where pip takes minutes; pip is the fallback.
+if [ ! -x "$VENV/bin/uv" ]; then
+    "$VENV/bin/python" -m pip install --quiet uv || true
+fi
+stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    if [ -x "$VENV/bin/uv" ]; then
+        VIRTUAL_ENV="$VENV" "$VENV/bin/uv" pip install --quiet -e "$ROOT[test]"
+    else
+        "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+    fi
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
