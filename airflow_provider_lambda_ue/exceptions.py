@@ -34,6 +34,8 @@ __all__ = [
     "classify",
     "error_code",
     "exception_for_exit_code",
+    "parse_xml_error",
+    "redact_credentials",
 ]
 
 
@@ -290,7 +292,7 @@ def error_code(exc: BaseException) -> str | None:
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return None
-    code = response.get("Error", {}).get("Code")
+    code = (response.get("Error") or {}).get("Code")
     return str(code) if code else None
 
 
@@ -304,12 +306,12 @@ def _http_status(exc: BaseException) -> int | None:
 
 def _client_error_detail(exc: BaseException) -> str:
     response = getattr(exc, "response", {}) or {}
-    error = response.get("Error", {})
+    error = response.get("Error") or {}
     code = error.get("Code") or "Error"
     message = error.get("Message") or ""
     operation = getattr(exc, "operation_name", None)
     where = f" when calling the {operation} operation" if operation else ""
-    return f"{code}{where}: {message}".rstrip(": ") if message else f"{code}{where}"
+    return f"{code}{where}: {message}" if message else f"{code}{where}"
 
 
 def classify(exc: BaseException, *, proxy_url: str | None = None) -> LambdaInvokeError:
@@ -323,15 +325,14 @@ def classify(exc: BaseException, *, proxy_url: str | None = None) -> LambdaInvok
     :param proxy_url: The proxy URL in use (without credentials), or None without a proxy.
     :return: The typed exception (not raised), with ``__cause__`` set to ``exc``.
     """
+    if isinstance(exc, LambdaInvokeError):
+        return exc
     result = _classify(exc, proxy_url)
     result.__cause__ = exc
     return result
 
 
 def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
-    if isinstance(exc, LambdaInvokeError):
-        return exc
-
     from botocore import exceptions as bce
 
     if isinstance(exc, bce.ClientError):
@@ -341,7 +342,9 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
     if isinstance(exc, bce.ReadTimeoutError):
         return LambdaReadTimeoutError(str(exc))
     if isinstance(exc, bce.ProxyConnectionError):
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
+        # botocore's own proxy_url is already stripped of credentials (mask_proxy_url).
+        shown = proxy_url or redact_credentials(str(exc.kwargs.get("proxy_url") or ""))
+        return LambdaProxyConnectionError(_describe(exc), proxy_url=shown or None)
     if proxy_url and isinstance(exc, bce.SSLError) and _mentions_proxy(exc):
         return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
     # Behind a proxy, a failure on the way to it surfaces as a generic connection error around
@@ -409,19 +412,26 @@ def _mentions_proxy(exc: BaseException) -> bool:
     from urllib3.exceptions import ProxyError
 
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
+    current: object = exc
+    while isinstance(current, BaseException) and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, ProxyError):
             return True
-        inner = getattr(current, "kwargs", {}).get("error") if hasattr(current, "kwargs") else None
+        kwargs = getattr(current, "kwargs", None)
+        inner = kwargs.get("error") if isinstance(kwargs, dict) else None
         current = inner or current.__cause__ or current.__context__
     return False
 
 
+_URL_USERINFO = re.compile(r"://[^/\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """Remove the ``user:password@`` part of every URL in ``text``."""
+    return _URL_USERINFO.sub("://", text)
+
+
 def _describe(exc: BaseException) -> str:
     """A one-line description of a transport failure, without credentials."""
-    text = str(exc)
-    # botocore and urllib3 may print the proxy URL; credentials are never inline in our URLs, but a
-    # user's own environment proxy might carry them.
-    return re.sub(r"(://)[^/@\s]+:[^/@\s]*@", r"\1", text)
+    # botocore and urllib3 may print a proxy URL; the hook's carry credentials for basic auth.
+    return redact_credentials(str(exc))

@@ -241,7 +241,7 @@ def describe_function_error(result: InvokeResult) -> str:
         if isinstance(body, dict):
             error_type = str(body.get("errorType") or "")
             message = str(body.get("errorMessage") or "")
-        else:
+        elif body is not None:
             message = str(body)
     text = ": ".join(part for part in (error_type, message) if part)
     if len(text) > _MAX_ERROR_TEXT:

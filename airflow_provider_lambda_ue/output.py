@@ -7,10 +7,12 @@ Secrets never enter it: credentials show as ``"****"`` when set and ``null`` whe
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
+from airflow_provider_lambda_ue.exceptions import redact_credentials
 from airflow_provider_lambda_ue.fields import MASK, InvokeRequest, LambdaInvokeFields
 
 STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
@@ -74,11 +76,19 @@ def _flag(is_set: bool | None) -> str | None:
 
 def _plain(value: Any) -> Any:
     """A JSON-safe rendering of a raw field value (for documents of invalid input)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return redact_credentials(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    if isinstance(value, (dict, list)):
-        return value
-    return str(value)
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return redact_credentials(str(value))
+    return value
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def document_fields(
@@ -132,9 +142,9 @@ def document_fields(
         "role_arn": _plain(raw.role_arn),
         "function_name": _plain(raw.function_name),
         "invocation_type": _plain(raw.invocation_type),
-        "payload_source": "Script" if raw.payload not in (None, "") else None,
+        "payload_source": "Script" if _given(raw.payload) else None,
         "payload_script": _plain(raw.payload),
-        "client_context_source": "Script" if raw.client_context not in (None, "") else None,
+        "client_context_source": "Script" if _given(raw.client_context) else None,
         "client_context_script": _plain(raw.client_context),
         "log_type": _plain(raw.log_type),
         "qualifier": _plain(raw.qualifier),

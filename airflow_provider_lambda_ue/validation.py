@@ -16,7 +16,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
+from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError, redact_credentials
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     INVOCATION_EVENT,
@@ -139,30 +139,38 @@ def _split_function_name(name: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _json_text(value: Any) -> tuple[str, Any]:
-    """Return ``(json_text, parsed)`` for JSON given as text, bytes or a Python structure."""
+    """
+    Return ``(json_text, parsed)`` for JSON given as text, bytes or a Python structure.
+
+    Strict JSON: Python's ``NaN``/``Infinity`` extensions are rejected, as Lambda rejects them.
+    """
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if isinstance(value, str):
-        return value, json.loads(value)
-    return json.dumps(value), value
+        return value, json.loads(value, parse_constant=_reject_constant)
+    return json.dumps(value, allow_nan=False), value
 
 
 def _check_proxy_url(url: str, proxy_type: str | None, problems: _Problems) -> None:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError as err:
-        problems.add("proxy", f"{_show(url)} is not a valid URL ({err})")
+    except ValueError:
+        problems.add("proxy", f"{_show(redact_credentials(url))} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
-        problems.add("proxy", f"{_show(url)} is not of the form http(s)://host:port")
+        problems.add("proxy", f"{_show(redact_credentials(url))} is not of the form http(s)://host:port")
         return
     if parts.username is not None or parts.password is not None:
         # The URL is logged and shown in the output document; credentials belong in proxy_conn_id.
         problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        problems.add("proxy", f"{_show(url)} must not have a path, query or fragment")
+        problems.add("proxy", f"{_show(redact_credentials(url))} must not have a path, query or fragment")
     if parts.scheme == "https" and proxy_type == PROXY_HTTP:
         problems.add("proxy", f"an https:// proxy needs proxy_type HTTPS, not {PROXY_HTTP}")
 
@@ -171,12 +179,16 @@ def _check_endpoint_url(url: str, problems: _Problems) -> None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError as err:
-        problems.add("endpoint_url", f"{_show(url)} is not a valid URL ({err})")
+    except ValueError:
+        problems.add("endpoint_url", f"{_show(redact_credentials(url))} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.add("endpoint_url", f"{_show(url)} must have an http or https scheme and a host")
+        problems.add(
+            "endpoint_url", f"{_show(redact_credentials(url))} must have an http or https scheme and a host"
+        )
         return
+    if parts.username is not None or parts.password is not None:
+        problems.add("endpoint_url", "must not carry credentials")
     host = parts.hostname
     try:
         ipaddress.ip_address(host)
@@ -208,7 +220,7 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
             f"unknown invocation type {_show(raw.invocation_type)}; use RequestResponse, Event or DryRun",
         )
 
-    log_type_value = "None" if raw.log_type is None else raw.log_type
+    log_type_value = "None" if _blank_to_none(raw.log_type) is None else raw.log_type
     log_type = _canonical(log_type_value, LOG_TYPES)
     if log_type is None:
         problems.add("log_type", f"unknown log type {_show(raw.log_type)}; use None or Tail")
@@ -222,8 +234,12 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
 
     booleans: dict[str, bool] = {}
     for name in ("role_based_access", "use_proxy", "fail_on_function_error"):
+        value = getattr(raw, name)
+        if _blank_to_none(value) is None:
+            # Not given (blank template or None): the field's default, not "false".
+            value = getattr(LambdaInvokeFields, name)
         try:
-            booleans[name] = parse_bool(getattr(raw, name))
+            booleans[name] = parse_bool(value)
         except ValueError as err:
             problems.add(name, str(err))
             booleans[name] = False
@@ -271,7 +287,7 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
     if payload is not None:
         try:
             payload_text, _ = _json_text(payload)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
             problems.add("payload", f"is not valid JSON ({err})")
         else:
             size = len(payload_text.encode("utf-8"))
@@ -289,7 +305,7 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
     if client_context is not None:
         try:
             context_text, parsed = _json_text(client_context)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, RecursionError) as err:
             problems.add("client_context", f"is not valid JSON ({err})")
         else:
             if not isinstance(parsed, dict):
@@ -329,6 +345,8 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
             problems.add("proxy", "is required when use_proxy is on")
         else:
             urls = [part.strip() for part in proxy.split(",") if part.strip()]
+            if not urls:
+                problems.add("proxy", "is required when use_proxy is on")
             if len(urls) > 2:
                 problems.add("proxy", f"takes one or two URLs, got {len(urls)}")
             for url in urls:
