@@ -367,8 +367,18 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
         ),
     ):
         return LambdaAuthenticationError(type(exc).__name__)
-    if isinstance(exc, (bce.ConnectTimeoutError, bce.EndpointConnectionError, bce.ConnectionClosedError)):
+    if isinstance(
+        exc,
+        (
+            bce.ConnectTimeoutError,
+            bce.EndpointConnectionError,
+            bce.ConnectionClosedError,
+            bce.ResponseStreamingError,  # the connection broke while the answer was being read
+        ),
+    ):
         return LambdaConnectionError(_describe(exc))
+    if isinstance(exc, bce.InvalidProxiesConfigError):
+        return LambdaDataValidationError(f"proxy_ca_bundle_file: {_describe(exc)}")
     if isinstance(exc, bce.SSLError):
         return LambdaConnectionError(_describe(exc))
     if isinstance(exc, (bce.InvalidEndpointConfigurationError, bce.InvalidRegionError)):

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import re
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -173,6 +174,15 @@ def _check_proxy_url(url: str, proxy_type: str | None, problems: _Problems) -> N
         problems.add("proxy", f"{_show(redact_credentials(url))} must not have a path, query or fragment")
     if parts.scheme == "https" and proxy_type == PROXY_HTTP:
         problems.add("proxy", f"an https:// proxy needs proxy_type HTTPS, not {PROXY_HTTP}")
+
+
+def _loads_as_ca_bundle(path: str) -> bool:
+    """Whether OpenSSL accepts the file as CA certificates (a local file read, no network)."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError):
+        return False
+    return True
 
 
 def _check_endpoint_url(url: str, problems: _Problems) -> None:
@@ -365,6 +375,8 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
             ca_bundle = os.fspath(ca_bundle)
             if not os.path.isfile(ca_bundle):
                 problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} does not exist or is not a file")
+            elif not _loads_as_ca_bundle(ca_bundle):
+                problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} holds no PEM certificate")
 
     endpoint_url = _blank_to_none(raw.endpoint_url)
     if endpoint_url is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,8 +103,7 @@ def test_defaults_give_the_default_request() -> None:
 
 
 def test_full_field_set_is_normalised(tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    bundle = _real_ca_bundle(tmp_path)
     request = accept(
         function_name=" arn:aws:lambda:us-east-1:123456789012:function:my-function:prod ",
         action="trigger lambda function",
@@ -764,9 +764,14 @@ def test_proxy_conn_id_must_be_a_connection_id() -> None:
 # Proxy CA bundle
 
 
-def test_ca_bundle_that_exists_accepted(tmp_path: Path) -> None:
+def _real_ca_bundle(tmp_path: Path) -> Path:
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("x")
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    return bundle
+
+
+def test_ca_bundle_that_exists_accepted(tmp_path: Path) -> None:
+    bundle = _real_ca_bundle(tmp_path)
     assert accept(proxy_ca_bundle_file=str(bundle)).proxy_ca_bundle_file == str(bundle)
     # A path object is accepted and stored as text (the request must stay plain data).
     assert accept(proxy_ca_bundle_file=bundle).proxy_ca_bundle_file == str(bundle)
@@ -781,6 +786,16 @@ def test_ca_bundle_missing_rejected(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pem"
     error = assert_rejects("proxy_ca_bundle_file", proxy_ca_bundle_file=str(missing))
     assert any("does not exist" in p for p in error.problems)
+
+
+@pytest.mark.parametrize(
+    "content", ["x", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n", ""]
+)
+def test_ca_bundle_that_is_not_a_certificate_rejected(tmp_path: Path, content: str) -> None:
+    bundle = tmp_path / "not-a-ca.pem"
+    bundle.write_text(content)
+    error = assert_rejects("proxy_ca_bundle_file", proxy_ca_bundle_file=str(bundle))
+    assert "holds no PEM certificate" in str(error)
 
 
 def test_ca_bundle_directory_rejected(tmp_path: Path) -> None:
@@ -1011,8 +1026,7 @@ def test_validation_makes_no_network_call(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setattr(socket.socket, "connect_ex", no_network)
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("x")
+    bundle = _real_ca_bundle(tmp_path)
 
     request = accept(
         function_name="arn:aws:lambda:us-east-1:123456789012:function:my-function",
@@ -1110,8 +1124,7 @@ def test_invoke_kwargs_never_carry_connection_or_proxy_settings() -> None:
 
 
 def test_to_dict_from_dict_round_trip(tmp_path: Path) -> None:
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("x")
+    bundle = _real_ca_bundle(tmp_path)
     request = accept(
         function_name="my-function:prod",
         qualifier="prod",

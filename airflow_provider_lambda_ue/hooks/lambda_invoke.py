@@ -13,8 +13,10 @@ The hook knows nothing of XCom or of the output document.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -109,6 +111,19 @@ def backoff_seconds(
             except ValueError:
                 pass
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def system_ca_bundle() -> str | None:
+    """The system's CA bundle file (OpenSSL's default), falling back to certifi's."""
+    paths = ssl.get_default_verify_paths()
+    for candidate in (os.environ.get(paths.openssl_cafile_env), paths.cafile, paths.openssl_cafile):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - botocore's requests-free installs still ship it
+        return None
+    return str(certifi.where())
 
 
 def _with_credentials(url: str, user: str, password: str) -> str:
@@ -271,8 +286,13 @@ class LambdaInvokeHook(AwsBaseHook):
         }
         if self.proxies:
             options["proxies"] = self._proxies_for_botocore()
-            if self.proxy_ca_bundle_file:
-                options["proxies_config"] = {"proxy_ca_bundle": self.proxy_ca_bundle_file}
+            if any(url.startswith("https://") for url in self.proxies.values()):
+                # Without a proxy_ca_bundle botocore gives the proxy no TLS context of its own, and for
+                # an http:// endpoint the proxy's certificate then goes unverified. Always verify it:
+                # against the given bundle, else the system's CAs.
+                options["proxies_config"] = {
+                    "proxy_ca_bundle": self.proxy_ca_bundle_file or system_ca_bundle()
+                }
         return Config(**options)
 
     @cached_property
