@@ -75,11 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``lambda-ue`` argument parser."""
     parser = _Parser(
         prog="lambda-ue",
+        # Abbreviated options change meaning when options are added: scripts must spell them out.
+        allow_abbrev=False,
         description="Invoke AWS Lambda functions like the ue-aws-lambda Universal Extension.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     invoke = commands.add_parser(
         "invoke",
+        allow_abbrev=False,
         help="invoke a Lambda function and print the output document",
         description="Invoke a Lambda function; print the output document as JSON on stdout and exit "
         "with the extension's exit code.",

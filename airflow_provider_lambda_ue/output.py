@@ -8,6 +8,7 @@ Secrets never enter it: credentials show as ``"****"`` when set and ``null`` whe
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +79,11 @@ def _plain(value: Any) -> Any:
     """A JSON-safe rendering of a raw field value (for documents of invalid input)."""
     if isinstance(value, str):
         return redact_credentials(value)
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, float):
+        # NaN and infinities are not JSON: XCom and the command line's output would break on them.
+        return value if math.isfinite(value) else str(value)
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
