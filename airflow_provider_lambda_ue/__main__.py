@@ -4,4 +4,5 @@ import sys
 
 from airflow_provider_lambda_ue.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

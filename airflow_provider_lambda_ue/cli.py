@@ -12,6 +12,7 @@ credentials from ``--proxy-conn-id`` or ``LAMBDA_UE_PROXY_USER``/``LAMBDA_UE_PRO
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
+from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     DEFAULT_TIMEOUT_SECONDS,
@@ -35,18 +37,33 @@ _EXAMPLES = """\
 examples:
   lambda-ue invoke --function-name my-function --log-type Tail --payload '{"key": "value"}'
   lambda-ue invoke --function-name my-function:prod --invocation-type Event --payload @event.json
-  lambda-ue invoke --function-name my-function --role-arn arn:aws:iam::123456789012:role/invoker \\
-      --use-proxy --proxy https://proxy.example:3129 --proxy-type "HTTPS with Credentials" \\
-      --proxy-ca-bundle-file proxy-ca.pem        # proxy user/password from LAMBDA_UE_PROXY_USER/_PASSWORD
+  lambda-ue invoke --function-name my-function | jq -r .result.payload
+  jq -c .order order.json | lambda-ue invoke --function-name my-function --payload @- --compact
+  AIRFLOW_CONN_AWS_PROD='{"conn_type": "aws", "login": "AKIA...", "password": "...",
+                          "extra": {"region_name": "eu-west-1"}}' \\
+    lambda-ue invoke --aws-conn-id aws_prod --function-name my-function
+  LAMBDA_UE_PROXY_USER=me LAMBDA_UE_PROXY_PASSWORD=... \\
+    lambda-ue invoke --function-name my-function --role-arn arn:aws:iam::123456789012:role/invoker \\
+      --proxy https://proxy.example:3129 --proxy-type "HTTPS with Credentials" \\
+      --proxy-ca-bundle-file proxy-ca.pem
+
+credentials (never options):
+  AWS     the environment's chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance
+          or pod role), or --aws-conn-id: an Airflow connection (login = access key id,
+          password = secret key), e.g. from an AIRFLOW_CONN_<ID> variable
+  proxy   --proxy-conn-id (login, password), else LAMBDA_UE_PROXY_USER and LAMBDA_UE_PROXY_PASSWORD
+  STS for --role-arn uses the same proxy settings; its endpoint may be set with AWS_ENDPOINT_URL_STS.
 
 exit codes:
   0  SUCCESS (or DECODE_WARNING: the log tail was not base64)
   1  FAIL: function error, unknown function, service error
   2  AUTHENTICATION_ERROR        3  AUTHORIZATION_ERROR
   10 CONNECTION_ERROR            11 CONNECTION_ERROR (proxy)
-  20 DATA_VALIDATION_ERROR       21 READ_TIMEOUT_ERROR (the function is never run twice)
+  20 DATA_VALIDATION_ERROR (bad fields and bad arguments)
+  21 READ_TIMEOUT_ERROR (the function is never run twice)
 
-stdout holds the output document (JSON) and nothing else; everything else goes to stderr.
+stdout holds the output document (JSON) and nothing else; progress, the decoded log tail and the
+status go to stderr.
 """
 
 
@@ -59,27 +76,49 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
+_stdin_text: str | None = None
+
+
+def _read_stdin() -> str:
+    """stdin's text, read once (the arguments may be parsed twice, see :func:`_argument_problems`)."""
+    global _stdin_text  # noqa: PLW0603 - one process, one stdin
+    if _stdin_text is None:
+        _stdin_text = sys.stdin.read()
+    return _stdin_text
+
+
 def _json_argument(value: str) -> str:
-    """``@path`` reads the file; anything else is JSON text (validated with the other fields)."""
-    if value.startswith("@"):
-        path = value[1:]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except OSError as err:
-            raise argparse.ArgumentTypeError(f"cannot read {path!r}: {err.strerror}") from None
-    return value
+    """``@path`` reads the file, ``@-`` stdin; anything else is JSON text (validated with the fields)."""
+    if not value.startswith("@"):
+        return value
+    path = value[1:]
+    try:
+        if path == "-":
+            return _read_stdin()
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {path!r}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"cannot read {path!r}: not UTF-8 text") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``lambda-ue`` argument parser."""
+def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
+    """
+    The ``lambda-ue`` argument parser.
+
+    :param lenient: Do not require ``--function-name`` (used to read what was given when the
+        strict parse failed, so an argument error can report every problem and show the fields).
+    """
     parser = _Parser(
         prog="lambda-ue",
         # Abbreviated options change meaning when options are added: scripts must spell them out.
         allow_abbrev=False,
-        description="Invoke AWS Lambda functions like the ue-aws-lambda Universal Extension.",
+        description="Invoke AWS Lambda functions like the ue-aws-lambda Universal Extension. "
+        "Run 'lambda-ue invoke --help' for the options.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     invoke = commands.add_parser(
         "invoke",
         allow_abbrev=False,
@@ -90,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fn = invoke.add_argument_group("function")
-    fn.add_argument("--function-name", required=True, help="name, name:alias, partial or full ARN")
+    fn.add_argument(
+        "--function-name", required=not lenient, help="name, name:alias, partial or full ARN (required)"
+    )
     fn.add_argument(
         "--invocation-type",
         default=INVOCATION_REQUEST_RESPONSE,
@@ -98,9 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fn.add_argument("--log-type", default=LOG_TYPE_NONE, help="None (default) or Tail")
     fn.add_argument("--qualifier", help="version or alias")
-    fn.add_argument("--payload", type=_json_argument, help="JSON text, or @path to read it from a file")
     fn.add_argument(
-        "--client-context", type=_json_argument, help="JSON object text, or @path to read it from a file"
+        "--payload", type=_json_argument, help="JSON text, @path to read it from a file, or @- from stdin"
+    )
+    fn.add_argument(
+        "--client-context",
+        type=_json_argument,
+        help="JSON object text, @path to read it from a file, or @- from stdin",
     )
     fn.add_argument(
         "--wait-for-completion-timeout",
@@ -137,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxy-conn-id",
         help="Airflow connection with the proxy user and password "
         f"(else {PROXY_USER_ENV}/{PROXY_PASSWORD_ENV})",
+    )
+
+    output = invoke.add_argument_group("output")
+    output.add_argument(
+        "--compact",
+        action="store_true",
+        help="print the document on one line (BashOperator pushes the last line of stdout to XCom)",
     )
     return parser
 
@@ -184,8 +236,8 @@ def _stderr_logger() -> logging.Logger:
     return log
 
 
-def _write_document(document: dict[str, Any], out: TextIO) -> int:
-    out.write(json.dumps(document, indent=2) + "\n")
+def _write_document(document: dict[str, Any], out: TextIO, *, compact: bool = False) -> int:
+    out.write(json.dumps(document, indent=None if compact else 2) + "\n")
     out.flush()
     return int(document["exit_code"])
 
@@ -193,50 +245,93 @@ def _write_document(document: dict[str, Any], out: TextIO) -> int:
 def invoke(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``lambda-ue invoke``: the shared path, then the document on stdout; returns the exit code."""
     from airflow_provider_lambda_ue import invocation as path
-    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+    from airflow_provider_lambda_ue.exceptions import (
+        LambdaFailError,
+        LambdaInvokeError,
+        classify,
+        redact_credentials,
+    )
 
     log = _stderr_logger()
     raw = fields_from_args(args)
+    current = path.Invocation(raw=raw)
+    document: dict[str, Any] | None
     proxy_credentials = None if args.proxy_conn_id else _proxy_credentials_from_env()
-    if proxy_credentials:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(proxy_credentials[1])
     try:
+        if proxy_credentials:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(proxy_credentials[1])
         current = path.prepare(raw, log)
         hook = path.build_hook(current, proxy_credentials=proxy_credentials)
         document = path.run(current, hook, log)
     except LambdaInvokeError as err:
-        if err.output is None:  # pragma: no cover - the path always attaches one
-            raise
-        document = err.output
+        document = err.output if err.output is not None else current.failed(err).output
+        if err.detail and err.detail not in err.status_description:
+            # The seed's fixed wording (exit 2, 3, 21) hides the cause; stderr shows it.
+            log.error("%s: %s", err.status, redact_credentials(err.detail))
+    except Exception as exc:
+        # Anything unforeseen is a FAIL (exit 1) with a document, never a bare traceback: the
+        # caller relies on a document on stdout, and a traceback could show a secret.
+        log.error("Unexpected %s: %s", type(exc).__name__, redact_credentials(str(exc)))
+        error = classify(exc)
+        if type(error) is LambdaFailError:  # classify's catch-all quotes the message as it is
+            error = LambdaFailError(redact_credentials(error.detail))
+        document = current.failed(error).output
+    assert document is not None
     log.info("%s", document["status_description"])
-    return _write_document(document, out)
+    return _write_document(document, out, compact=args.compact)
 
 
-def _argument_error(message: str, out: TextIO) -> int:
-    """Exit 20 with a full document naming the offending option."""
+def _argument_error(problems: list[str], given: argparse.Namespace | None, out: TextIO) -> int:
+    """Exit 20 with a full document naming the offending options (and showing what was given)."""
+    # Tell the user at once: building the document imports Airflow, which takes seconds.
+    sys.stderr.write("".join(f"lambda-ue: error: {problem}\n" for problem in problems))
+    sys.stderr.write("(see 'lambda-ue invoke --help')\n")
+    sys.stderr.flush()
+
     from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
     from airflow_provider_lambda_ue.invocation import Invocation
 
-    error = LambdaDataValidationError(problems=[message])
-    document = Invocation(raw=LambdaInvokeFields()).failed(error).output
+    raw = fields_from_args(given) if given is not None else LambdaInvokeFields()
+    document = Invocation(raw=raw).failed(LambdaDataValidationError(problems=problems)).output
     assert document is not None
-    sys.stderr.write(f"lambda-ue: error: {message}\n(see lambda-ue invoke --help)\n")
-    return _write_document(document, out)
+    return _write_document(document, out, compact=bool(getattr(given, "compact", False)))
+
+
+def _argument_problems(message: str, argv: list[str]) -> tuple[list[str], argparse.Namespace | None]:
+    """
+    Every argument problem, not only the first one argparse stopped at, and what could be read.
+
+    argparse reports a missing ``--function-name`` before unrecognized arguments, so a misspelt
+    ``--functon-name x`` would otherwise be reported as a missing option only.
+
+    :return: The problems, and the parsed ``invoke`` arguments (None when unreadable).
+    """
+    problems = [message]
+    try:
+        given, extras = build_parser(lenient=True).parse_known_args(argv)
+    except _ArgumentError:
+        return problems, None
+    if extras and "unrecognized arguments" not in message:
+        problems.append(f"unrecognized arguments: {' '.join(extras)}")
+    return problems, given if getattr(given, "command", None) == "invoke" else None
 
 
 def run(argv: Sequence[str], out: TextIO) -> int:
     """
     Parse ``argv``, run the command and write the output document to ``out``.
 
+    ``--help`` and ``--version`` print to ``out`` as well (the console script's stdout).
+
     :return: The exit code.
     """
-    parser = build_parser()
+    arguments = list(argv)
     try:
-        args = parser.parse_args(list(argv))
+        with contextlib.redirect_stdout(out):
+            args = build_parser().parse_args(arguments)
     except _ArgumentError as err:
-        return _argument_error(str(err), out)
+        return _argument_error(*_argument_problems(str(err), arguments), out)
     return invoke(args, out)
 
 

@@ -1,0 +1,145 @@
+"""In-process tests of :mod:`airflow_provider_lambda_ue.cli` without a network: argument handling,
+help and version output, the mapping onto the field set, and unforeseen failures.
+
+The command line as a process, against real servers, is tested in ``test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_lambda_ue import __version__, cli
+from airflow_provider_lambda_ue import invocation as path
+from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
+
+STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
+
+
+def run_cli(*argv: str) -> tuple[int, dict[str, Any]]:
+    out = io.StringIO()
+    code = run(list(argv), out)
+    document = json.loads(out.getvalue())
+    assert document["exit_code"] == code
+    return code, document
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["invoke", "--help"], "--proxy-ca-bundle-file"),
+        (["--help"], "invoke"),
+        (["--version"], f"lambda-ue {__version__}"),
+    ],
+)
+def test_help_and_version_go_to_the_document_stream(argv: list[str], needle: str) -> None:
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        run(argv, out)
+    assert exited.value.code == 0
+    assert needle in out.getvalue()
+
+
+def test_unknown_option_is_named_even_when_function_name_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, document = run_cli("invoke", "--functon-name", "f", "--log-type", "Tail")
+
+    assert code == 20
+    status = document["status_description"]
+    assert status.startswith(STATUS_VALIDATION)
+    assert "the following arguments are required: --function-name" in status
+    assert "unrecognized arguments: --functon-name f" in status
+    # What could be read is shown in the document.
+    assert document["invocation"]["fields"]["log_type"] == "Tail"
+    err = capsys.readouterr().err
+    assert "--functon-name" in err
+    assert "lambda-ue invoke --help" in err
+
+
+def test_no_command_is_an_argument_error() -> None:
+    code, document = run_cli()
+    assert code == 20
+    assert "COMMAND" in document["status_description"] or "command" in document["status_description"]
+
+
+def test_abbreviations_are_not_accepted() -> None:
+    code, document = run_cli("invoke", "--function", "f")
+    assert code == 20
+    assert "--function" in document["status_description"]
+
+
+def test_fields_from_args_turns_options_into_the_field_set() -> None:
+    args = build_parser().parse_args(
+        [
+            "invoke",
+            "--function-name",
+            "f:prod",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/r",
+            "--proxy",
+            "http://127.0.0.1:3128",
+            "--no-fail-on-function-error",
+            "--wait-for-completion-timeout",
+            "120",
+        ]
+    )
+    fields = fields_from_args(args)
+    assert fields.function_name == "f:prod"
+    assert fields.role_based_access is True
+    assert fields.use_proxy is True  # --proxy implies --use-proxy
+    assert fields.fail_on_function_error is False
+    assert fields.wait_for_completion_timeout == "120"  # validation turns it into 120
+    assert fields.aws_conn_id is None  # the environment's chain unless --aws-conn-id
+
+
+def test_unforeseen_failure_is_exit_1_with_a_document_and_no_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot use http://someone:hunter2-secret@proxy.invalid:3128")
+
+    monkeypatch.setattr(path, "build_hook", broken)
+
+    code, document = run_cli("invoke", "--function-name", "f", "--endpoint-url", "http://127.0.0.1:9")
+
+    assert code == 1
+    assert document["status_description"].startswith("FAIL: RuntimeError: cannot use http://")
+    captured = capsys.readouterr()
+    assert "hunter2-secret" not in json.dumps(document)
+    assert "hunter2-secret" not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_payload_from_stdin_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_stdin_text", None)
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"from": "stdin"}'))
+    # An argument error parses twice (strict, then lenient): stdin still shows in the document.
+    code, document = run_cli("invoke", "--payload", "@-", "--bogus")
+    assert code == 20
+    assert document["invocation"]["fields"]["payload_script"] == '{"from": "stdin"}'
+    args = build_parser().parse_args(["invoke", "--function-name", "f", "--client-context", "@-"])
+    assert args.client_context == '{"from": "stdin"}'
+
+
+def test_payload_file_that_is_not_utf8(tmp_path: Any) -> None:
+    payload = tmp_path / "latin1.json"
+    payload.write_bytes('{"name": "Müller"}'.encode("latin-1"))
+    code, document = run_cli("invoke", "--function-name", "f", "--payload", f"@{payload}")
+    assert code == 20
+    assert "argument --payload" in document["status_description"]
+    assert "not UTF-8" in document["status_description"]
+
+
+def test_compact_document_is_one_line() -> None:
+    out = io.StringIO()
+    code = run(["invoke", "--function-name", "f", "--log-type", "Bogus", "--compact"], out)
+    assert code == 20
+    assert out.getvalue().count("\n") == 1
+    assert json.loads(out.getvalue())["exit_code"] == 20
+    out = io.StringIO()
+    run(["invoke", "--function-name", "f", "--compact", "--bogus"], out)  # argument errors too
+    assert out.getvalue().count("\n") == 1
