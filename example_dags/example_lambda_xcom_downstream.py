@@ -3,6 +3,10 @@ A downstream task reads the output document from XCom, after success and after f
 
 On failure the operator pushes the document (with the failing exit code) to ``return_value``
 before the task fails, so ``report`` (``trigger_rule="all_done"``) can branch on ``exit_code``.
+
+The run's state follows its leaf tasks: when ``invoke`` fails and ``report`` succeeds, the run
+is marked successful. If the run itself must fail, have ``report`` raise after reporting, or add
+a watcher task with ``trigger_rule="one_failed"``.
 """
 
 from __future__ import annotations

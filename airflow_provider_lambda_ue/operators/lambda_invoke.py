@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
@@ -25,6 +26,7 @@ from airflow_provider_lambda_ue.fields import (
 )
 
 if TYPE_CHECKING:
+    import jinja2
     from airflow.sdk import Context
 
     from airflow_provider_lambda_ue.invocation import Invocation
@@ -132,6 +134,17 @@ class LambdaInvokeOperator(BaseOperator):
         self.fail_on_function_error = fail_on_function_error
         self.deferrable = deferrable
 
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        """
+        Render the templated fields, then register any password written inline in a URL with the masker.
+
+        Validation rejects such URLs (credentials belong in connections), but Airflow stores the
+        rendered fields before ``execute`` runs: masking here keeps the password out of the
+        rendered-fields view and the task log.
+        """
+        super().render_template_fields(context, jinja_env)
+        _mask_inline_url_passwords(self.proxy, self.endpoint_url)
+
     def fields(self) -> LambdaInvokeFields:
         """The field set as this task holds it (after template rendering)."""
         return LambdaInvokeFields(**{name: getattr(self, name) for name in LambdaInvokeFields.names()})
@@ -162,10 +175,24 @@ class LambdaInvokeOperator(BaseOperator):
         self._hook = path.build_hook(current)
         return current
 
-    @staticmethod
-    def _can_defer(current: Invocation) -> bool:
-        # Event and DryRun answer at once: holding them in the triggerer gains nothing.
-        return current.request is not None and current.request.invocation_type == INVOCATION_REQUEST_RESPONSE
+    def _can_defer(self, current: Invocation) -> bool:
+        """
+        Whether the triggerer can perform this invocation exactly as the worker would.
+
+        Event and DryRun answer at once, and some combinations cannot be honoured by the async
+        client (:func:`~airflow_provider_lambda_ue.triggers.lambda_invoke.sync_only_reasons`):
+        those run synchronously here, with the reason in the task log.
+        """
+        from airflow_provider_lambda_ue.triggers.lambda_invoke import sync_only_reasons
+
+        if current.request is None:
+            return False
+        hook = getattr(self, "_hook", None)
+        config = hook.conn_config.botocore_config if hook is not None else None
+        reasons = sync_only_reasons(current.request, config)
+        if reasons:
+            self.log.info("Invoking without deferring: %s", "; ".join(reasons))
+        return not reasons
 
     def _defer(self, current: Invocation) -> None:
         from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
@@ -176,6 +203,27 @@ class LambdaInvokeOperator(BaseOperator):
             trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
             method_name="execute_complete",
         )
+
+
+def _mask_inline_url_passwords(*values: Any) -> None:
+    """Register the password of every ``scheme://user:password@host`` URL in ``values`` (comma-separated)."""
+    passwords: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or "@" not in value:
+            continue
+        for url in value.split(","):
+            try:
+                password = urlsplit(url.strip()).password
+            except ValueError:
+                continue
+            if password:
+                passwords.update({password, unquote(password)})
+    if not passwords:
+        return
+    from airflow.sdk.log import mask_secret
+
+    for password in passwords:
+        mask_secret(password)
 
 
 @contextmanager
