@@ -36,6 +36,8 @@ __all__ = [
     "exception_for_exit_code",
     "parse_xml_error",
     "redact_credentials",
+    "root_cause",
+    "root_reason",
 ]
 
 
@@ -442,6 +444,48 @@ def redact_credentials(text: str) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    """A one-line description of a transport failure, without credentials."""
+    """
+    A one-line description of a transport failure, without credentials.
+
+    botocore's messages name only the URL (``Failed to connect to proxy URL: "..."``); the reason
+    (``Tunnel connection failed: 407 ...``, ``certificate verify failed ...``, ``Connection refused``)
+    sits in the exceptions it wraps and is appended.
+    """
+    text = str(exc)
+    reason = root_reason(exc)
+    if reason and reason not in text:
+        text = f"{text} ({reason})"
     # botocore and urllib3 may print a proxy URL; the hook's carry credentials for basic auth.
-    return redact_credentials(str(exc))
+    return redact_credentials(" ".join(text.split()))
+
+
+def root_reason(exc: BaseException) -> str:
+    """The text of :func:`root_cause`, or ``""`` when ``exc`` wraps nothing."""
+    cause = root_cause(exc)
+    return str(cause) if cause is not None else ""
+
+
+def root_cause(exc: BaseException) -> BaseException | None:
+    """
+    The innermost exception a transport failure wraps, or None.
+
+    Follows botocore's ``kwargs["error"]``, urllib3's ``ProxyError.original_error`` and
+    ``MaxRetryError.reason``, and exceptions given as the first argument (urllib3's ``SSLError``).
+    """
+    seen: set[int] = set()
+    current: BaseException = exc
+    innermost: BaseException | None = None
+    while id(current) not in seen:
+        seen.add(id(current))
+        kwargs = getattr(current, "kwargs", None)
+        candidates = [
+            kwargs.get("error") if isinstance(kwargs, dict) else None,
+            getattr(current, "original_error", None),
+            getattr(current, "reason", None),
+            current.args[0] if current.args else None,
+        ]
+        inner = next((c for c in candidates if isinstance(c, BaseException)), None)
+        if inner is None:
+            break
+        innermost = current = inner
+    return innermost

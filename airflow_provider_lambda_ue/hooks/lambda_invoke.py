@@ -13,12 +13,22 @@ The hook knows nothing of XCom or of the output document.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import math
 import os
 import random
 import socket
 import ssl
 import time
+import weakref
 from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -35,10 +45,12 @@ from botocore.exceptions import (
 
 from airflow_provider_lambda_ue.exceptions import (
     RETRY_SAFE_ERROR_CODES,
+    LambdaConnectionError,
     LambdaDataValidationError,
     classify,
     error_code,
     parse_xml_error,
+    root_cause,
 )
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
@@ -80,13 +92,17 @@ def is_retry_safe(exc: BaseException) -> bool:
         return error_code(exc) in RETRY_SAFE_ERROR_CODES or status == 429
     # The connection was never opened, so the request never left: NewConnectionError, DNS
     # failures and connect timeouts. A refused or unreachable proxy likewise never forwarded it.
+    # Refused proxy credentials and an untrusted certificate fail the same way every time.
     return isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)) and not (
-        _is_proxy_auth_failure(exc)
+        _is_permanent_failure(exc)
     )
 
 
-def _is_proxy_auth_failure(exc: BaseException) -> bool:
-    return "407" in str(getattr(exc, "kwargs", {}).get("error", ""))
+def _is_permanent_failure(exc: BaseException) -> bool:
+    """A proxy that refused the credentials (407), or a certificate that failed verification."""
+    cause = root_cause(exc)
+    # urllib3 leaves the proxy's status only in the text of the tunnel's OSError.
+    return isinstance(cause, ssl.SSLCertVerificationError) or (cause is not None and " 407 " in f" {cause} ")
 
 
 def backoff_seconds(
@@ -104,13 +120,51 @@ def backoff_seconds(
     """
     if isinstance(exc, ClientError):
         headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        retry_after = headers.get("retry-after")
-        if retry_after:
-            try:
-                return min(cap, max(0.0, float(retry_after)))
-            except ValueError:
-                pass
+        seconds = _retry_after_seconds(headers.get("retry-after"))
+        if seconds is not None:
+            return min(cap, max(0.0, seconds))
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return seconds if math.isfinite(seconds) else None
+
+
+def incomplete_response(response: dict[str, Any]) -> str | None:
+    """
+    Why a "successful" Invoke response is in fact a connection closed in the middle of its headers.
+
+    http.client ends the header block at end of file, and a response without ``Content-Length``
+    or chunked encoding is delimited by the connection's close: a connection lost after the status
+    line looks like a 200 with an empty payload. Lambda (and moto, LocalStack) always send
+    ``x-amzn-RequestId``, and every well-formed 200 carries a length; a 200 with neither is taken for
+    a truncated answer. Sync and async paths alike.
+
+    :return: The description of the failure, or None for a complete response.
+    """
+    metadata = response.get("ResponseMetadata") or {}
+    headers = {str(name).lower() for name in (metadata.get("HTTPHeaders") or {})}
+    if metadata.get("HTTPStatusCode") != 200:
+        return None
+    if headers & {"x-amzn-requestid", "content-length", "transfer-encoding"}:
+        return None
+    return (
+        "the connection was closed in the middle of the response: a 200 without request id and "
+        "without length (the function may have run)"
+    )
 
 
 def system_ca_bundle() -> str | None:
@@ -258,7 +312,11 @@ class LambdaInvokeHook(AwsBaseHook):
         """The proxy URL for the Lambda endpoint's scheme, without credentials (safe to show)."""
         if not self.proxies:
             return None
-        scheme = urlsplit(self.endpoint_url).scheme if self.endpoint_url else "https"
+        endpoint = self.endpoint_url
+        client = self.__dict__.get("conn")  # once built, the client knows the endpoint it really uses
+        if client is not None:
+            endpoint = getattr(client.meta, "endpoint_url", None) or endpoint
+        scheme = urlsplit(endpoint).scheme if endpoint else "https"
         return self.proxies.get(scheme) or next(iter(self.proxies.values()))
 
     def _proxies_for_botocore(self) -> dict[str, str]:
@@ -353,7 +411,15 @@ class LambdaInvokeHook(AwsBaseHook):
         while True:
             try:
                 response = client.invoke(**kwargs)
-                return InvokeResult.from_response(response, response["Payload"].read())
+                # Not ``with response["Payload"]``: StreamingBody's __enter__ hands out the raw urllib3
+                # stream, whose errors botocore has not translated (a read timeout would be exit 1).
+                # A stream left half-read (the connection broke) is closed with its connection.
+                with contextlib.closing(response["Payload"]) as stream:
+                    payload = stream.read()
+                truncated = incomplete_response(response)
+                if truncated:
+                    raise LambdaConnectionError(truncated)
+                return InvokeResult.from_response(response, payload)
             except Exception as exc:
                 if attempt < self.max_attempts and is_retry_safe(exc):
                     delay = backoff_seconds(attempt, exc)
@@ -369,19 +435,37 @@ class LambdaInvokeHook(AwsBaseHook):
                     continue
                 raise classify(exc, proxy_url=self.proxy_url) from exc
 
+    # -- invocation in the triggerer (aiobotocore) ---------------------------------------------
+
     async def invoke_async(self, request: InvokeRequest) -> InvokeResult:
         """
         :meth:`invoke` with aiobotocore, for the triggerer's event loop. Same policy and errors.
 
+        The client is built in a worker thread (:meth:`async_client_context`): connection lookups
+        and STS AssumeRole are synchronous, and AssumeRole goes through botocore exactly as in
+        :meth:`invoke`, with the same proxy and CA settings. Invoke itself then goes through
+        aiohttp with the same endpoint, credentials, proxy (basic auth, TLS proxy verified against
+        the CA bundle), timeouts, TCP keepalive timings and retry policy (botocore's retries off,
+        only what proves the function did not run is resent). aiohttp's exceptions are translated
+        into the botocore exceptions the synchronous path sees (:func:`_unwrap_async`), so the exit
+        codes are the same.
+
+        Invocations running at the same time in one event loop with identical settings (the same
+        :meth:`async_client_key`) share one client (:func:`_lease_client`): a triggerer holding a
+        thousand invocations of one function keeps one client, not a thousand.
+
         :param request: The validated request.
+        :raises LambdaInvokeError: The contract's exception for the failure (no output document).
         """
         kwargs = request.invoke_kwargs()
+        proxy_url = self.proxy_url
         try:
-            client_context = await self.get_async_conn()
+            lease = await _lease_client(self)
         except Exception as exc:
-            raise classify(exc, proxy_url=self.proxy_url) from exc
-        attempt = 1
-        async with client_context as client:
+            raise classify(_unwrap_async(exc, proxy_url), proxy_url=proxy_url) from exc
+        try:
+            client = lease.client
+            attempt = 1
             while True:
                 try:
                     response = await client.invoke(**kwargs)
@@ -389,7 +473,7 @@ class LambdaInvokeHook(AwsBaseHook):
                         payload = await stream.read()
                     return InvokeResult.from_response(response, payload)
                 except Exception as raised:
-                    failure = _unwrap_async(raised)
+                    failure = _unwrap_async(raised, proxy_url)
                     if attempt < self.max_attempts and is_retry_safe(failure):
                         delay = backoff_seconds(attempt, failure)
                         self.log.warning(
@@ -402,16 +486,291 @@ class LambdaInvokeHook(AwsBaseHook):
                         await asyncio.sleep(delay)
                         attempt += 1
                         continue
-                    raise classify(failure, proxy_url=self.proxy_url) from raised
+                    raise classify(failure, proxy_url=proxy_url) from raised
+        finally:
+            await _release_client(lease)
+
+    def async_client_context(self) -> Any:
+        """
+        An aiobotocore Lambda client, configured as :attr:`conn` is (enter it with ``async with``).
+
+        Blocking (connection lookups, and STS AssumeRole for role-based access): call it in a
+        thread. Built directly on ``AwsBaseHook``'s session factory rather than through
+        :meth:`get_client_type`, because aiobotocore's client only exists once entered; the
+        XML-error fix-up is registered on the entered client (:func:`_lease_client`), and the TCP
+        keepalive timings, which aiobotocore's ``socket_options`` ignore, are set by a socket
+        factory for aiohttp. A TLS proxy is verified against ``proxy_ca_bundle_file`` alone, as
+        botocore does (:func:`_async_http_session_cls`). The connection pool is unbounded: the
+        client may be shared by many concurrent invocations, none of which may wait for another's
+        connection.
+        """
+        from aiobotocore.config import AioConfig
+
+        service_name = self._resolve_service_name(is_resource_type=False)
+        session: Any = self.get_session(region_name=self.region_name, deferrable=True)
+        options = {
+            **_options(self._async_config()),
+            "max_pool_connections": _ASYNC_MAX_POOL_CONNECTIONS,
+        }
+        config = AioConfig(
+            connector_args={"socket_factory": _keepalive_socket},
+            http_session_cls=_async_http_session_cls(),
+            **options,
+        )
+        return session.create_client(
+            service_name,
+            endpoint_url=self.conn_config.get_service_endpoint_url(service_name=service_name),
+            config=config,
+            verify=self.verify,
+        )
+
+    def async_client_key(self) -> str:
+        """
+        A digest of everything the async client is built from; equal digests, interchangeable clients.
+
+        Covers the connection as read now (so rotated keys or changed extras make a new client),
+        the field set's settings laid over it and the proxy credentials. Secrets enter only the
+        digest. Blocking (reads connections): call it in a thread.
+        """
+        wrapper = self.conn_config
+        parts = {
+            "hook": [self.aws_conn_id, self.region_name, self.endpoint_url, self.proxy_conn_id],
+            "credentials": [
+                wrapper.aws_access_key_id,
+                wrapper.aws_secret_access_key,
+                wrapper.aws_session_token,
+            ],
+            "proxy_credentials": self.proxy_credentials,
+            "role": [wrapper.role_arn, wrapper.assume_role_method, wrapper.assume_role_kwargs],
+            "connection": [wrapper.conn_id, wrapper.region_name, wrapper.profile_name, wrapper.extra_config],
+            "endpoints": [wrapper.endpoint_url, wrapper.service_config, wrapper.verify],
+            "config": _options(wrapper.botocore_config),
+        }
+        text = json.dumps(parts, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def _async_config(self) -> Config:
+        """
+        ``AwsBaseHook._get_config()`` (the connection's settings with the user agent), computed once.
+
+        Its user agent comes from inspecting the call stack for the operator (tens of milliseconds
+        per client); in the triggerer no operator is on the stack, so every trigger gets the same
+        user agent, which is computed once per process for a given ``user_agent_extra``.
+        """
+        config: Any = deepcopy(self.config)
+        key = config.user_agent_extra
+        if key not in _ASYNC_USER_AGENT_EXTRA:
+            with_user_agent: Any = self._get_config(deepcopy(config))
+            _ASYNC_USER_AGENT_EXTRA[key] = with_user_agent.user_agent_extra
+        merged: Config = config.merge(Config(user_agent_extra=_ASYNC_USER_AGENT_EXTRA[key]))
+        return merged
 
 
-def _unwrap_async(exc: BaseException) -> BaseException:
-    # aiohttp's own timeout surfaces as asyncio.TimeoutError on some aiobotocore versions.
-    if isinstance(exc, asyncio.TimeoutError):
-        from botocore.exceptions import ReadTimeoutError
+@functools.cache
+def _async_http_session_cls() -> type:
+    """
+    aiobotocore's HTTP session, verifying a TLS proxy the way botocore does.
 
-        return ReadTimeoutError(endpoint_url=str(exc))
+    aiobotocore starts the proxy's TLS context from the endpoint's (certifi or ``AWS_CA_BUNDLE``)
+    and adds ``proxy_ca_bundle`` to it, so a proxy certificate from any CA the endpoint trusts would
+    pass; botocore trusts ``proxy_ca_bundle`` alone. This subclass does what botocore does.
+    """
+    from aiobotocore.httpsession import AIOHTTPSession
+    from botocore.httpsession import InvalidProxiesConfigError, create_urllib3_context
+
+    class ProxyBundleHTTPSession(AIOHTTPSession):
+        def _setup_proxy_ssl_context(self, proxy_url: str) -> Any:
+            settings = self._proxy_config.settings
+            bundle, cert = settings.get("proxy_ca_bundle"), settings.get("proxy_client_cert")
+            if bundle is None:
+                return super()._setup_proxy_ssl_context(proxy_url)
+            context = create_urllib3_context()  # certificates required
+            context.check_hostname = True  # aiohttp leaves the name check to the context
+            try:
+                context.load_verify_locations(cafile=bundle)
+                if isinstance(cert, tuple):
+                    context.load_cert_chain(cert[0], keyfile=cert[1])
+                elif isinstance(cert, str):
+                    context.load_cert_chain(cert)
+            except (OSError, ssl.SSLError) as exc:
+                raise InvalidProxiesConfigError(error=exc) from exc
+            return context
+
+    return ProxyBundleHTTPSession
+
+
+def _options(config: Config | None) -> dict[str, Any]:
+    """The options a botocore ``Config`` was given (what ``Config.merge`` combines)."""
+    return dict(getattr(config, "_user_provided_options", None) or {})
+
+
+#: ``user_agent_extra`` of the connection -> with Airflow's additions (see ``_async_config``).
+_ASYNC_USER_AGENT_EXTRA: dict[str | None, str | None] = {}
+#: aiohttp's connection limit per async client (one connection per open invocation).
+_ASYNC_MAX_POOL_CONNECTIONS = 1_000_000
+#: A shared client takes new invocations for this long; later ones get a new client. Bounds how
+#: long a client built from a connection (or from assumed-role credentials) stays in use.
+SHARED_CLIENT_MAX_AGE_SECONDS = 300.0
+
+
+class _CreationAbandoned(Exception):
+    """The invocation building a shared client was cancelled; a waiting one builds its own."""
+
+
+@dataclass(eq=False)
+class _SharedClient:
+    """An aiobotocore client shared by the invocations of one event loop with the same settings."""
+
+    key: str
+    created: float
+    ready: asyncio.Future[None]
+    users: int = 1
+    context: Any = None
+    client: Any = None
+
+
+#: Per event loop (aiohttp sessions belong to the loop they were made in): key -> live client.
+_SHARED_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _lease_client(hook: LambdaInvokeHook) -> _SharedClient:
+    """
+    A client for ``hook``'s settings: the live one of this event loop, or a new one.
+
+    A client is only shared while at least one invocation uses it (the last one closes it), and
+    takes new invocations for :data:`SHARED_CLIENT_MAX_AGE_SECONDS`. Release it with
+    :func:`_release_client`.
+    """
+    loop = asyncio.get_running_loop()
+    pool = _SHARED_CLIENTS.setdefault(loop, {})
+    key = await asyncio.to_thread(hook.async_client_key)
+    while True:
+        entry = pool.get(key)
+        if entry is None or loop.time() - entry.created >= SHARED_CLIENT_MAX_AGE_SECONDS:
+            break
+        entry.users += 1
+        try:
+            await asyncio.shield(entry.ready)
+        except _CreationAbandoned:
+            entry.users -= 1
+            continue
+        except BaseException:
+            entry.users -= 1
+            raise
+        return entry
+    # No live client: build one. Later arrivals with the same key wait for it (``ready``); an
+    # expired entry stays with its invocations, and the last of them closes it.
+    entry = _SharedClient(key=key, created=loop.time(), ready=loop.create_future())
+    pool[key] = entry
+    try:
+        context = await asyncio.to_thread(hook.async_client_context)
+        entry.client = await context.__aenter__()
+        entry.context = context
+        entry.client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
+    except BaseException as exc:
+        if pool.get(key) is entry:
+            del pool[key]
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        entry.ready.set_exception(_CreationAbandoned() if cancelled else exc)
+        entry.ready.exception()  # retrieved: waiters may be none
+        raise
+    entry.ready.set_result(None)
+    return entry
+
+
+async def _release_client(entry: _SharedClient) -> None:
+    """Hand back a leased client; the last invocation using it closes it."""
+    entry.users -= 1
+    if entry.users > 0:
+        return
+    pool = _SHARED_CLIENTS.get(asyncio.get_running_loop(), {})
+    if pool.get(entry.key) is entry:
+        del pool[entry.key]
+    # Closing must finish even if this invocation is being cancelled (the triggerer stopping it).
+    await asyncio.shield(entry.context.__aexit__(None, None, None))
+
+
+def _keepalive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
+    """aiohttp's socket factory: TCP keepalive on, with the timings of :data:`_KEEPALIVE_OPTIONS`."""
+    family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
+    sock = socket.socket(family=family, type=kind, proto=proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            for level, option, value in _KEEPALIVE_OPTIONS:
+                sock.setsockopt(level, option, value)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _unwrap_async(exc: BaseException, proxy_url: str | None = None) -> BaseException:
+    """
+    The botocore exception that the synchronous path raises for the failure ``exc`` describes.
+
+    aiobotocore translates most aiohttp failures already; this fills the gaps so that
+    :func:`is_retry_safe` and :func:`classify` judge both paths alike:
+
+    * a TLS failure on the hop to a TLS proxy (aiobotocore reports every ``ClientSSLError`` as the
+      endpoint's ``SSLError``) is the proxy's: ``ProxyConnectionError`` (exit code 11);
+    * a body cut short (``ClientPayloadError``, or fewer bytes than ``Content-Length``) is
+      ``ResponseStreamingError`` (exit code 10), as urllib3's ``ProtocolError`` is in botocore;
+    * a proxy CA bundle that cannot be loaded (missing on the triggerer's host) is the
+      ``InvalidProxiesConfigError`` inside the ``HTTPClientError`` (exit code 20, a bad field);
+    * raw aiohttp and asyncio errors that escape aiobotocore map onto their botocore namesakes
+      (connect errors, timeouts, disconnects, proxy errors).
+
+    :param exc: What the aiobotocore call raised.
+    :param proxy_url: The proxy URL in use (without credentials), or None.
+    """
+    import aiohttp
+    from botocore import exceptions as bce
+
+    if isinstance(exc, bce.SSLError):
+        inner = exc.kwargs.get("error")
+        if proxy_url and inner is not None and _is_proxy_hop(inner, proxy_url):
+            return bce.ProxyConnectionError(proxy_url=proxy_url, error=inner)
+        return exc
+    if isinstance(exc, bce.IncompleteReadError):
+        return bce.ResponseStreamingError(error=exc)
+    wrapped = exc.kwargs.get("error") if isinstance(exc, bce.HTTPClientError) else None
+    if isinstance(wrapped, bce.InvalidProxiesConfigError):
+        # The proxy CA bundle cannot be read (e.g. missing on the triggerer's host): a bad field.
+        return wrapped
+    if isinstance(exc, (bce.BotoCoreError, ClientError)):
+        return exc
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return bce.ResponseStreamingError(error=exc)
+    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
+        return bce.ProxyConnectionError(proxy_url=proxy_url or "", error=exc)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        if proxy_url and _is_proxy_hop(exc, proxy_url):
+            return bce.ProxyConnectionError(proxy_url=proxy_url, error=exc)
+        return bce.SSLError(endpoint_url="", error=exc)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return bce.ConnectTimeoutError(endpoint_url="", error=exc)
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return bce.ReadTimeoutError(endpoint_url="", error=exc)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return bce.EndpointConnectionError(endpoint_url="", error=exc)
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
+        return bce.ConnectionClosedError(endpoint_url="", error=exc)
+    if isinstance(exc, aiohttp.ClientError):
+        return bce.HTTPClientError(error=exc)
     return exc
+
+
+def _is_proxy_hop(error: BaseException, proxy_url: str) -> bool:
+    """Whether an aiohttp connector error happened on the connection to the proxy (not the endpoint)."""
+    host, port = getattr(error, "host", None), getattr(error, "port", None)
+    if host is None:
+        return False
+    proxy = urlsplit(proxy_url)
+    default_port = 443 if proxy.scheme == "https" else 80
+    return bool(host == proxy.hostname and (port or default_port) == (proxy.port or default_port))
 
 
 def _mask(secret: str | None) -> None:
