@@ -340,9 +340,9 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
     if isinstance(exc, bce.ClientError):
         return _classify_client_error(exc, proxy_url)
     if isinstance(exc, bce.ParamValidationError):
-        return LambdaDataValidationError(str(exc))
+        return LambdaDataValidationError(_describe(exc))
     if isinstance(exc, bce.ReadTimeoutError):
-        return LambdaReadTimeoutError(str(exc))
+        return LambdaReadTimeoutError(_describe(exc))
     if isinstance(exc, bce.ProxyConnectionError):
         # botocore's own proxy_url is already stripped of credentials (mask_proxy_url).
         shown = proxy_url or redact_credentials(str(exc.kwargs.get("proxy_url") or ""))
@@ -384,7 +384,7 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
     if isinstance(exc, bce.SSLError):
         return LambdaConnectionError(_describe(exc))
     if isinstance(exc, (bce.InvalidEndpointConfigurationError, bce.InvalidRegionError)):
-        return LambdaDataValidationError(str(exc))
+        return LambdaDataValidationError(_describe(exc))
     if isinstance(exc, bce.NoRegionError):
         return LambdaDataValidationError(
             "region_name: no region given and none found in the connection or the environment"
@@ -392,10 +392,10 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
     if isinstance(exc, bce.HTTPClientError):
         return LambdaConnectionError(_describe(exc))
     if isinstance(exc, TimeoutError):
-        return LambdaReadTimeoutError(str(exc))
+        return LambdaReadTimeoutError(_describe(exc))
     if isinstance(exc, (ConnectionError, OSError)):
         return LambdaConnectionError(_describe(exc))
-    return LambdaFailError(f"{type(exc).__name__}: {exc}")
+    return LambdaFailError(f"{type(exc).__name__}: {_describe(exc)}")
 
 
 def _classify_client_error(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
