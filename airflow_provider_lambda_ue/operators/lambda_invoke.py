@@ -198,7 +198,11 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 
         assert current.request is not None
-        self.log.info("Deferring the invocation of %s to the triggerer", current.request.function_name)
+        self.log.info(
+            "Deferring the invocation of %s to the triggerer (if the triggerer stops before Lambda "
+            "answers, another one invokes the function again: see LambdaInvokeTrigger)",
+            current.request.function_name,
+        )
         self.defer(
             trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
             method_name="execute_complete",
