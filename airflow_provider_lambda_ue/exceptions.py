@@ -379,7 +379,11 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
         ),
     ):
         return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, bce.InvalidProxiesConfigError):
+    if isinstance(exc, bce.InvalidProxiesConfigError) or (
+        # botocore raises it while sending, so it arrives wrapped in HTTPClientError.
+        isinstance(exc, bce.HTTPClientError)
+        and isinstance(exc.kwargs.get("error"), bce.InvalidProxiesConfigError)
+    ):
         return LambdaDataValidationError(f"proxy_ca_bundle_file: {_describe(exc)}")
     if isinstance(exc, bce.SSLError):
         return LambdaConnectionError(_describe(exc))

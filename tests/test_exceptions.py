@@ -542,3 +542,14 @@ def test_classify_of_our_own_exception_keeps_its_cause() -> None:
     assert result is error
     assert result.__cause__ is not result
     assert result.__cause__ is original
+
+
+def test_classify_proxy_ca_bundle_unreadable_at_send_time_is_validation() -> None:
+    """botocore builds the proxy's TLS context while sending: the error arrives wrapped in HTTPClientError."""
+    from botocore import exceptions as bce
+
+    inner = bce.InvalidProxiesConfigError(error=OSError("No such file or directory"))
+    for raised in (inner, bce.HTTPClientError(error=inner)):
+        error = classify(raised)
+        assert error.exit_code == 20
+        assert "proxy_ca_bundle_file" in error.detail
