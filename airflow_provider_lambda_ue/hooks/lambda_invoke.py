@@ -386,6 +386,8 @@ class LambdaInvokeHook(AwsBaseHook):
         """Create the client (sync or aiobotocore) with the XML-error fix-up and TCP keepalive timings."""
         client: Any = super().get_client_type(*args, **kwargs)
         client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
+        if not kwargs.get("deferrable"):
+            _mask_signing_credentials(client)
         http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
         socket_options = getattr(http_session, "_socket_options", None)
         if isinstance(socket_options, list):
@@ -421,19 +423,32 @@ class LambdaInvokeHook(AwsBaseHook):
                     raise LambdaConnectionError(truncated)
                 return InvokeResult.from_response(response, payload)
             except Exception as exc:
-                if attempt < self.max_attempts and is_retry_safe(exc):
-                    delay = backoff_seconds(attempt, exc)
-                    self.log.warning(
-                        "Invoke attempt %d/%d did not reach the function (%s); retrying in %.1f s",
-                        attempt,
-                        self.max_attempts,
-                        error_code(exc) or type(exc).__name__,
-                        delay,
-                    )
-                    self._sleep(delay)
-                    attempt += 1
-                    continue
-                raise classify(exc, proxy_url=self.proxy_url) from exc
+                delay = self._retry_delay(attempt, exc)
+                if delay is None:
+                    raise classify(exc, proxy_url=self.proxy_url) from exc
+                self._sleep(delay)
+                attempt += 1
+
+    def _retry_delay(self, attempt: int, exc: BaseException) -> float | None:
+        """
+        The retry policy shared by :meth:`invoke` and :meth:`invoke_async`.
+
+        :param attempt: The attempt that just failed, from 1.
+        :param exc: Its failure (botocore's form).
+        :return: Seconds to wait before sending Invoke again, or None when it must not be resent
+            (the function may have run, the failure is permanent, or the budget is spent).
+        """
+        if attempt >= self.max_attempts or not is_retry_safe(exc):
+            return None
+        delay = backoff_seconds(attempt, exc)
+        self.log.warning(
+            "Invoke attempt %d/%d did not reach the function (%s); retrying in %.1f s",
+            attempt,
+            self.max_attempts,
+            error_code(exc) or type(exc).__name__,
+            delay,
+        )
+        return delay
 
     # -- invocation in the triggerer (aiobotocore) ---------------------------------------------
 
@@ -471,22 +486,17 @@ class LambdaInvokeHook(AwsBaseHook):
                     response = await client.invoke(**kwargs)
                     async with response["Payload"] as stream:
                         payload = await stream.read()
+                    truncated = incomplete_response(response)
+                    if truncated:
+                        raise LambdaConnectionError(truncated)
                     return InvokeResult.from_response(response, payload)
                 except Exception as raised:
                     failure = _unwrap_async(raised, proxy_url)
-                    if attempt < self.max_attempts and is_retry_safe(failure):
-                        delay = backoff_seconds(attempt, failure)
-                        self.log.warning(
-                            "Invoke attempt %d/%d did not reach the function (%s); retrying in %.1f s",
-                            attempt,
-                            self.max_attempts,
-                            error_code(failure) or type(failure).__name__,
-                            delay,
-                        )
-                        await asyncio.sleep(delay)
-                        attempt += 1
-                        continue
-                    raise classify(failure, proxy_url=proxy_url) from raised
+                    delay = self._retry_delay(attempt, failure)
+                    if delay is None:
+                        raise classify(failure, proxy_url=proxy_url) from raised
+                    await asyncio.sleep(delay)
+                    attempt += 1
         finally:
             await _release_client(lease)
 
@@ -771,6 +781,21 @@ def _is_proxy_hop(error: BaseException, proxy_url: str) -> bool:
     proxy = urlsplit(proxy_url)
     default_port = 443 if proxy.scheme == "https" else 80
     return bool(host == proxy.hostname and (port or default_port) == (proxy.port or default_port))
+
+
+def _mask_signing_credentials(client: Any) -> None:
+    """
+    Register the keys a client signs with (environment chain, assumed role) with the masker.
+
+    The connection's keys are masked when the connection is read; keys from the environment or
+    from STS are not, and botocore's DEBUG logging prints the session token.
+    """
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if credentials is None:
+        return
+    frozen = credentials.get_frozen_credentials()
+    _mask(frozen.secret_key)
+    _mask(frozen.token)
 
 
 def _mask(secret: str | None) -> None:
