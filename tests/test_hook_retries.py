@@ -6,8 +6,9 @@
   (counted by the function itself on the local endpoint, and by the fake server's request count).
 * Throttling and the other answers that prove the function did not run are retried, bounded, with
   backoff that honours ``Retry-After``; everything that may have reached the function is sent once.
-* Transport failures: unreachable endpoint (10), connections closed mid-response (10), an endpoint
-  URL without scheme (20, before any network call).
+* Transport failures: unreachable endpoint (10), a connection that never opens (connect timeout,
+  10, retried: a listener whose full accept queue drops SYNs), connections closed mid-response
+  (10), an endpoint URL without scheme (20, before any network call).
 """
 
 from __future__ import annotations
@@ -299,6 +300,48 @@ def test_unreachable_endpoint_is_exit_10_after_bounded_retries(
     assert "Connection refused" in error.detail
     assert len(recorder.delays) == DEFAULT_MAX_ATTEMPTS - 1
     assert len(retry_warnings(capsys)) == DEFAULT_MAX_ATTEMPTS - 1
+
+
+def test_connect_timeout_is_exit_10_after_bounded_retries(silent_port: fs.SilentPort, aws_conn: str) -> None:
+    """A connection that never opens never carried the request: retried (bounded), then exit 10."""
+    from airflow_provider_lambda_ue.fields import InvokeRequest
+
+    request = InvokeRequest(function_name="f", endpoint_url=silent_port.url, aws_conn_id=aws_conn)
+    hook = LambdaInvokeHook.from_request(request, connect_timeout=1)
+    recorder = DelayRecorder()
+    recorder(hook)
+    started = time.monotonic()
+    with pytest.raises(LambdaConnectionError) as info:
+        hook.invoke(request)
+    elapsed = time.monotonic() - started
+    hook.conn.close()
+    error = info.value
+    assert type(error) is LambdaConnectionError
+    assert error.exit_code == 10
+    assert error.status_description.startswith(
+        f'CONNECTION_ERROR: Connect timeout on endpoint URL: "{silent_port.url}'
+    )
+    assert len(recorder.delays) == DEFAULT_MAX_ATTEMPTS - 1
+    # Each attempt waited for the connect timeout, not for the (longer) read timeout.
+    assert elapsed >= DEFAULT_MAX_ATTEMPTS * 1
+    assert silent_port.accepted() == 0
+
+
+def test_connect_timeout_on_the_deferred_path_is_exit_10(silent_port: fs.SilentPort, aws_conn: str) -> None:
+    import asyncio
+
+    from airflow_provider_lambda_ue.fields import InvokeRequest
+
+    request = InvokeRequest(function_name="f", endpoint_url=silent_port.url, aws_conn_id=aws_conn)
+    hook = LambdaInvokeHook.from_request(request, connect_timeout=1, max_attempts=2)
+    with pytest.raises(LambdaConnectionError) as info:
+        asyncio.run(hook.invoke_async(request))
+    assert type(info.value) is LambdaConnectionError
+    assert info.value.exit_code == 10
+    assert info.value.status_description.startswith(
+        f'CONNECTION_ERROR: Connect timeout on endpoint URL: "{silent_port.url}'
+    )
+    assert silent_port.accepted() == 0
 
 
 @pytest.mark.parametrize("make_url", [lambda s: f"127.0.0.1:{s.port}", lambda s: f"ftp://127.0.0.1:{s.port}"])

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -679,6 +680,7 @@ async def _lease_client(hook: LambdaInvokeHook) -> _SharedClient:
         entry.client = await context.__aenter__()
         entry.context = context
         entry.client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
+        await _mask_signing_credentials_async(entry.client)
     except BaseException as exc:
         if pool.get(key) is entry:
             del pool[key]
@@ -793,9 +795,54 @@ def _mask_signing_credentials(client: Any) -> None:
     credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
     if credentials is None:
         return
+    _mask_on_refresh(credentials)
     frozen = credentials.get_frozen_credentials()
     _mask(frozen.secret_key)
     _mask(frozen.token)
+
+
+async def _mask_signing_credentials_async(client: Any) -> None:
+    """:func:`_mask_signing_credentials` for an aiobotocore client (its credentials are awaited)."""
+    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if credentials is None:
+        return
+    _mask_on_refresh(credentials)
+    frozen = await credentials.get_frozen_credentials()
+    _mask(frozen.secret_key)
+    _mask(frozen.token)
+
+
+def _mask_on_refresh(credentials: Any) -> None:
+    """
+    Mask the keys that refreshable credentials fetch later, when STS renews them on expiry.
+
+    ``AwsBaseHook`` masks what ``get_credentials()`` returns, not what its refresh callback
+    (``_refresh_credentials``) fetches for a long-lived client; botocore keeps that callback in
+    ``_refresh_using`` (sync, or awaited by aiobotocore), the one place every renewal passes.
+    """
+    refresh = getattr(credentials, "_refresh_using", None)
+    if refresh is None or getattr(refresh, "__wrapped__", None) is not None:
+        return
+
+    def mask_metadata(metadata: Any) -> Any:
+        if isinstance(metadata, dict):
+            _mask(metadata.get("secret_key"))
+            _mask(metadata.get("token"))
+        return metadata
+
+    @functools.wraps(refresh)
+    def refresh_and_mask() -> Any:
+        metadata = refresh()
+        if inspect.isawaitable(metadata):
+            pending = metadata
+
+            async def masked() -> Any:
+                return mask_metadata(await pending)
+
+            return masked()
+        return mask_metadata(metadata)
+
+    credentials._refresh_using = refresh_and_mask
 
 
 def _mask(secret: str | None) -> None:
