@@ -466,7 +466,14 @@ def _describe(exc: BaseException) -> str:
 def root_reason(exc: BaseException) -> str:
     """The text of :func:`root_cause`, or ``""`` when ``exc`` wraps nothing."""
     cause = root_cause(exc)
-    return str(cause) if cause is not None else ""
+    if cause is None:
+        return ""
+    # urllib3 puts the connection object before the message, ``(<AWSHTTPConnection ... at 0x7f..>,
+    # "Connection to host timed out")``: its repr adds a memory address and nothing a user needs.
+    kept = [arg for arg in cause.args if isinstance(arg, (str, int, float, BaseException))]
+    if len(kept) == len(cause.args) or not kept:
+        return str(cause)
+    return "; ".join(arg if isinstance(arg, str) else repr(arg) for arg in kept)
 
 
 def root_cause(exc: BaseException) -> BaseException | None:
