@@ -792,22 +792,25 @@ def _mask_signing_credentials(client: Any) -> None:
     The connection's keys are masked when the connection is read; keys from the environment or
     from STS are not, and botocore's DEBUG logging prints the session token.
     """
-    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-    if credentials is None:
-        return
-    _mask_on_refresh(credentials)
-    frozen = credentials.get_frozen_credentials()
-    _mask(frozen.secret_key)
-    _mask(frozen.token)
+    credentials = _signing_credentials(client)
+    if credentials is not None:
+        _mask_on_refresh(credentials)
+        _mask_keys(credentials.get_frozen_credentials())
 
 
 async def _mask_signing_credentials_async(client: Any) -> None:
     """:func:`_mask_signing_credentials` for an aiobotocore client (its credentials are awaited)."""
-    credentials = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-    if credentials is None:
-        return
-    _mask_on_refresh(credentials)
-    frozen = await credentials.get_frozen_credentials()
+    credentials = _signing_credentials(client)
+    if credentials is not None:
+        _mask_on_refresh(credentials)
+        _mask_keys(await credentials.get_frozen_credentials())
+
+
+def _signing_credentials(client: Any) -> Any:
+    return getattr(getattr(client, "_request_signer", None), "_credentials", None)
+
+
+def _mask_keys(frozen: Any) -> None:
     _mask(frozen.secret_key)
     _mask(frozen.token)
 
