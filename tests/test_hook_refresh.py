@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -117,49 +118,6 @@ def invoke_sync_twice(lam: FakeLambdaServer) -> None:
         close_client(hook)
 
 
-def test_keys_near_expiry_are_renewed_before_each_invoke(
-    servers: tuple[FakeLambdaServer, FakeLambdaServer],
-) -> None:
-    sts, lam = servers
-    sts.script(*assume_role_answers(timedelta(minutes=5)))
-    invoke_sync_twice(lam)
-
-    signers = [signer(r) for r in lam.invocations]
-    assert len(signers) == 2
-    issued = {(issued_key(n), issued_token(n)) for n in range(1, ISSUED + 1)}
-    # Every Invoke was signed with a key pair from STS, never the connection's own key ...
-    assert set(signers) <= issued
-    # ... and the second one with a renewed pair: the credentials were refreshed in between.
-    assert signers[0] != signers[1]
-    assert len(assume_role_calls(sts)) >= 3  # the first AssumeRole, then a renewal per signature
-    # AssumeRole itself was signed with the connection's key.
-    assert {signer(r)[0] for r in assume_role_calls(sts)} == {BASE_KEY}
-
-
-def test_keys_far_from_expiry_are_reused(servers: tuple[FakeLambdaServer, FakeLambdaServer]) -> None:
-    sts, lam = servers
-    sts.script(*assume_role_answers(timedelta(hours=1)))
-    invoke_sync_twice(lam)
-
-    assert [signer(r) for r in lam.invocations] == [(issued_key(1), issued_token(1))] * 2
-    assert len(assume_role_calls(sts)) == 1
-
-
-def test_renewed_keys_are_masked(servers: tuple[FakeLambdaServer, FakeLambdaServer]) -> None:
-    """A renewal happens long after the hook registered its first keys; its keys are masked too."""
-    sts, lam = servers
-    sts.script(*assume_role_answers(timedelta(minutes=5)))
-    invoke_sync_twice(lam)
-
-    used = {signer(r)[0] for r in lam.invocations}
-    numbers = [n for n in range(1, ISSUED + 1) if issued_key(n) in used]
-    assert len(numbers) == 2
-    for n in numbers:
-        shown = str(redact(f"secret={issued_secret(n)} token={issued_token(n)}"))
-        assert issued_secret(n) not in shown
-        assert issued_token(n) not in shown
-
-
 def invoke_async_twice(lam: FakeLambdaServer) -> None:
     """Two invocations in one event loop while a third party holds the shared client: one client."""
     job = prepared(lam)
@@ -179,29 +137,48 @@ def invoke_async_twice(lam: FakeLambdaServer) -> None:
     asyncio.run(main())
 
 
-def test_deferred_path_renews_keys_of_a_shared_client(
-    servers: tuple[FakeLambdaServer, FakeLambdaServer],
+#: The synchronous path, and the triggerer's, where one client serves concurrent invocations.
+INVOKE_TWICE: dict[str, Callable[[FakeLambdaServer], None]] = {
+    "sync": invoke_sync_twice,
+    "deferred": invoke_async_twice,
+}
+
+
+@pytest.mark.parametrize("path", INVOKE_TWICE)
+def test_keys_near_expiry_are_renewed_before_each_invoke_and_masked(
+    servers: tuple[FakeLambdaServer, FakeLambdaServer], path: str
 ) -> None:
     sts, lam = servers
     sts.script(*assume_role_answers(timedelta(minutes=5)))
-    invoke_async_twice(lam)
+    INVOKE_TWICE[path](lam)
 
     signers = [signer(r) for r in lam.invocations]
     assert len(signers) == 2
     issued = {(issued_key(n), issued_token(n)) for n in range(1, ISSUED + 1)}
+    # Every Invoke was signed with a key pair from STS, never the connection's own key ...
     assert set(signers) <= issued
+    # ... and the second one with a renewed pair: the credentials were refreshed in between.
     assert signers[0] != signers[1]
-    renewed = next(n for n in range(1, ISSUED + 1) if issued_key(n) == signers[1][0])
-    assert issued_secret(renewed) not in str(redact(issued_secret(renewed)))
+    assert len(assume_role_calls(sts)) >= 3  # the first AssumeRole, then a renewal per signature
+    # AssumeRole itself was signed with the connection's key.
+    assert {signer(r)[0] for r in assume_role_calls(sts)} == {BASE_KEY}
+
+    # A renewal happens long after the hook registered its first keys; its keys are masked too.
+    for n in range(1, ISSUED + 1):
+        if (issued_key(n), issued_token(n)) in signers:
+            shown = str(redact(f"secret={issued_secret(n)} token={issued_token(n)}"))
+            assert issued_secret(n) not in shown
+            assert issued_token(n) not in shown
 
 
-def test_deferred_path_reuses_keys_far_from_expiry(
-    servers: tuple[FakeLambdaServer, FakeLambdaServer],
+@pytest.mark.parametrize("path", INVOKE_TWICE)
+def test_keys_far_from_expiry_are_reused(
+    servers: tuple[FakeLambdaServer, FakeLambdaServer], path: str
 ) -> None:
-    """The control: the same shared client with long-lived keys signs both with the first pair."""
+    """The control: long-lived keys sign both Invokes with the first pair (one client, one AssumeRole)."""
     sts, lam = servers
     sts.script(*assume_role_answers(timedelta(hours=1)))
-    invoke_async_twice(lam)
+    INVOKE_TWICE[path](lam)
 
     assert [signer(r) for r in lam.invocations] == [(issued_key(1), issued_token(1))] * 2
     assert len(assume_role_calls(sts)) == 1
