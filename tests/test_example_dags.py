@@ -27,6 +27,7 @@ from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLambdaClient
+from tests.document_shape import DOCUMENT_KEYS
 from tests.fixtures.local_lambda import (
     ECHO_HANDLER,
     RAISE_HANDLER,
@@ -129,7 +130,7 @@ def assert_envelope(document: dict[str, Any], *, exit_code: int = 0, status: str
     assert document["status_description"] == status
     assert document["invocation"]["extension"] == DISTRIBUTION_NAME
     assert document["invocation"]["version"] == __version__
-    assert set(document) == {"exit_code", "status_description", "changed", "invocation", "result"}
+    assert set(document) == set(DOCUMENT_KEYS)
     assert set(document["result"]) == {
         "status_code",
         "log_result",

@@ -33,36 +33,11 @@ from airflow_provider_lambda_ue.invocation import (
     prepare,
 )
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS, InvokeResult
+from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, RESULT_KEYS
 
 LOGGER_NAME = "tests.invocation"
 log = logging.getLogger(LOGGER_NAME)
 
-TOP_KEYS = {"exit_code", "status_description", "changed", "invocation", "result"}
-FIELD_KEYS = {
-    "action",
-    "credentials_user",
-    "credentials_password",
-    "region",
-    "role_based_access",
-    "role_arn",
-    "function_name",
-    "invocation_type",
-    "payload_source",
-    "payload_script",
-    "client_context_source",
-    "client_context_script",
-    "log_type",
-    "qualifier",
-    "use_proxy",
-    "proxy_type",
-    "proxy",
-    "proxy_credentials_user",
-    "proxy_credentials_password",
-    "proxy_ca_bundle_file",
-    "wait_for_completion_timeout",
-    "endpoint_url",
-}
-RESULT_KEYS = {"status_code", "log_result", "payload", "executed_version", "function_error"}
 PROXY_URL = "http://127.0.0.1:3128"
 ERROR_PAYLOAD = json.dumps(
     {"errorMessage": "boom", "errorType": "ValueError", "stackTrace": ["  File handler.py, line 3"]}
@@ -93,12 +68,12 @@ def invocation_for(**kwargs: Any) -> Invocation:
 
 
 def assert_document(document: dict[str, Any]) -> None:
-    assert set(document) == TOP_KEYS
+    assert set(document) == set(DOCUMENT_KEYS)
     assert set(document["invocation"]) == {"extension", "version", "fields"}
     assert document["invocation"]["extension"] == "airflow-provider-lambda-ue"
     assert document["invocation"]["version"] == __version__
-    assert set(document["invocation"]["fields"]) == FIELD_KEYS
-    assert set(document["result"]) == RESULT_KEYS
+    assert set(document["invocation"]["fields"]) == set(FIELD_KEYS)
+    assert set(document["result"]) == set(RESULT_KEYS)
     json.dumps(document)
 
 

@@ -19,34 +19,8 @@ from airflow_provider_lambda_ue.output import (
     document_fields,
 )
 from airflow_provider_lambda_ue.validation import validate
+from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
 
-TOP_KEYS = {"exit_code", "status_description", "changed", "invocation", "result"}
-INVOCATION_KEYS = {"extension", "version", "fields"}
-FIELD_KEYS = [
-    "action",
-    "credentials_user",
-    "credentials_password",
-    "region",
-    "role_based_access",
-    "role_arn",
-    "function_name",
-    "invocation_type",
-    "payload_source",
-    "payload_script",
-    "client_context_source",
-    "client_context_script",
-    "log_type",
-    "qualifier",
-    "use_proxy",
-    "proxy_type",
-    "proxy",
-    "proxy_credentials_user",
-    "proxy_credentials_password",
-    "proxy_ca_bundle_file",
-    "wait_for_completion_timeout",
-    "endpoint_url",
-]
-RESULT_KEYS = ["status_code", "log_result", "payload", "executed_version", "function_error"]
 SECRET = "s3cr3t-Pa55"
 
 # The contract's example document (CONTRACT.md, "The output document"), with the package version.
@@ -94,10 +68,10 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
 
 def assert_shape(document: dict[str, Any]) -> None:
     """Exact key sets at every level, and JSON-serialisable."""
-    assert set(document) == TOP_KEYS
-    assert set(document["invocation"]) == INVOCATION_KEYS
-    assert list(document["invocation"]["fields"]) == FIELD_KEYS
-    assert list(document["result"]) == RESULT_KEYS
+    assert set(document) == set(DOCUMENT_KEYS)
+    assert set(document["invocation"]) == set(INVOCATION_KEYS)
+    assert list(document["invocation"]["fields"]) == list(FIELD_KEYS)
+    assert list(document["result"]) == list(RESULT_KEYS)
     assert document["invocation"]["extension"] == "airflow-provider-lambda-ue"
     assert document["invocation"]["version"] == __version__
     assert isinstance(document["changed"], bool)
