@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -37,7 +36,8 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.fixtures.fake_servers import FakeLambdaServer, log_tail_not_base64
+from tests.document_shape import DOCUMENT_KEYS, RESULT_KEYS
+from tests.fixtures.fake_servers import FakeLambdaServer, log_tail_not_base64, subprocess_environment
 from tests.fixtures.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
@@ -70,8 +70,6 @@ STATUS_READ_TIMEOUT = (
     "(wait_for_completion_timeout)."
 )
 
-DOCUMENT_KEYS = {"exit_code", "status_description", "changed", "invocation", "result"}
-RESULT_KEYS = {"status_code", "log_result", "payload", "executed_version", "function_error"}
 
 #: Returns the event and the client context the function saw.
 CONTEXT_HANDLER = """\
@@ -81,17 +79,6 @@ def handler(event, context):
 """
 
 _SECRET_ENV_KEYS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_UE_PROXY_PASSWORD")
-_DROPPED_ENV_PREFIXES = ("AWS_", "BOTO_", "AIRFLOW", "LAMBDA_UE_", "PYTEST_")
-_DROPPED_ENV_NAMES = {
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "requests_ca_bundle",
-    "curl_ca_bundle",
-    "ssl_cert_file",
-    "ssl_cert_dir",
-}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -164,26 +151,10 @@ class Run:
 def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A clean environment: no AWS, proxy, CA bundle or Airflow settings from outside."""
     home = tmp_path_factory.mktemp("cli-airflow-home")
-    missing = home / "no-such-aws-file"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.upper().startswith(_DROPPED_ENV_PREFIXES) and key.lower() not in _DROPPED_ENV_NAMES
-    }
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AWS_CONFIG_FILE": str(missing),
-            "AWS_SHARED_CREDENTIALS_FILE": str(missing),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": ENV_SECRET,
-            "AWS_DEFAULT_REGION": REGION,
-            "PYTHONUNBUFFERED": "1",
-        }
+    return subprocess_environment(
+        home,
+        {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": ENV_SECRET, "AWS_DEFAULT_REGION": REGION},
     )
-    return env
 
 
 def _secret_forms(secret: str) -> set[str]:
@@ -207,8 +178,8 @@ def assert_contract(
 ) -> None:
     """Exit code, one JSON document on stdout with the same exit code, and the status description."""
     assert run.returncode == exit_code, str(run)
-    assert set(run.document) == DOCUMENT_KEYS, str(run)
-    assert set(run.result) == RESULT_KEYS, str(run)
+    assert set(run.document) == set(DOCUMENT_KEYS), str(run)
+    assert set(run.result) == set(RESULT_KEYS), str(run)
     assert run.document["exit_code"] == run.returncode, str(run)
     assert run.document["invocation"]["extension"] == "airflow-provider-lambda-ue"
     assert run.document["invocation"]["version"] == __version__

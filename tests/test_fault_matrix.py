@@ -24,7 +24,6 @@ import base64
 import gc
 import json
 import logging
-import os
 import re
 import socket
 import subprocess
@@ -46,10 +45,17 @@ from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, LambdaInvo
 from airflow_provider_lambda_ue.hooks.lambda_invoke import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
 from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import AuthRequiredProxy, FakeLambdaServer, assert_port_released
+from tests.fixtures.fake_servers import (
+    AuthRequiredProxy,
+    FakeLambdaServer,
+    assert_port_released,
+    subprocess_environment,
+)
 from tests.fixtures.local_lambda import ECHO_HANDLER, unique_function_name
 from tests.fixtures.proxies import ProxyInfo, TlsMaterial, _start_proxy, tcp_listeners
+from tests.test_hook_support import connection_json
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -74,33 +80,6 @@ STATUS_READ_TIMEOUT = (
 )
 STATUS_PROXY = "CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL {url}"
 
-DOCUMENT_KEYS = {"exit_code", "status_description", "changed", "invocation", "result"}
-INVOCATION_KEYS = {"extension", "version", "fields"}
-RESULT_KEYS = {"status_code", "log_result", "payload", "executed_version", "function_error"}
-FIELD_KEYS = {
-    "action",
-    "credentials_user",
-    "credentials_password",
-    "region",
-    "role_based_access",
-    "role_arn",
-    "function_name",
-    "invocation_type",
-    "payload_source",
-    "payload_script",
-    "client_context_source",
-    "client_context_script",
-    "log_type",
-    "qualifier",
-    "use_proxy",
-    "proxy_type",
-    "proxy",
-    "proxy_credentials_user",
-    "proxy_credentials_password",
-    "proxy_ca_bundle_file",
-    "wait_for_completion_timeout",
-    "endpoint_url",
-}
 
 # ---------------------------------------------------------------------------------------------------
 # Secrets and the environment every run gets
@@ -154,20 +133,6 @@ class Secrets:
         }
 
 
-def connection_json(
-    *, conn_type: str = "aws", login: str | None = None, password: str | None = None, **extra: Any
-) -> str:
-    """An ``AIRFLOW_CONN_<ID>`` value (JSON form)."""
-    definition: dict[str, Any] = {"conn_type": conn_type}
-    if login is not None:
-        definition["login"] = login
-    if password is not None:
-        definition["password"] = password
-    if extra:
-        definition["extra"] = extra
-    return json.dumps(definition)
-
-
 def base_environment(secrets: Secrets) -> dict[str, str]:
     """
     Variables every run gets, in-process and on the command line: the AWS connection, the proxy
@@ -191,39 +156,6 @@ def base_environment(secrets: Secrets) -> dict[str, str]:
         "LAMBDA_UE_PROXY_USER": secrets.proxy_user,
         "LAMBDA_UE_PROXY_PASSWORD": secrets.env_proxy_password,
     }
-
-
-_DROPPED_PREFIXES = ("AWS_", "BOTO_", "AIRFLOW", "LAMBDA_UE_", "PYTEST_")
-_DROPPED_NAMES = {
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "requests_ca_bundle",
-    "curl_ca_bundle",
-    "ssl_cert_file",
-    "ssl_cert_dir",
-}
-
-
-def subprocess_environment(home: Path, variables: Mapping[str, str]) -> dict[str, str]:
-    """A clean environment for a ``lambda-ue`` subprocess: nothing AWS, proxy or Airflow from outside."""
-    missing = home / "no-such-aws-file"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.upper().startswith(_DROPPED_PREFIXES) and key.lower() not in _DROPPED_NAMES
-    }
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AWS_CONFIG_FILE=str(missing),
-        AWS_SHARED_CREDENTIALS_FILE=str(missing),
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(variables)
-    return env
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -886,7 +818,7 @@ def assert_document(fault: Fault, scenario: Scenario, outcome: Outcome) -> None:
     document = outcome.document
     shown = json.dumps({k: v for k, v in document.items() if k != "invocation"}, indent=1)[:4000]
     assert outcome.exit_code == fault.exit_code, shown
-    assert set(document) == DOCUMENT_KEYS, shown
+    assert set(document) == set(DOCUMENT_KEYS), shown
     assert document["exit_code"] == fault.exit_code, shown
     status = document["status_description"]
     if isinstance(scenario.status, re.Pattern):
@@ -894,11 +826,11 @@ def assert_document(fault: Fault, scenario: Scenario, outcome: Outcome) -> None:
     else:
         assert status == scenario.status, shown
     assert document["changed"] is fault.changed, shown
-    assert set(document["invocation"]) == INVOCATION_KEYS
+    assert set(document["invocation"]) == set(INVOCATION_KEYS)
     assert document["invocation"]["extension"] == "airflow-provider-lambda-ue"
     assert document["invocation"]["version"] == __version__
     fields = document["invocation"]["fields"]
-    assert set(fields) == FIELD_KEYS, sorted(fields)
+    assert set(fields) == set(FIELD_KEYS), sorted(fields)
     assert fields["function_name"] == scenario.fields["function_name"]
     assert fields["endpoint_url"] == scenario.fields["endpoint_url"]
     for name in (
@@ -909,7 +841,7 @@ def assert_document(fault: Fault, scenario: Scenario, outcome: Outcome) -> None:
     ):
         assert fields[name] in (None, "****"), (name, fields[name])
     result = document["result"]
-    assert set(result) == RESULT_KEYS, shown
+    assert set(result) == set(RESULT_KEYS), shown
     assert result["status_code"] == fault.status_code, shown
     if fault.status_code is None:
         assert result == dict.fromkeys(RESULT_KEYS), shown

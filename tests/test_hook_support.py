@@ -42,6 +42,15 @@ def set_connection(
     extra: dict[str, Any] | None = None,
 ) -> str:
     """Define an Airflow connection in the environment (JSON form of ``AIRFLOW_CONN_<ID>``)."""
+    value = connection_json(conn_type=conn_type, login=login, password=password, **(extra or {}))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value)
+    return conn_id
+
+
+def connection_json(
+    *, conn_type: str = "aws", login: str | None = None, password: str | None = None, **extra: Any
+) -> str:
+    """An ``AIRFLOW_CONN_<ID>`` value (JSON form)."""
     definition: dict[str, Any] = {"conn_type": conn_type}
     if login is not None:
         definition["login"] = login
@@ -49,8 +58,7 @@ def set_connection(
         definition["password"] = password
     if extra:
         definition["extra"] = extra
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(definition))
-    return conn_id
+    return json.dumps(definition)
 
 
 def aws_connection(

@@ -41,6 +41,7 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.fixtures.fake_servers import subprocess_environment
 from tests.test_fault_matrix import (
     FAULT_IDS,
     FAULTS,
@@ -63,7 +64,6 @@ from tests.test_fault_matrix import (
     iam_world,
     run_cli,
     run_in_process,
-    subprocess_environment,
 )
 
 pytestmark = pytest.mark.timeout(1800)
