@@ -1,4 +1,4 @@
-"""The exit-code taxonomy of ue-aws-lambda as exceptions, and the classifier that maps wire failures onto it.
+"""The exit-code taxonomy of ue-aws-lambda as exceptions.
 
 Every exception carries ``exit_code``, ``status`` (the seed's status classification code),
 ``status_description`` (the seed's wording) and ``output`` (the output document, once built).
@@ -6,16 +6,30 @@ Failures that retrying cannot help (2, 3, 20, 21) also derive from Airflow's
 :class:`~airflow.sdk.exceptions.AirflowFailException`, so Airflow does not retry them; 21 in
 particular must never run the function a second time.
 
-botocore is imported lazily inside :func:`classify`: the operator module imports this one.
+The classifier that maps wire failures onto them is :mod:`airflow_provider_lambda_ue.classifier`;
+its names stay importable from here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.classifier import (
+        AUTHENTICATION_ERROR_CODES,
+        AUTHORIZATION_ERROR_CODES,
+        RETRY_SAFE_ERROR_CODES,
+        VALIDATION_ERROR_CODES,
+        classify,
+        error_code,
+        parse_xml_error,
+        redact_credentials,
+        root_cause,
+        root_reason,
+    )
 
 __all__ = [
     "AUTHENTICATION_ERROR_CODES",
@@ -211,292 +225,27 @@ def exception_for_exit_code(exit_code: int) -> type[LambdaInvokeError]:
     return _BY_EXIT_CODE.get(exit_code, LambdaFailError)
 
 
-# Error codes, as AWS services (and local emulators) put them in ``Error.Code``.
-AUTHENTICATION_ERROR_CODES = frozenset(
+# The classifier's names, importable from here as before; loaded on first use so that importing
+# the exceptions alone (the operator module does) does not load the classifier.
+_CLASSIFIER_NAMES = frozenset(
     {
-        "UnrecognizedClientException",
-        "UnrecognizedClient",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "IncompleteSignatureException",
-        "MissingAuthenticationToken",
-        "MissingAuthenticationTokenException",
-        "InvalidAccessKeyId",
-        "AuthFailure",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "RequestExpired",
-        "InvalidToken",
-        "NotAuthorized",
-    }
-)
-AUTHORIZATION_ERROR_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "Forbidden",
-    }
-)
-VALIDATION_ERROR_CODES = frozenset(
-    {
-        "InvalidParameterValueException",
-        "InvalidParameterValue",
-        "InvalidParameterCombination",
-        "ValidationException",
-        "ValidationError",
-        "InvalidRequestContentException",
-        "RequestTooLargeException",
-        "UnsupportedMediaTypeException",
-        "MalformedPolicyDocument",
-        "MissingParameter",
-    }
-)
-#: Answers that prove the function did not run, so sending Invoke again cannot run it twice.
-RETRY_SAFE_ERROR_CODES = frozenset(
-    {
-        "TooManyRequestsException",
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestLimitExceeded",
-        "ResourceNotReadyException",
-        "EC2ThrottledException",
-        "429",
+        "AUTHENTICATION_ERROR_CODES",
+        "AUTHORIZATION_ERROR_CODES",
+        "RETRY_SAFE_ERROR_CODES",
+        "VALIDATION_ERROR_CODES",
+        "classify",
+        "error_code",
+        "parse_xml_error",
+        "redact_credentials",
+        "root_cause",
+        "root_reason",
     }
 )
 
-_XML_CODE = re.compile(r"<Code>\s*([^<\s]+)\s*</Code>")
-_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>", re.DOTALL)
 
+def __getattr__(name: str) -> Any:
+    if name in _CLASSIFIER_NAMES:
+        from airflow_provider_lambda_ue import classifier
 
-def parse_xml_error(body: bytes | str) -> tuple[str, str] | None:
-    """
-    Extract ``(code, message)`` from an XML error body, as some servers send even to JSON APIs.
-
-    :param body: The raw response body.
-    :return: The code and message, or None when the body holds no ``<Code>``.
-    """
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    code = _XML_CODE.search(text)
-    if not code:
-        return None
-    message = _XML_MESSAGE.search(text)
-    return code.group(1), (message.group(1).strip() if message else "")
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The service error code of a botocore ``ClientError`` (None for other exceptions)."""
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    code = (response.get("Error") or {}).get("Code")
-    return str(code) if code else None
-
-
-def _http_status(exc: BaseException) -> int | None:
-    response = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return None
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return int(status) if status else None
-
-
-def _client_error_detail(exc: BaseException) -> str:
-    response = getattr(exc, "response", {}) or {}
-    error = response.get("Error") or {}
-    code = error.get("Code") or "Error"
-    message = error.get("Message") or ""
-    operation = getattr(exc, "operation_name", None)
-    where = f" when calling the {operation} operation" if operation else ""
-    return f"{code}{where}: {message}" if message else f"{code}{where}"
-
-
-def classify(exc: BaseException, *, proxy_url: str | None = None) -> LambdaInvokeError:
-    """
-    Map a failure of an invocation (botocore, urllib3, aiohttp, OS) onto the contract's exceptions.
-
-    Classification goes by error code and exception type, never by message text, except where
-    the transport leaves no other trace (a proxy's 407 inside a urllib3 error).
-
-    :param exc: The exception raised while building the client or invoking.
-    :param proxy_url: The proxy URL in use (without credentials), or None without a proxy.
-    :return: The typed exception (not raised), with ``__cause__`` set to ``exc``.
-    """
-    if isinstance(exc, LambdaInvokeError):
-        return exc
-    result = _classify(exc, proxy_url)
-    result.__cause__ = exc
-    return result
-
-
-def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
-    from botocore import exceptions as bce
-
-    if isinstance(exc, bce.ClientError):
-        return _classify_client_error(exc, proxy_url)
-    if isinstance(exc, bce.ParamValidationError):
-        return LambdaDataValidationError(_describe(exc))
-    if isinstance(exc, bce.ReadTimeoutError):
-        return LambdaReadTimeoutError(_describe(exc))
-    if isinstance(exc, bce.ProxyConnectionError):
-        # botocore's own proxy_url is already stripped of credentials (mask_proxy_url).
-        shown = proxy_url or redact_credentials(str(exc.kwargs.get("proxy_url") or ""))
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=shown or None)
-    if proxy_url and isinstance(exc, bce.SSLError) and _mentions_proxy(exc):
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
-    # Behind a proxy, a failure on the way to it surfaces as a generic connection error around
-    # urllib3's ProxyError.
-    if (
-        proxy_url
-        and isinstance(exc, (bce.EndpointConnectionError, bce.ConnectionClosedError))
-        and _mentions_proxy(exc)
-    ):
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
-    if isinstance(
-        exc,
-        (
-            bce.NoCredentialsError,
-            bce.PartialCredentialsError,
-            bce.CredentialRetrievalError,
-            bce.NoAuthTokenError,
-            bce.UnauthorizedSSOTokenError,
-            bce.TokenRetrievalError,
-        ),
-    ):
-        return LambdaAuthenticationError(type(exc).__name__)
-    if isinstance(
-        exc,
-        (
-            bce.ConnectTimeoutError,
-            bce.EndpointConnectionError,
-            bce.ConnectionClosedError,
-            bce.ResponseStreamingError,  # the connection broke while the answer was being read
-        ),
-    ):
-        return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, bce.InvalidProxiesConfigError) or (
-        # botocore raises it while sending, so it arrives wrapped in HTTPClientError.
-        isinstance(exc, bce.HTTPClientError)
-        and isinstance(exc.kwargs.get("error"), bce.InvalidProxiesConfigError)
-    ):
-        return LambdaDataValidationError(f"proxy_ca_bundle_file: {_describe(exc)}")
-    if isinstance(exc, bce.SSLError):
-        return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, (bce.InvalidEndpointConfigurationError, bce.InvalidRegionError)):
-        return LambdaDataValidationError(_describe(exc))
-    if isinstance(exc, bce.NoRegionError):
-        return LambdaDataValidationError(
-            "region_name: no region given and none found in the connection or the environment"
-        )
-    if isinstance(exc, bce.HTTPClientError):
-        return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, TimeoutError):
-        return LambdaReadTimeoutError(_describe(exc))
-    if isinstance(exc, (ConnectionError, OSError)):
-        return LambdaConnectionError(_describe(exc))
-    return LambdaFailError(f"{type(exc).__name__}: {_describe(exc)}")
-
-
-def _classify_client_error(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
-    code = error_code(exc) or ""
-    status = _http_status(exc)
-    detail = _client_error_detail(exc)
-    if code in AUTHENTICATION_ERROR_CODES:
-        return LambdaAuthenticationError(detail)
-    if code in AUTHORIZATION_ERROR_CODES:
-        return LambdaAuthorizationError(detail)
-    if code in VALIDATION_ERROR_CODES:
-        return LambdaDataValidationError(detail)
-    if status == 407 or code == "407":
-        return LambdaProxyConnectionError("407 Proxy Authentication Required", proxy_url=proxy_url)
-    # A code the tables do not know: the HTTP status still says which family it belongs to.
-    if code in ("", str(status)):
-        if status == 401:
-            return LambdaAuthenticationError(detail)
-        if status == 403:
-            return LambdaAuthorizationError(detail)
-    return LambdaFailError(detail)
-
-
-def _mentions_proxy(exc: BaseException) -> bool:
-    # urllib3 wraps every failure on the way to the proxy in ProxyError; botocore keeps it as .error.
-    from urllib3.exceptions import ProxyError
-
-    seen: set[int] = set()
-    current: object = exc
-    while isinstance(current, BaseException) and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ProxyError):
-            return True
-        kwargs = getattr(current, "kwargs", None)
-        inner = kwargs.get("error") if isinstance(kwargs, dict) else None
-        current = inner or current.__cause__ or current.__context__
-    return False
-
-
-_URL_USERINFO = re.compile(r"://[^/\s]*@")
-
-
-def redact_credentials(text: str) -> str:
-    """Remove the ``user:password@`` part of every URL in ``text``."""
-    return _URL_USERINFO.sub("://", text)
-
-
-def _describe(exc: BaseException) -> str:
-    """
-    A one-line description of a transport failure, without credentials.
-
-    botocore's messages name only the URL (``Failed to connect to proxy URL: "..."``); the reason
-    (``Tunnel connection failed: 407 ...``, ``certificate verify failed ...``, ``Connection refused``)
-    sits in the exceptions it wraps and is appended.
-    """
-    text = str(exc)
-    reason = root_reason(exc)
-    if reason and reason not in text:
-        text = f"{text} ({reason})"
-    # botocore and urllib3 may print a proxy URL; the hook's carry credentials for basic auth.
-    return redact_credentials(" ".join(text.split()))
-
-
-def root_reason(exc: BaseException) -> str:
-    """The text of :func:`root_cause`, or ``""`` when ``exc`` wraps nothing."""
-    cause = root_cause(exc)
-    if cause is None:
-        return ""
-    # urllib3 puts the connection object before the message, ``(<AWSHTTPConnection ... at 0x7f..>,
-    # "Connection to host timed out")``: its repr adds a memory address and nothing a user needs.
-    kept = [arg for arg in cause.args if isinstance(arg, (str, int, float, BaseException))]
-    if len(kept) == len(cause.args) or not kept:
-        return str(cause)
-    return "; ".join(arg if isinstance(arg, str) else repr(arg) for arg in kept)
-
-
-def root_cause(exc: BaseException) -> BaseException | None:
-    """
-    The innermost exception a transport failure wraps, or None.
-
-    Follows botocore's ``kwargs["error"]``, urllib3's ``ProxyError.original_error`` and
-    ``MaxRetryError.reason``, and exceptions given as the first argument (urllib3's ``SSLError``).
-    """
-    seen: set[int] = set()
-    current: BaseException = exc
-    innermost: BaseException | None = None
-    while id(current) not in seen:
-        seen.add(id(current))
-        kwargs = getattr(current, "kwargs", None)
-        candidates = [
-            kwargs.get("error") if isinstance(kwargs, dict) else None,
-            getattr(current, "original_error", None),
-            getattr(current, "reason", None),
-            current.args[0] if current.args else None,
-        ]
-        inner = next((c for c in candidates if isinstance(c, BaseException)), None)
-        if inner is None:
-            break
-        innermost = current = inner
-    return innermost
+        return getattr(classifier, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

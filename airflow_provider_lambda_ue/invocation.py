@@ -11,12 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_lambda_ue.classifier import classify
 from airflow_provider_lambda_ue.exceptions import (
     LambdaFailError,
     LambdaFunctionError,
     LambdaInvokeError,
     LambdaProxyConnectionError,
-    classify,
     exception_for_exit_code,
 )
 from airflow_provider_lambda_ue.fields import (

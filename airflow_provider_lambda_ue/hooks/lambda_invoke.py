@@ -44,15 +44,14 @@ from botocore.exceptions import (
     ProxyConnectionError,
 )
 
-from airflow_provider_lambda_ue.exceptions import (
+from airflow_provider_lambda_ue.classifier import (
     RETRY_SAFE_ERROR_CODES,
-    LambdaConnectionError,
-    LambdaDataValidationError,
     classify,
     error_code,
     parse_xml_error,
     root_cause,
 )
+from airflow_provider_lambda_ue.exceptions import LambdaConnectionError, LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_TIMEOUT_SECONDS,
