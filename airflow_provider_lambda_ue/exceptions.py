@@ -68,6 +68,8 @@ class LambdaInvokeError(AirflowException):
     status: ClassVar[str] = "FAIL"
     #: The seed's fixed status description; None where the seed has a ``<description>`` placeholder.
     fixed_description: ClassVar[str | None] = None
+    #: The keyword-only arguments of ``__init__``, each kept in the attribute of the same name.
+    _keywords: ClassVar[tuple[str, ...]] = ("output",)
 
     def __init__(self, detail: str = "", *, output: dict[str, Any] | None = None) -> None:
         self.detail = detail
@@ -85,12 +87,14 @@ class LambdaInvokeError(AirflowException):
         return f"{self.status}: {self.detail}" if self.detail else self.status
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only ``output`` would be lost by Exception's default pickling (subprocesses, triggers).
-        return (_rebuild, (type(self), self.detail, self.output))
+        # Exception's default pickling replays ``args`` only, and would lose the keyword-only
+        # arguments (subprocesses, triggers); every subclass names its own in ``_keywords``.
+        keywords = {name: getattr(self, name) for name in self._keywords}
+        return (_rebuild, (type(self), self.detail, keywords))
 
 
-def _rebuild(cls: type[LambdaInvokeError], detail: str, output: dict[str, Any] | None) -> LambdaInvokeError:
-    return cls(detail, output=output)
+def _rebuild(cls: type[LambdaInvokeError], detail: str, keywords: dict[str, Any]) -> LambdaInvokeError:
+    return cls(detail, **keywords)
 
 
 class LambdaFailError(LambdaInvokeError):
@@ -132,6 +136,7 @@ class LambdaProxyConnectionError(LambdaConnectionError):
     """
 
     exit_code = 11
+    _keywords = ("proxy_url", "output")
 
     def __init__(
         self, detail: str = "", *, proxy_url: str | None = None, output: dict[str, Any] | None = None
@@ -148,15 +153,6 @@ class LambdaProxyConnectionError(LambdaConnectionError):
     def __str__(self) -> str:
         return f"{self.status_description} ({self.detail})" if self.detail else self.status_description
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_proxy, (self.detail, self.proxy_url, self.output))
-
-
-def _rebuild_proxy(
-    detail: str, proxy_url: str | None, output: dict[str, Any] | None
-) -> LambdaProxyConnectionError:
-    return LambdaProxyConnectionError(detail, proxy_url=proxy_url, output=output)
-
 
 class LambdaDataValidationError(LambdaInvokeError, AirflowFailException):
     """
@@ -167,6 +163,7 @@ class LambdaDataValidationError(LambdaInvokeError, AirflowFailException):
 
     exit_code = 20
     status = "DATA_VALIDATION_ERROR"
+    _keywords = ("problems", "output")
 
     def __init__(
         self,
@@ -184,15 +181,6 @@ class LambdaDataValidationError(LambdaInvokeError, AirflowFailException):
     def status_description(self) -> str:
         head = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
         return f"{head} {self.detail}" if self.detail else head
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_validation, (self.detail, self.problems, self.output))
-
-
-def _rebuild_validation(
-    detail: str, problems: list[str], output: dict[str, Any] | None
-) -> LambdaDataValidationError:
-    return LambdaDataValidationError(detail, problems=problems, output=output)
 
 
 class LambdaReadTimeoutError(LambdaInvokeError, AirflowFailException):

@@ -1,4 +1,4 @@
-"""Unit tests of the exit-code taxonomy and of :func:`classify` (module ``exceptions``).
+"""Unit tests of the exit-code taxonomy (module ``exceptions``) and of :func:`classify` (``classifier``).
 
 The botocore failures here are constructed directly (no server, no boto3 mock): they pin the mapping
 from exception type and error code to exit code. Wire-level classification, i.e. what real servers
@@ -17,6 +17,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from botocore import exceptions as bce
 from urllib3.exceptions import ProxyError
 
+from airflow_provider_lambda_ue import classifier, exceptions
+from airflow_provider_lambda_ue.classifier import classify, error_code, parse_xml_error
 from airflow_provider_lambda_ue.exceptions import (
     LambdaAuthenticationError,
     LambdaAuthorizationError,
@@ -27,10 +29,7 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaInvokeError,
     LambdaProxyConnectionError,
     LambdaReadTimeoutError,
-    classify,
-    error_code,
     exception_for_exit_code,
-    parse_xml_error,
 )
 
 PROXY_URL = "http://127.0.0.1:3128"
@@ -210,6 +209,16 @@ def test_pickle_round_trip_keeps_validation_problems() -> None:
     assert copy.problems == ["a: x", "b: y"]
     assert copy.detail == error.detail
     assert copy.output == DOCUMENT
+
+
+@pytest.mark.parametrize("name", sorted(set(classifier.__all__)))
+def test_classifier_names_stay_importable_from_exceptions(name: str) -> None:
+    assert getattr(exceptions, name) is getattr(classifier, name)
+
+
+def test_exceptions_module_has_no_other_lazy_names() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        exceptions.no_such_name  # noqa: B018
 
 
 # --------------------------------------------------------------------------------------------------
