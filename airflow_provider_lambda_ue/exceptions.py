@@ -214,26 +214,10 @@ def exception_for_exit_code(exit_code: int) -> type[LambdaInvokeError]:
 
 
 # The classifier's names, importable from here as before; loaded on first use so that importing
-# the exceptions alone (the operator module does) does not load the classifier.
-_CLASSIFIER_NAMES = frozenset(
-    {
-        "AUTHENTICATION_ERROR_CODES",
-        "AUTHORIZATION_ERROR_CODES",
-        "RETRY_SAFE_ERROR_CODES",
-        "VALIDATION_ERROR_CODES",
-        "classify",
-        "error_code",
-        "parse_xml_error",
-        "redact_credentials",
-        "root_cause",
-        "root_reason",
-    }
-)
-
-
+# the exceptions alone does not load the classifier.
 def __getattr__(name: str) -> Any:
-    if name in _CLASSIFIER_NAMES:
-        from airflow_provider_lambda_ue import classifier
+    from airflow_provider_lambda_ue import classifier
 
+    if name in classifier.__all__:
         return getattr(classifier, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
