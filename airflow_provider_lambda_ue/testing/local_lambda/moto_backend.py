@@ -1,0 +1,321 @@
+"""moto's Lambda backend with an ``Invoke`` that runs the handler (server process only)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import logging
+import uuid
+from typing import Any, ClassVar
+
+from airflow_provider_lambda_ue.testing.local_lambda.common import (
+    DEFAULT_RUNTIME,
+)
+from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor, InvocationRequest
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------
+# The moto hook (server process only).
+# --------------------------------------------------------------------------------------------------
+
+
+class _Hook:
+    """State of the moto hook in the server process (the executor and the backend class)."""
+
+    executor: ClassVar[HandlerExecutor | None] = None
+    backend_class: ClassVar[type | None] = None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """Case-insensitive header lookup in whatever mapping moto passes."""
+    value = headers.get(name) if hasattr(headers, "get") else None
+    if value is not None:
+        return str(value)
+    lowered = name.lower()
+    for key, val in getattr(headers, "items", lambda: [])():
+        if str(key).lower() == lowered:
+            return str(val)
+    return None
+
+
+def _request_qualifier() -> str | None:
+    """
+    Return the ``Qualifier`` query parameter of the current request.
+
+    moto's ``LambdaResponse.invoke`` looks the qualifier up as ``qualifier`` (lower case) and so never
+    finds the ``?Qualifier=`` boto3 sends; the Flask request of moto's server still has it.
+    """
+    try:
+        from flask import has_request_context, request
+    except ImportError:  # pragma: no cover - moto[server] depends on flask
+        return None
+    if not has_request_context():
+        return None
+    for key, value in request.args.items():
+        if key.lower() == "qualifier" and value:
+            return str(value)
+    return None
+
+
+def _role_credentials(backend: Any, fn: Any) -> dict[str, str]:
+    """Temporary credentials of the function's execution role from moto's STS (dummy ones on failure)."""
+    try:
+        from moto.sts.models import sts_backends
+        from moto.utilities.utils import get_partition
+
+        role = sts_backends[backend.account_id][get_partition(backend.region_name)].assume_role(
+            region_name=backend.region_name,
+            role_session_name=str(fn.function_name)[:64],
+            role_arn=fn.role,
+            policy="",
+            duration=3600,
+            external_id="",
+        )
+        return {
+            "AWS_ACCESS_KEY_ID": role.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
+            "AWS_SESSION_TOKEN": role.session_token,
+        }
+    except Exception:
+        log.debug("could not assume the execution role of %s", fn.function_name, exc_info=True)
+        return {}
+
+
+def _save_logs(fn: Any, stream_name: str, log_bytes: bytes) -> None:
+    """Store an invocation's log in moto's CloudWatch Logs, like moto's docker executor does."""
+    try:
+        from moto.core.utils import unix_time_millis
+
+        logs_backend = fn.logs_backend
+        logs_backend.ensure_log_group(fn.logs_group_name)
+        logs_backend.create_log_stream(fn.logs_group_name, stream_name)
+        now = unix_time_millis()
+        events = [
+            {"timestamp": now, "message": line}
+            for line in log_bytes.decode("utf-8", errors="replace").splitlines()
+        ]
+        if events:
+            logs_backend.put_log_events(fn.logs_group_name, stream_name, events)
+    except Exception:
+        log.debug("could not store the log of %s", getattr(fn, "function_name", "?"), exc_info=True)
+
+
+def _invoke(
+    backend: Any,
+    function_name: str,
+    *,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: dict[str, str],
+) -> bytes:
+    """
+    Replacement of ``LambdaBackend.invoke``: resolve the function like moto, then really run it.
+
+    :param backend: The (account, region) Lambda backend.
+    :param function_name: ``FunctionName`` from the path: name, ``name:qualifier`` or an ARN.
+    :param qualifier: The qualifier moto found (always None, see :func:`_request_qualifier`).
+    :param body: The request body (the event).
+    :param headers: The request headers.
+    :param response_headers: Headers of the response, filled in here.
+    :return: The response body.
+    """
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.utils import make_function_arn
+    from moto.moto_api._internal import mock_random
+
+    executor = _Hook.executor
+    if executor is None:  # pragma: no cover - install_executor sets it before the backend is used
+        raise LambdaClientError("ServiceException", "the local Lambda executor is not installed")
+    qualifier = qualifier or _request_qualifier()
+    fn = backend.get_function(function_name, qualifier)
+
+    # The qualifier the caller used, for context.invoked_function_arn.
+    used_qualifier = qualifier
+    tail = function_name.rsplit(":function:", maxsplit=1)[-1]
+    if ":" in tail:
+        used_qualifier = tail.split(":", 1)[1]
+    invoked_arn = make_function_arn(backend.region_name, backend.account_id, fn.function_name)
+    if used_qualifier:
+        invoked_arn = f"{invoked_arn}:{used_qualifier}"
+
+    invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+    if invocation_type == "DryRun":
+        response_headers["Content-Length"] = "0"
+        return b""
+
+    if fn.package_type != "Zip" or not getattr(fn, "code_bytes", b""):
+        raise LambdaClientError(
+            "InvalidParameterValueException",
+            "The local Lambda endpoint can only run functions deployed as a zip (Code.ZipFile or S3)",
+        )
+    if fn.run_time and not str(fn.run_time).startswith("python"):
+        raise LambdaClientError(
+            "InvalidRuntimeException",
+            f"The local Lambda endpoint only runs Python handlers, not {fn.run_time}",
+        )
+
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    event = body if body else "{}"
+    try:
+        json.loads(event)
+    except ValueError as exc:
+        error = LambdaClientError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {exc}"
+        )
+        error.code = 400
+        raise error from None
+
+    client_context: dict[str, Any] | None = None
+    raw_client_context = _header(headers, "X-Amz-Client-Context")
+    if raw_client_context:
+        try:
+            decoded = json.loads(base64.b64decode(raw_client_context, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise LambdaClientError(
+                "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object"
+            ) from exc
+        client_context = decoded if isinstance(decoded, dict) else {"custom": decoded}
+
+    version = str(fn.version)
+    request_id = str(mock_random.uuid4())
+    today = datetime.datetime.now(datetime.timezone.utc)
+    stream_name = f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
+    code = bytes(fn.code_bytes)
+    request = InvocationRequest(
+        request_id=request_id,
+        function_name=fn.function_name,
+        version=version,
+        handler=str(fn.handler or ""),
+        code=code,
+        code_sha256=str(getattr(fn, "code_digest", "") or hashlib.sha256(code).hexdigest()),
+        event=event,
+        invoked_function_arn=invoked_arn,
+        timeout=float(fn.timeout or 3),
+        memory_size=int(fn.memory_size or 128),
+        runtime=str(fn.run_time or DEFAULT_RUNTIME),
+        region=backend.region_name,
+        environment=dict(fn.environment_vars or {}),
+        client_context=client_context,
+        credentials=_role_credentials(backend, fn),
+        log_group_name=fn.logs_group_name,
+        log_stream_name=stream_name,
+    )
+
+    if invocation_type == "Event":
+        executor.submit(request, on_done=lambda result: _save_logs(fn, stream_name, result.log))
+        response_headers["Content-Length"] = "0"
+        return b""
+
+    result = executor.run(request)
+    _save_logs(fn, stream_name, result.log)
+    response_headers["X-Amz-Executed-Version"] = version
+    if result.function_error:
+        response_headers["X-Amz-Function-Error"] = result.function_error
+    if (_header(headers, "X-Amz-Log-Type") or "None") == "Tail":
+        response_headers["X-Amz-Log-Result"] = result.log_result
+    response_headers["Content-Length"] = str(len(result.payload))
+    return result.payload
+
+
+def _executing_backend_class() -> type:
+    """
+    Build (once) the subclass of moto's docker-less ``LambdaSimpleBackend`` whose ``invoke`` runs code.
+
+    Built lazily so that importing this module does not import moto.
+    """
+    if _Hook.backend_class is None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        class ExecutingLambdaBackend(LambdaSimpleBackend):
+            """moto's docker-less Lambda backend with an ``invoke`` that really runs the handler."""
+
+            def invoke(
+                self,
+                function_name: str,
+                qualifier: str | None,
+                body: Any,
+                headers: Any,
+                response_headers: Any,
+            ) -> str | bytes | None:
+                return _invoke(
+                    self,
+                    function_name,
+                    qualifier=qualifier,
+                    body=body,
+                    headers=headers,
+                    response_headers=response_headers,
+                )
+
+        _Hook.backend_class = ExecutingLambdaBackend
+    return _Hook.backend_class
+
+
+def install_executor(executor: HandlerExecutor) -> None:
+    """
+    Hook ``executor`` into moto, in this process (the server's).
+
+    Selects moto's docker-less Lambda backend (config ``lambda.use_docker = False``) and makes its
+    backend dictionary create :func:`ExecutingLambdaBackend <_executing_backend_class>` instances,
+    so every Lambda API call is still served by moto and only ``Invoke`` behaves differently.
+
+    :param executor: The executor that runs handlers.
+    """
+    from moto.awslambda_simple.models import lambda_simple_backends
+    from moto.core.config import default_user_config
+
+    _Hook.executor = executor
+    default_user_config.setdefault("lambda", {})["use_docker"] = False
+    lambda_simple_backends.backend = _executing_backend_class()
+    lambda_simple_backends.clear()
+
+
+_IAM_ACTION_NAMES = {
+    # moto authorises the API operation name; IAM knows these operations under another action name.
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
+}
+
+
+def fix_moto_iam_checks() -> None:
+    """
+    Correct two flaws of moto's IAM enforcement, in this process (the server's).
+
+    * Signature check of body-less requests: when a request has neither a body nor a query string,
+      moto fills its parsed parameters with the request *headers* and, having no body, signs those as
+      if they were the payload, so every body-less REST request (``Invoke`` without a payload,
+      ``ListFunctions``, ``GetFunction``...) fails with ``SignatureDoesNotMatch``. Requests that are
+      not form-encoded are now checked against their real (empty) body; form-encoded ones (IAM, STS)
+      are unchanged.
+    * Action names: moto authorises ``lambda:Invoke`` (the operation name) where IAM policies say
+      ``lambda:InvokeFunction``; the IAM name is used instead.
+
+    Both only matter while IAM enforcement is on. Idempotent.
+    """
+    from moto.iam.access_control import IAMRequestBase
+
+    if getattr(IAMRequestBase, "_local_lambda_fixed", False):
+        return
+    original_init = IAMRequestBase.__init__
+    original_create = IAMRequestBase._create_aws_request
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self._action = _IAM_ACTION_NAMES.get(self._action, self._action)
+
+    def _create_aws_request(self: Any) -> Any:
+        request = original_create(self)
+        content_type = str(_header(self._headers, "Content-Type") or "").lower()
+        if not self._body and "x-www-form-urlencoded" not in content_type:
+            request.data = b""
+        return request
+
+    IAMRequestBase.__init__ = __init__  # type: ignore[method-assign]
+    IAMRequestBase._create_aws_request = _create_aws_request  # type: ignore[method-assign]
+    IAMRequestBase._local_lambda_fixed = True  # type: ignore[attr-defined]
