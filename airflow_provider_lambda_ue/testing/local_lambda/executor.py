@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_lambda_ue.testing.local_lambda._runner_source import RUNNER_SOURCE
 from airflow_provider_lambda_ue.testing.local_lambda.common import (
     _RESERVED_ENV_KEYS,
     DEFAULT_REGION,
@@ -38,6 +37,9 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
 )
 
 log = logging.getLogger(__name__)
+
+RUNNER_PATH = Path(__file__).with_name("runner.py")
+"""The script that runs one invocation (:mod:`.runner`); :class:`HandlerExecutor` copies it."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def _utc_timestamp() -> str:
 
 class HandlerExecutor:
     """
-    Runs Lambda handlers in subprocesses (``sys.executable`` plus :data:`RUNNER_SOURCE`).
+    Runs Lambda handlers in subprocesses (``sys.executable`` plus :data:`RUNNER_PATH`).
 
     Thread-safe: the server calls :meth:`run` from its request threads and :meth:`submit` for
     asynchronous invocations. :meth:`shutdown` kills every handler still running.
@@ -160,7 +162,9 @@ class HandlerExecutor:
         self._code_root.mkdir(parents=True, exist_ok=True)
         self._invocations_root.mkdir(parents=True, exist_ok=True)
         self.runner_path = self.work_dir / "lambda_runner.py"
-        self.runner_path.write_text(RUNNER_SOURCE, encoding="utf-8")
+        # A copy, so that the runner's directory on sys.path (until it replaces it) holds no module
+        # but itself.
+        shutil.copyfile(RUNNER_PATH, self.runner_path)
         self._lock = threading.Lock()
         self._code_lock = threading.Lock()
         self._running: dict[int, subprocess.Popen[bytes]] = {}

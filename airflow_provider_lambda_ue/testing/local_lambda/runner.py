@@ -1,15 +1,12 @@
-"""The handler runner of the local Lambda endpoint."""
-
-from __future__ import annotations
-
-# --------------------------------------------------------------------------------------------------
-# The runner: a stand-alone script that runs one invocation in a fresh interpreter.
-# --------------------------------------------------------------------------------------------------
-
-RUNNER_SOURCE = r'''"""Run one Lambda handler invocation for airflow_provider_lambda_ue.testing.local_lambda.
+"""Run one Lambda handler invocation for :class:`~.executor.HandlerExecutor`, in a fresh interpreter.
 
 usage: python -u runner.py CONTROL_JSON RESULT_JSON START_FD
+
+A stand-alone script: it imports only the standard library (the executor copies it into its work
+directory and runs it with the server's interpreter), and never returns from :func:`finish`.
 """
+
+from __future__ import annotations
 
 import decimal
 import importlib
@@ -20,23 +17,38 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, NoReturn, TypeVar
 
 RUNNER_FILE = os.path.abspath(__file__)
 
+_Slotted = TypeVar("_Slotted", "Client", "ClientContext", "CognitoIdentity")
+#: The handler's error object, as Lambda answers it (``errorMessage``, ``errorType``, ...).
+LambdaError = dict[str, Any]
+
 
 class Client:
-    __slots__ = ["installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name"]
+    """``context.client_context.client``, as in the AWS Lambda Python runtime."""
+
+    __slots__ = ["app_package_name", "app_title", "app_version_code", "app_version_name", "installation_id"]
 
 
 class ClientContext:
-    __slots__ = ["custom", "env", "client"]
+    """``context.client_context``, decoded from ``X-Amz-Client-Context``."""
+
+    client: Any
+    __slots__ = ["client", "custom", "env"]
 
 
 class CognitoIdentity:
+    """``context.identity`` (always empty here: no Cognito)."""
+
     __slots__ = ["cognito_identity_id", "cognito_identity_pool_id"]
 
 
-def make_obj_from_dict(cls, data):
+def make_obj_from_dict(cls: type[_Slotted], data: dict[str, Any] | None) -> _Slotted | None:
+    """Build ``cls`` from ``data`` the way the AWS runtime does (missing keys become None)."""
     if data is None:
         return None
     obj = cls()
@@ -48,7 +60,7 @@ def make_obj_from_dict(cls, data):
 class LambdaContext:
     """The ``context`` argument, with the attributes of the AWS Lambda Python runtime's context."""
 
-    def __init__(self, control, deadline_ms):
+    def __init__(self, control: dict[str, Any], deadline_ms: int) -> None:
         self.aws_request_id = control["request_id"]
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
@@ -65,11 +77,12 @@ class LambdaContext:
         self.identity = make_obj_from_dict(CognitoIdentity, {})
         self._epoch_deadline_time_in_ms = deadline_ms
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout (0 once past it)."""
         delta_ms = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
         return delta_ms if delta_ms > 0 else 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"LambdaContext([aws_request_id={self.aws_request_id},log_group_name={self.log_group_name},"
             f"log_stream_name={self.log_stream_name},function_name={self.function_name},"
@@ -79,7 +92,8 @@ class LambdaContext:
         )
 
 
-def watch_parent(parent_pid):
+def watch_parent(parent_pid: int) -> None:
+    """Exit as soon as the server that started this process is gone."""
     # Never outlive the server: a killed server cannot kill its handlers any more.
     while True:
         time.sleep(0.5)
@@ -87,29 +101,34 @@ def watch_parent(parent_pid):
             os._exit(137)
 
 
-def user_stack(tb):
+def user_stack(tb: TracebackType | None) -> list[str]:
+    """The formatted stack of ``tb`` without this script's own frames."""
     frames = [frame for frame in traceback.extract_tb(tb) if os.path.abspath(frame.filename) != RUNNER_FILE]
     return traceback.format_list(frames)
 
 
-def make_error(message, error_type, stack, request_id):
+def make_error(message: str, error_type: str, stack: list[str], request_id: str) -> LambdaError:
+    """Lambda's error object."""
     return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
 
 
-def log_error(error):
+def log_error(error: LambdaError) -> None:
+    """Write the error to the function's log the way the runtime does."""
     text = f"[ERROR] {error['errorType']}: {error['errorMessage']}"
     if error["stackTrace"]:
         text += "\nTraceback (most recent call last):\n" + "".join(error["stackTrace"])
     sys.stdout.write(text.rstrip("\n") + "\n")
 
 
-def decimal_serializer(obj):
+def decimal_serializer(obj: object) -> float:
+    """``json.dumps`` default: Decimals as numbers, like the runtime."""
     if isinstance(obj, decimal.Decimal):
         return float(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def max_rss_kb():
+def max_rss_kb() -> int:
+    """Peak resident memory of this process, in KB."""
     # VmHWM belongs to this program; ru_maxrss would include the forked server image.
     try:
         with open("/proc/self/status", encoding="ascii") as handle:
@@ -121,7 +140,8 @@ def max_rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def finish(result_path, document):
+def finish(result_path: str, document: dict[str, Any]) -> NoReturn:
+    """Write the result document for the executor and exit at once."""
     document["max_rss_kb"] = max_rss_kb()
     tmp_path = result_path + ".tmp"
     with open(tmp_path, "w", encoding="utf-8") as handle:
@@ -135,7 +155,51 @@ def finish(result_path, document):
         os._exit(0)
 
 
-def main():
+def load_handler(handler_name: str, request_id: str) -> tuple[Callable[..., Any] | None, LambdaError | None]:
+    """
+    Import the handler (the init phase), with the runtime's error for each way it can fail.
+
+    :param handler_name: ``Handler`` of the function (``module.function``).
+    :param request_id: The invocation's request id, for the error object.
+    :return: The handler, or None and the error.
+    """
+    module_name, _, function_name = handler_name.rpartition(".")
+    module_name = module_name.replace("/", ".")
+    if not module_name or not function_name:
+        return None, make_error(
+            f"Bad handler '{handler_name}': not enough values to unpack (expected 2, got 1)",
+            "Runtime.MalformedHandlerName",
+            [],
+            request_id,
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        return None, make_error(
+            f"Syntax error in module '{module_name}': {exc}",
+            "Runtime.UserCodeSyntaxError",
+            user_stack(exc.__traceback__),
+            request_id,
+        )
+    except ImportError as exc:
+        return None, make_error(
+            f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError", [], request_id
+        )
+    except Exception as exc:
+        return None, make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        return None, make_error(
+            f"Handler '{function_name}' missing on module '{module_name}'",
+            "Runtime.HandlerNotFound",
+            [],
+            request_id,
+        )
+    return handler, None
+
+
+def main() -> NoReturn:
+    """Run the invocation described by the command line's control file; never returns."""
     control_path, result_path, start_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
     with open(control_path, encoding="utf-8") as handle:
         control = json.load(handle)
@@ -145,45 +209,9 @@ def main():
     # The runner's own directory must not shadow user modules.
     sys.path[0] = task_root
 
-    handler_name = control["handler"]
-    module_name, _, function_name = handler_name.rpartition(".")
-    module_name = module_name.replace("/", ".")
-    error = None
-    module = None
-    if not module_name or not function_name:
-        error = make_error(
-            f"Bad handler '{handler_name}': not enough values to unpack (expected 2, got 1)",
-            "Runtime.MalformedHandlerName",
-            [],
-            request_id,
-        )
-    else:
-        try:
-            module = importlib.import_module(module_name)
-        except SyntaxError as exc:
-            error = make_error(
-                f"Syntax error in module '{module_name}': {exc}",
-                "Runtime.UserCodeSyntaxError",
-                user_stack(exc.__traceback__),
-                request_id,
-            )
-        except ImportError as exc:
-            error = make_error(
-                f"Unable to import module '{module_name}': {exc}", "Runtime.ImportModuleError", [], request_id
-            )
-        except Exception as exc:
-            error = make_error(str(exc), type(exc).__name__, user_stack(exc.__traceback__), request_id)
-    handler = None
-    if error is None:
-        handler = getattr(module, function_name, None)
-        if handler is None:
-            error = make_error(
-                f"Handler '{function_name}' missing on module '{module_name}'",
-                "Runtime.HandlerNotFound",
-                [],
-                request_id,
-            )
-    if error is not None:
+    handler, error = load_handler(control["handler"], request_id)
+    if handler is None:
+        assert error is not None
         log_error(error)
         finish(result_path, {"ok": False, "error": error, "phase": "init"})
 
@@ -208,5 +236,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-'''
-"""Source of the script that runs one invocation; :class:`HandlerExecutor` writes it to its work dir."""
