@@ -278,9 +278,59 @@ class HandlerExecutor:
             shutil.rmtree(invocation_dir, ignore_errors=True)
 
     def _run(self, request: InvocationRequest, task_root: Path, invocation_dir: Path) -> InvocationResult:
-        control_path = invocation_dir / "control.json"
         result_path = invocation_dir / "result.json"
         output_path = invocation_dir / "output.log"
+        spawned = time.monotonic()
+        proc, read_fd = self._spawn(request, task_root, invocation_dir, result_path, output_path)
+        with self._lock:
+            self._running[proc.pid] = proc
+        try:
+            timed_out, handler_started, rusage = self._supervise(proc, read_fd, request.timeout)
+        finally:
+            os.close(read_fd)
+            with self._lock:
+                self._running.pop(proc.pid, None)
+            if proc.returncode is None:
+                self._kill(proc)
+                self._wait(proc, 30.0)
+        finished = time.monotonic()
+        init_ms = ((handler_started or finished) - spawned) * 1000.0
+        duration_ms = (finished - handler_started) * 1000.0 if handler_started else 0.0
+
+        output_bytes = output_path.read_bytes() if output_path.exists() else b""
+        document: dict[str, Any] | None = None
+        if result_path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                document = json.loads(result_path.read_text(encoding="utf-8"))
+        max_rss_kb = int((document or {}).get("max_rss_kb") or getattr(rusage, "ru_maxrss", 0) or 0)
+        payload, function_error, extra_log = _outcome(request, document, proc.returncode, timed_out)
+        return InvocationResult(
+            payload=payload,
+            function_error=function_error,
+            log=_function_log(
+                request,
+                output_bytes,
+                extra_log,
+                duration_ms=duration_ms,
+                init_ms=init_ms,
+                max_rss_kb=max_rss_kb,
+                timed_out=timed_out,
+            ),
+            duration_ms=duration_ms,
+            init_duration_ms=init_ms,
+            timed_out=timed_out,
+        )
+
+    def _spawn(
+        self,
+        request: InvocationRequest,
+        task_root: Path,
+        invocation_dir: Path,
+        result_path: Path,
+        output_path: Path,
+    ) -> tuple[subprocess.Popen[bytes], int]:
+        """Start the runner for ``request``; return it and the read end of its "handler starts" pipe."""
+        control_path = invocation_dir / "control.json"
         control_path.write_text(
             json.dumps(
                 {
@@ -295,7 +345,6 @@ class HandlerExecutor:
             encoding="utf-8",
         )
         read_fd, write_fd = os.pipe()
-        spawned = time.monotonic()
         try:
             with open(output_path, "wb") as output:
                 proc = subprocess.Popen(
@@ -320,97 +369,33 @@ class HandlerExecutor:
             os.close(write_fd)
             raise
         os.close(write_fd)
-        with self._lock:
-            self._running[proc.pid] = proc
-        timed_out = False
+        return proc, read_fd
+
+    def _supervise(
+        self, proc: subprocess.Popen[bytes], read_fd: int, timeout: float
+    ) -> tuple[bool, float | None, Any | None]:
+        """
+        Wait for the init phase, then for the handler, killing the runner past either limit.
+
+        :return: Whether it timed out, when the handler started (None if it never did) and the rusage.
+        """
         handler_started: float | None = None
-        rusage: Any | None = None
-        try:
-            # Init phase: wait for the runner's "handler starts now" byte (or EOF if it exits early).
-            readable, _, _ = select.select([read_fd], [], [], self.init_timeout)
-            started = os.read(read_fd, 1) if readable else b""
-            if started == b"1":
-                handler_started = time.monotonic()
-                rusage = self._wait(proc, request.timeout - (time.monotonic() - handler_started))
-                timed_out = rusage is None and proc.returncode is None
-            elif readable:
-                rusage = self._wait(proc, self.init_timeout)
-                timed_out = rusage is None and proc.returncode is None
-            else:
-                timed_out = True
-            if timed_out:
-                self._kill(proc)
-                rusage = self._wait(proc, 30.0)
-        finally:
-            os.close(read_fd)
-            with self._lock:
-                self._running.pop(proc.pid, None)
-            if proc.returncode is None:
-                self._kill(proc)
-                self._wait(proc, 30.0)
-        finished = time.monotonic()
-        init_ms = ((handler_started or finished) - spawned) * 1000.0
-        duration_ms = (finished - handler_started) * 1000.0 if handler_started else 0.0
-
-        output_bytes = output_path.read_bytes() if output_path.exists() else b""
-        document: dict[str, Any] | None = None
-        if result_path.exists():
-            with contextlib.suppress(ValueError, OSError):
-                document = json.loads(result_path.read_text(encoding="utf-8"))
-        max_rss_kb = int((document or {}).get("max_rss_kb") or getattr(rusage, "ru_maxrss", 0) or 0)
-
-        extra_log = ""
-        if timed_out:
-            message = (
-                f"{_utc_timestamp()} {request.request_id} Task timed out after {request.timeout:.2f} seconds"
-            )
-            payload = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
-            function_error: str | None = "Unhandled"
-            extra_log = message + "\n"
-        elif document is not None and document.get("ok"):
-            payload = str(document["payload"]).encode("utf-8")
-            function_error = None
-        elif document is not None:
-            payload = json.dumps(document["error"]).encode("utf-8")
-            function_error = "Unhandled"
+        # Init phase: wait for the runner's "handler starts now" byte (or EOF if it exits early).
+        readable, _, _ = select.select([read_fd], [], [], self.init_timeout)
+        started = os.read(read_fd, 1) if readable else b""
+        if started == b"1":
+            handler_started = time.monotonic()
+            rusage = self._wait(proc, timeout - (time.monotonic() - handler_started))
+            timed_out = rusage is None and proc.returncode is None
+        elif readable:
+            rusage = self._wait(proc, self.init_timeout)
+            timed_out = rusage is None and proc.returncode is None
         else:
-            code = proc.returncode
-            reason = (
-                f"signal: {signal.Signals(-code).name.lower()[3:]}"
-                if code and code < 0
-                else f"exit status {code}"
-            )
-            message = f"RequestId: {request.request_id} Error: Runtime exited with error: {reason}"
-            if code == 0:
-                message = f"RequestId: {request.request_id} Error: Runtime exited without providing a reason"
-            payload = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-            function_error = "Unhandled"
-            extra_log = f"{message}\nRuntime.ExitError\n"
-
-        lines = [f"START RequestId: {request.request_id} Version: {request.version}\n".encode()]
-        if output_bytes:
-            lines.append(output_bytes if output_bytes.endswith(b"\n") else output_bytes + b"\n")
-        if extra_log:
-            lines.append(extra_log.encode())
-        billed = max(1, math.ceil(duration_ms))
-        lines.append(f"END RequestId: {request.request_id}\n".encode())
-        lines.append(
-            (
-                f"REPORT RequestId: {request.request_id}\tDuration: {duration_ms:.2f} ms\t"
-                f"Billed Duration: {billed} ms\tMemory Size: {request.memory_size} MB\t"
-                f"Max Memory Used: {max(1, round(max_rss_kb / 1024))} MB\tInit Duration: {init_ms:.2f} ms\t"
-                + ("Status: timeout\t" if timed_out else "")
-                + "\n"
-            ).encode()
-        )
-        return InvocationResult(
-            payload=payload,
-            function_error=function_error,
-            log=b"".join(lines),
-            duration_ms=duration_ms,
-            init_duration_ms=init_ms,
-            timed_out=timed_out,
-        )
+            rusage, timed_out = None, True
+        if timed_out:
+            self._kill(proc)
+            rusage = self._wait(proc, 30.0)
+        return timed_out, handler_started, rusage
 
     def submit(self, request: InvocationRequest, on_done: Any = None) -> threading.Thread:
         """
@@ -463,3 +448,67 @@ class HandlerExecutor:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self.owns_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def _outcome(
+    request: InvocationRequest, document: dict[str, Any] | None, returncode: int | None, timed_out: bool
+) -> tuple[bytes, str | None, str]:
+    """
+    The answer to an invocation from what the runner left behind.
+
+    :param request: The invocation.
+    :param document: The runner's result document, None when it wrote none.
+    :param returncode: The runner's exit code.
+    :param timed_out: Whether the runner was killed past its timeout.
+    :return: The payload, the function error (None on success) and lines for the log.
+    """
+    if timed_out:
+        message = (
+            f"{_utc_timestamp()} {request.request_id} Task timed out after {request.timeout:.2f} seconds"
+        )
+        payload = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
+        return payload, "Unhandled", message + "\n"
+    if document is not None and document.get("ok"):
+        return str(document["payload"]).encode("utf-8"), None, ""
+    if document is not None:
+        return json.dumps(document["error"]).encode("utf-8"), "Unhandled", ""
+    code = returncode
+    reason = (
+        f"signal: {signal.Signals(-code).name.lower()[3:]}" if code and code < 0 else f"exit status {code}"
+    )
+    message = f"RequestId: {request.request_id} Error: Runtime exited with error: {reason}"
+    if code == 0:
+        message = f"RequestId: {request.request_id} Error: Runtime exited without providing a reason"
+    payload = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+    return payload, "Unhandled", f"{message}\nRuntime.ExitError\n"
+
+
+def _function_log(
+    request: InvocationRequest,
+    output: bytes,
+    extra_log: str,
+    *,
+    duration_ms: float,
+    init_ms: float,
+    max_rss_kb: int,
+    timed_out: bool,
+) -> bytes:
+    """The invocation's log as Lambda writes it: ``START``, the output, the runtime's own lines, ``END``
+    and ``REPORT``."""
+    lines = [f"START RequestId: {request.request_id} Version: {request.version}\n".encode()]
+    if output:
+        lines.append(output if output.endswith(b"\n") else output + b"\n")
+    if extra_log:
+        lines.append(extra_log.encode())
+    billed = max(1, math.ceil(duration_ms))
+    lines.append(f"END RequestId: {request.request_id}\n".encode())
+    lines.append(
+        (
+            f"REPORT RequestId: {request.request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {billed} ms\tMemory Size: {request.memory_size} MB\t"
+            f"Max Memory Used: {max(1, round(max_rss_kb / 1024))} MB\tInit Duration: {init_ms:.2f} ms\t"
+            + ("Status: timeout\t" if timed_out else "")
+            + "\n"
+        ).encode()
+    )
+    return b"".join(lines)

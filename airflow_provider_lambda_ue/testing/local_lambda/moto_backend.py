@@ -126,28 +126,55 @@ def _invoke(
     :return: The response body.
     """
     from moto.awslambda.exceptions import LambdaClientError
-    from moto.awslambda.utils import make_function_arn
-    from moto.moto_api._internal import mock_random
 
     executor = _Hook.executor
     if executor is None:  # pragma: no cover - install_executor sets it before the backend is used
         raise LambdaClientError("ServiceException", "the local Lambda executor is not installed")
     qualifier = qualifier or _request_qualifier()
     fn = backend.get_function(function_name, qualifier)
-
-    # The qualifier the caller used, for context.invoked_function_arn.
-    used_qualifier = qualifier
-    tail = function_name.rsplit(":function:", maxsplit=1)[-1]
-    if ":" in tail:
-        used_qualifier = tail.split(":", 1)[1]
-    invoked_arn = make_function_arn(backend.region_name, backend.account_id, fn.function_name)
-    if used_qualifier:
-        invoked_arn = f"{invoked_arn}:{used_qualifier}"
+    invoked_arn = _invoked_arn(backend, fn, function_name, qualifier)
 
     invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
     if invocation_type == "DryRun":
         response_headers["Content-Length"] = "0"
         return b""
+
+    _check_runnable(fn)
+    request = _invocation_request(
+        backend, fn, invoked_arn, event=_event(body), client_context=_client_context(headers)
+    )
+    stream_name = request.log_stream_name
+    if invocation_type == "Event":
+        executor.submit(request, on_done=lambda result: _save_logs(fn, stream_name, result.log))
+        response_headers["Content-Length"] = "0"
+        return b""
+
+    result = executor.run(request)
+    _save_logs(fn, stream_name, result.log)
+    response_headers["X-Amz-Executed-Version"] = request.version
+    if result.function_error:
+        response_headers["X-Amz-Function-Error"] = result.function_error
+    if (_header(headers, "X-Amz-Log-Type") or "None") == "Tail":
+        response_headers["X-Amz-Log-Result"] = result.log_result
+    response_headers["Content-Length"] = str(len(result.payload))
+    return result.payload
+
+
+def _invoked_arn(backend: Any, fn: Any, function_name: str, qualifier: str | None) -> str:
+    """The ARN with the qualifier the caller used, for ``context.invoked_function_arn``."""
+    from moto.awslambda.utils import make_function_arn
+
+    used_qualifier = qualifier
+    tail = function_name.rsplit(":function:", maxsplit=1)[-1]
+    if ":" in tail:
+        used_qualifier = tail.split(":", 1)[1]
+    invoked_arn = make_function_arn(backend.region_name, backend.account_id, fn.function_name)
+    return f"{invoked_arn}:{used_qualifier}" if used_qualifier else str(invoked_arn)
+
+
+def _check_runnable(fn: Any) -> None:
+    """Refuse, as Lambda's API would, a function this endpoint cannot run (not a zip, not Python)."""
+    from moto.awslambda.exceptions import LambdaClientError
 
     if fn.package_type != "Zip" or not getattr(fn, "code_bytes", b""):
         raise LambdaClientError(
@@ -160,6 +187,11 @@ def _invoke(
             f"The local Lambda endpoint only runs Python handlers, not {fn.run_time}",
         )
 
+
+def _event(body: Any) -> str:
+    """The event (JSON text) from the request body; an empty body is ``{}``, bad JSON is a 400."""
+    from moto.awslambda.exceptions import LambdaClientError
+
     if isinstance(body, bytes):
         body = body.decode("utf-8")
     event = body if body else "{}"
@@ -171,25 +203,36 @@ def _invoke(
         )
         error.code = 400
         raise error from None
+    return str(event)
 
-    client_context: dict[str, Any] | None = None
+
+def _client_context(headers: Any) -> dict[str, Any] | None:
+    """``X-Amz-Client-Context`` decoded (base64 JSON), None without the header."""
+    from moto.awslambda.exceptions import LambdaClientError
+
     raw_client_context = _header(headers, "X-Amz-Client-Context")
-    if raw_client_context:
-        try:
-            decoded = json.loads(base64.b64decode(raw_client_context, validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise LambdaClientError(
-                "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object"
-            ) from exc
-        client_context = decoded if isinstance(decoded, dict) else {"custom": decoded}
+    if not raw_client_context:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(raw_client_context, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise LambdaClientError(
+            "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object"
+        ) from exc
+    return decoded if isinstance(decoded, dict) else {"custom": decoded}
+
+
+def _invocation_request(
+    backend: Any, fn: Any, invoked_arn: str, *, event: str, client_context: dict[str, Any] | None
+) -> InvocationRequest:
+    """What the executor needs to run ``fn`` once, with a new request id and log stream."""
+    from moto.moto_api._internal import mock_random
 
     version = str(fn.version)
-    request_id = str(mock_random.uuid4())
     today = datetime.datetime.now(datetime.timezone.utc)
-    stream_name = f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}"
     code = bytes(fn.code_bytes)
-    request = InvocationRequest(
-        request_id=request_id,
+    return InvocationRequest(
+        request_id=str(mock_random.uuid4()),
         function_name=fn.function_name,
         version=version,
         handler=str(fn.handler or ""),
@@ -205,23 +248,8 @@ def _invoke(
         client_context=client_context,
         credentials=_role_credentials(backend, fn),
         log_group_name=fn.logs_group_name,
-        log_stream_name=stream_name,
+        log_stream_name=f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
     )
-
-    if invocation_type == "Event":
-        executor.submit(request, on_done=lambda result: _save_logs(fn, stream_name, result.log))
-        response_headers["Content-Length"] = "0"
-        return b""
-
-    result = executor.run(request)
-    _save_logs(fn, stream_name, result.log)
-    response_headers["X-Amz-Executed-Version"] = version
-    if result.function_error:
-        response_headers["X-Amz-Function-Error"] = result.function_error
-    if (_header(headers, "X-Amz-Log-Type") or "None") == "Tail":
-        response_headers["X-Amz-Log-Result"] = result.log_result
-    response_headers["Content-Length"] = str(len(result.payload))
-    return result.payload
 
 
 def _executing_backend_class() -> type:
