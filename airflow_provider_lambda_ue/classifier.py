@@ -8,6 +8,7 @@ the root cause of a wrapped failure) live here too. botocore is imported lazily 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from airflow_provider_lambda_ue.exceptions import (
     LambdaAuthenticationError,
@@ -19,6 +20,7 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaProxyConnectionError,
     LambdaReadTimeoutError,
 )
+from airflow_provider_lambda_ue.masking import redact_credentials
 
 __all__ = [
     "AUTHENTICATION_ERROR_CODES",
@@ -262,14 +264,6 @@ def _mentions_proxy(exc: BaseException) -> bool:
     return False
 
 
-_URL_USERINFO = re.compile(r"://[^/\s]*@")
-
-
-def redact_credentials(text: str) -> str:
-    """Remove the ``user:password@`` part of every URL in ``text``."""
-    return _URL_USERINFO.sub("://", text)
-
-
 def _describe(exc: BaseException) -> str:
     """
     A one-line description of a transport failure, without credentials.
@@ -323,3 +317,21 @@ def root_cause(exc: BaseException) -> BaseException | None:
             break
         innermost = current = inner
     return innermost
+
+
+def _fix_xml_error(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """
+    Recover the error code of an XML error body sent to the JSON Lambda API.
+
+    botocore's JSON parser cannot read an XML body and reports the HTTP status as the code;
+    emulators (and some proxies in front of them) answer auth failures that way.
+    """
+    if response_dict.get("status_code", 200) < 400:
+        return
+    headers = response_dict.get("headers") or {}
+    if headers.get("x-amzn-errortype"):
+        return
+    parsed = parse_xml_error(response_dict.get("body") or b"")
+    if parsed:
+        code, message = parsed
+        customized_response_dict["Error"] = {"Code": code, "Message": message}

@@ -42,7 +42,7 @@ import pytest
 from airflow_provider_lambda_ue import __version__, invocation
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.lambda_invoke import DEFAULT_MAX_ATTEMPTS
+from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS

@@ -21,7 +21,8 @@ from airflow.sdk.log import redact
 
 from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.fields import LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook, _lease_client, _release_client
+from airflow_provider_lambda_ue.hooks.client_pool import _lease_client, _release_client
+from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from tests.fixtures.fake_servers import (
     FakeLambdaFactory,
     FakeLambdaServer,

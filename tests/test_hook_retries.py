@@ -28,11 +28,8 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaFailError,
     LambdaReadTimeoutError,
 )
-from airflow_provider_lambda_ue.hooks.lambda_invoke import (
-    DEFAULT_BACKOFF_CAP_SECONDS,
-    DEFAULT_MAX_ATTEMPTS,
-    LambdaInvokeHook,
-)
+from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from airflow_provider_lambda_ue.hooks.retry import DEFAULT_BACKOFF_CAP_SECONDS, DEFAULT_MAX_ATTEMPTS
 from tests.fixtures import fake_servers as fs
 from tests.fixtures.fake_servers import FakeLambdaServer
 from tests.fixtures.local_lambda import CountingFunction

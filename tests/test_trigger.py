@@ -24,16 +24,16 @@ import aiohttp
 import pytest
 from botocore import exceptions as bce
 
-import airflow_provider_lambda_ue.hooks.lambda_invoke as hook_module
+import airflow_provider_lambda_ue.hooks.client_pool as client_pool_module
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.lambda_invoke import (
+from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     _KEEPALIVE_OPTIONS,
-    _SHARED_CLIENTS,
-    LambdaInvokeHook,
     _keepalive_socket,
     _unwrap_async,
 )
+from airflow_provider_lambda_ue.hooks.client_pool import _SHARED_CLIENTS
+from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers.lambda_invoke import (
@@ -310,7 +310,7 @@ def test_concurrent_triggers_share_a_client(
 def test_shared_client_takes_new_invocations_for_a_limited_time(
     fake_lambda: FakeLambdaServer, clients_built: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hook_module, "SHARED_CLIENT_MAX_AGE_SECONDS", 0.0)
+    monkeypatch.setattr(client_pool_module, "SHARED_CLIENT_MAX_AGE_SECONDS", 0.0)
     fake_lambda.script(*fs.slow_response(1))
     events, left_open = run_concurrently([request_for(endpoint_url=fake_lambda.url)] * 3)
     assert [event["status"] for event in events] == ["success"] * 3

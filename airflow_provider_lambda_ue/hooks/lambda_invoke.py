@@ -14,22 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
-import inspect
 import json
-import math
 import os
-import random
-import socket
 import ssl
 import time
-import weakref
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -37,19 +28,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ProxyConnectionError,
-)
 
 from airflow_provider_lambda_ue.classifier import (
-    RETRY_SAFE_ERROR_CODES,
+    _fix_xml_error,
     classify,
     error_code,
-    parse_xml_error,
-    root_cause,
 )
 from airflow_provider_lambda_ue.exceptions import LambdaConnectionError, LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
@@ -58,89 +41,27 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTPS_WITH_CREDENTIALS,
     InvokeRequest,
 )
+from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
+    _KEEPALIVE_OPTIONS,
+    _async_http_session_cls,
+    _keepalive_socket,
+    _unwrap_async,
+)
+from airflow_provider_lambda_ue.hooks.client_pool import _lease_client, _release_client
+from airflow_provider_lambda_ue.hooks.retry import (
+    DEFAULT_MAX_ATTEMPTS,
+    backoff_seconds,
+    is_retry_safe,
+)
+from airflow_provider_lambda_ue.masking import _mask, _mask_signing_credentials
 from airflow_provider_lambda_ue.output import InvokeResult
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-#: Invoke is sent at most this many times, and only again after an answer that proves the
-#: function did not run (throttling, not ready) or a connection that never carried the request.
-DEFAULT_MAX_ATTEMPTS = 4
-DEFAULT_BACKOFF_BASE_SECONDS = 0.5
-DEFAULT_BACKOFF_CAP_SECONDS = 10.0
 #: A connection that cannot be opened within this time fails (exit 10) instead of waiting for the
 #: read timeout, which is for the function's run time.
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
-
-# botocore's tcp_keepalive only sets SO_KEEPALIVE, whose first probe Linux sends after two hours;
-# NAT gateways drop idle flows after about 350 s, long before a 15-minute invocation answers.
-_KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [
-    (socket.IPPROTO_TCP, option, value)
-    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4))
-    if (option := getattr(socket, name, None)) is not None
-]
-
-
-def is_retry_safe(exc: BaseException) -> bool:
-    """
-    Whether ``exc`` proves that the function did not run, so Invoke may be sent again.
-
-    :param exc: A failure of one Invoke attempt.
-    """
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return error_code(exc) in RETRY_SAFE_ERROR_CODES or status == 429
-    # The connection was never opened, so the request never left: NewConnectionError, DNS
-    # failures and connect timeouts. A refused or unreachable proxy likewise never forwarded it.
-    # Refused proxy credentials and an untrusted certificate fail the same way every time.
-    return isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)) and not (
-        _is_permanent_failure(exc)
-    )
-
-
-def _is_permanent_failure(exc: BaseException) -> bool:
-    """A proxy that refused the credentials (407), or a certificate that failed verification."""
-    cause = root_cause(exc)
-    # urllib3 leaves the proxy's status only in the text of the tunnel's OSError.
-    return isinstance(cause, ssl.SSLCertVerificationError) or (cause is not None and " 407 " in f" {cause} ")
-
-
-def backoff_seconds(
-    attempt: int,
-    exc: BaseException | None = None,
-    *,
-    base: float = DEFAULT_BACKOFF_BASE_SECONDS,
-    cap: float = DEFAULT_BACKOFF_CAP_SECONDS,
-) -> float:
-    """
-    Delay before attempt ``attempt + 1``: full-jitter exponential backoff, or the service's Retry-After.
-
-    :param attempt: The attempt that just failed, from 1.
-    :param exc: Its failure, whose ``Retry-After`` header is honoured up to ``cap``.
-    """
-    if isinstance(exc, ClientError):
-        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        seconds = _retry_after_seconds(headers.get("retry-after"))
-        if seconds is not None:
-            return min(cap, max(0.0, seconds))
-    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number of seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return seconds if math.isfinite(seconds) else None
 
 
 def incomplete_response(response: dict[str, Any]) -> str | None:
@@ -184,24 +105,6 @@ def _with_credentials(url: str, user: str, password: str) -> str:
     parts = urlsplit(url)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def _fix_xml_error(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    """
-    Recover the error code of an XML error body sent to the JSON Lambda API.
-
-    botocore's JSON parser cannot read an XML body and reports the HTTP status as the code;
-    emulators (and some proxies in front of them) answer auth failures that way.
-    """
-    if response_dict.get("status_code", 200) < 400:
-        return
-    headers = response_dict.get("headers") or {}
-    if headers.get("x-amzn-errortype"):
-        return
-    parsed = parse_xml_error(response_dict.get("body") or b"")
-    if parsed:
-        code, message = parsed
-        customized_response_dict["Error"] = {"Code": code, "Message": message}
 
 
 class LambdaInvokeHook(AwsBaseHook):
@@ -576,39 +479,6 @@ class LambdaInvokeHook(AwsBaseHook):
         return merged
 
 
-@functools.cache
-def _async_http_session_cls() -> type:
-    """
-    aiobotocore's HTTP session, verifying a TLS proxy the way botocore does.
-
-    aiobotocore starts the proxy's TLS context from the endpoint's (certifi or ``AWS_CA_BUNDLE``)
-    and adds ``proxy_ca_bundle`` to it, so a proxy certificate from any CA the endpoint trusts would
-    pass; botocore trusts ``proxy_ca_bundle`` alone. This subclass does what botocore does.
-    """
-    from aiobotocore.httpsession import AIOHTTPSession
-    from botocore.httpsession import InvalidProxiesConfigError, create_urllib3_context
-
-    class ProxyBundleHTTPSession(AIOHTTPSession):
-        def _setup_proxy_ssl_context(self, proxy_url: str) -> Any:
-            settings = self._proxy_config.settings
-            bundle, cert = settings.get("proxy_ca_bundle"), settings.get("proxy_client_cert")
-            if bundle is None:
-                return super()._setup_proxy_ssl_context(proxy_url)
-            context = create_urllib3_context()  # certificates required
-            context.check_hostname = True  # aiohttp leaves the name check to the context
-            try:
-                context.load_verify_locations(cafile=bundle)
-                if isinstance(cert, tuple):
-                    context.load_cert_chain(cert[0], keyfile=cert[1])
-                elif isinstance(cert, str):
-                    context.load_cert_chain(cert)
-            except (OSError, ssl.SSLError) as exc:
-                raise InvalidProxiesConfigError(error=exc) from exc
-            return context
-
-    return ProxyBundleHTTPSession
-
-
 def _options(config: Config | None) -> dict[str, Any]:
     """The options a botocore ``Config`` was given (what ``Config.merge`` combines)."""
     return dict(getattr(config, "_user_provided_options", None) or {})
@@ -618,240 +488,3 @@ def _options(config: Config | None) -> dict[str, Any]:
 _ASYNC_USER_AGENT_EXTRA: dict[str | None, str | None] = {}
 #: aiohttp's connection limit per async client (one connection per open invocation).
 _ASYNC_MAX_POOL_CONNECTIONS = 1_000_000
-#: A shared client takes new invocations for this long; later ones get a new client. Bounds how
-#: long a client built from a connection (or from assumed-role credentials) stays in use.
-SHARED_CLIENT_MAX_AGE_SECONDS = 300.0
-
-
-class _CreationAbandoned(Exception):
-    """The invocation building a shared client was cancelled; a waiting one builds its own."""
-
-
-@dataclass(eq=False)
-class _SharedClient:
-    """An aiobotocore client shared by the invocations of one event loop with the same settings."""
-
-    key: str
-    created: float
-    ready: asyncio.Future[None]
-    users: int = 1
-    context: Any = None
-    client: Any = None
-
-
-#: Per event loop (aiohttp sessions belong to the loop they were made in): key -> live client.
-_SHARED_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedClient]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def _lease_client(hook: LambdaInvokeHook) -> _SharedClient:
-    """
-    A client for ``hook``'s settings: the live one of this event loop, or a new one.
-
-    A client is only shared while at least one invocation uses it (the last one closes it), and
-    takes new invocations for :data:`SHARED_CLIENT_MAX_AGE_SECONDS`. Release it with
-    :func:`_release_client`.
-    """
-    loop = asyncio.get_running_loop()
-    pool = _SHARED_CLIENTS.setdefault(loop, {})
-    key = await asyncio.to_thread(hook.async_client_key)
-    while True:
-        entry = pool.get(key)
-        if entry is None or loop.time() - entry.created >= SHARED_CLIENT_MAX_AGE_SECONDS:
-            break
-        entry.users += 1
-        try:
-            await asyncio.shield(entry.ready)
-        except _CreationAbandoned:
-            entry.users -= 1
-            continue
-        except BaseException:
-            entry.users -= 1
-            raise
-        return entry
-    # No live client: build one. Later arrivals with the same key wait for it (``ready``); an
-    # expired entry stays with its invocations, and the last of them closes it.
-    entry = _SharedClient(key=key, created=loop.time(), ready=loop.create_future())
-    pool[key] = entry
-    try:
-        context = await asyncio.to_thread(hook.async_client_context)
-        entry.client = await context.__aenter__()
-        entry.context = context
-        entry.client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
-        await _mask_signing_credentials_async(entry.client)
-    except BaseException as exc:
-        if pool.get(key) is entry:
-            del pool[key]
-        cancelled = isinstance(exc, asyncio.CancelledError)
-        entry.ready.set_exception(_CreationAbandoned() if cancelled else exc)
-        entry.ready.exception()  # retrieved: waiters may be none
-        raise
-    entry.ready.set_result(None)
-    return entry
-
-
-async def _release_client(entry: _SharedClient) -> None:
-    """Hand back a leased client; the last invocation using it closes it."""
-    entry.users -= 1
-    if entry.users > 0:
-        return
-    pool = _SHARED_CLIENTS.get(asyncio.get_running_loop(), {})
-    if pool.get(entry.key) is entry:
-        del pool[entry.key]
-    # Closing must finish even if this invocation is being cancelled (the triggerer stopping it).
-    await asyncio.shield(entry.context.__aexit__(None, None, None))
-
-
-def _keepalive_socket(addr_info: tuple[Any, ...]) -> socket.socket:
-    """aiohttp's socket factory: TCP keepalive on, with the timings of :data:`_KEEPALIVE_OPTIONS`."""
-    family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
-    sock = socket.socket(family=family, type=kind, proto=proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if family in (socket.AF_INET, socket.AF_INET6):
-            for level, option, value in _KEEPALIVE_OPTIONS:
-                sock.setsockopt(level, option, value)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _unwrap_async(exc: BaseException, proxy_url: str | None = None) -> BaseException:
-    """
-    The botocore exception that the synchronous path raises for the failure ``exc`` describes.
-
-    aiobotocore translates most aiohttp failures already; this fills the gaps so that
-    :func:`is_retry_safe` and :func:`classify` judge both paths alike:
-
-    * a TLS failure on the hop to a TLS proxy (aiobotocore reports every ``ClientSSLError`` as the
-      endpoint's ``SSLError``) is the proxy's: ``ProxyConnectionError`` (exit code 11);
-    * a body cut short (``ClientPayloadError``, or fewer bytes than ``Content-Length``) is
-      ``ResponseStreamingError`` (exit code 10), as urllib3's ``ProtocolError`` is in botocore;
-    * a proxy CA bundle that cannot be loaded (missing on the triggerer's host) is the
-      ``InvalidProxiesConfigError`` inside the ``HTTPClientError`` (exit code 20, a bad field);
-    * raw aiohttp and asyncio errors that escape aiobotocore map onto their botocore namesakes
-      (connect errors, timeouts, disconnects, proxy errors).
-
-    :param exc: What the aiobotocore call raised.
-    :param proxy_url: The proxy URL in use (without credentials), or None.
-    """
-    import aiohttp
-    from botocore import exceptions as bce
-
-    if isinstance(exc, bce.SSLError):
-        inner = exc.kwargs.get("error")
-        if proxy_url and inner is not None and _is_proxy_hop(inner, proxy_url):
-            return bce.ProxyConnectionError(proxy_url=proxy_url, error=inner)
-        return exc
-    if isinstance(exc, bce.IncompleteReadError):
-        return bce.ResponseStreamingError(error=exc)
-    wrapped = exc.kwargs.get("error") if isinstance(exc, bce.HTTPClientError) else None
-    if isinstance(wrapped, bce.InvalidProxiesConfigError):
-        # The proxy CA bundle cannot be read (e.g. missing on the triggerer's host): a bad field.
-        return wrapped
-    if isinstance(exc, (bce.BotoCoreError, ClientError)):
-        return exc
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return bce.ResponseStreamingError(error=exc)
-    if isinstance(exc, (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError)):
-        return bce.ProxyConnectionError(proxy_url=proxy_url or "", error=exc)
-    if isinstance(exc, aiohttp.ClientSSLError):
-        if proxy_url and _is_proxy_hop(exc, proxy_url):
-            return bce.ProxyConnectionError(proxy_url=proxy_url, error=exc)
-        return bce.SSLError(endpoint_url="", error=exc)
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return bce.ConnectTimeoutError(endpoint_url="", error=exc)
-    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
-        return bce.ReadTimeoutError(endpoint_url="", error=exc)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return bce.EndpointConnectionError(endpoint_url="", error=exc)
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)):
-        return bce.ConnectionClosedError(endpoint_url="", error=exc)
-    if isinstance(exc, aiohttp.ClientError):
-        return bce.HTTPClientError(error=exc)
-    return exc
-
-
-def _is_proxy_hop(error: BaseException, proxy_url: str) -> bool:
-    """Whether an aiohttp connector error happened on the connection to the proxy (not the endpoint)."""
-    host, port = getattr(error, "host", None), getattr(error, "port", None)
-    if host is None:
-        return False
-    proxy = urlsplit(proxy_url)
-    default_port = 443 if proxy.scheme == "https" else 80
-    return bool(host == proxy.hostname and (port or default_port) == (proxy.port or default_port))
-
-
-def _mask_signing_credentials(client: Any) -> None:
-    """
-    Register the keys a client signs with (environment chain, assumed role) with the masker.
-
-    The connection's keys are masked when the connection is read; keys from the environment or
-    from STS are not, and botocore's DEBUG logging prints the session token.
-    """
-    credentials = _signing_credentials(client)
-    if credentials is not None:
-        _mask_on_refresh(credentials)
-        _mask_keys(credentials.get_frozen_credentials())
-
-
-async def _mask_signing_credentials_async(client: Any) -> None:
-    """:func:`_mask_signing_credentials` for an aiobotocore client (its credentials are awaited)."""
-    credentials = _signing_credentials(client)
-    if credentials is not None:
-        _mask_on_refresh(credentials)
-        _mask_keys(await credentials.get_frozen_credentials())
-
-
-def _signing_credentials(client: Any) -> Any:
-    return getattr(getattr(client, "_request_signer", None), "_credentials", None)
-
-
-def _mask_keys(frozen: Any) -> None:
-    _mask(frozen.secret_key)
-    _mask(frozen.token)
-
-
-def _mask_on_refresh(credentials: Any) -> None:
-    """
-    Mask the keys that refreshable credentials fetch later, when STS renews them on expiry.
-
-    ``AwsBaseHook`` masks what ``get_credentials()`` returns, not what its refresh callback
-    (``_refresh_credentials``) fetches for a long-lived client; botocore keeps that callback in
-    ``_refresh_using`` (sync, or awaited by aiobotocore), the one place every renewal passes.
-    """
-    refresh = getattr(credentials, "_refresh_using", None)
-    if refresh is None or getattr(refresh, "__wrapped__", None) is not None:
-        return
-
-    def mask_metadata(metadata: Any) -> Any:
-        if isinstance(metadata, dict):
-            _mask(metadata.get("secret_key"))
-            _mask(metadata.get("token"))
-        return metadata
-
-    @functools.wraps(refresh)
-    def refresh_and_mask() -> Any:
-        metadata = refresh()
-        if inspect.isawaitable(metadata):
-            pending = metadata
-
-            async def masked() -> Any:
-                return mask_metadata(await pending)
-
-            return masked()
-        return mask_metadata(metadata)
-
-    credentials._refresh_using = refresh_and_mask
-
-
-def _mask(secret: str | None) -> None:
-    if not secret:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - Airflow without the task SDK
-        return
-    mask_secret(secret)

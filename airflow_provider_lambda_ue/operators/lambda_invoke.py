@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
@@ -24,6 +23,7 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTP,
     LambdaInvokeFields,
 )
+from airflow_provider_lambda_ue.masking import mask_inline_url_passwords as _mask_inline_url_passwords
 
 if TYPE_CHECKING:
     import jinja2
@@ -207,27 +207,6 @@ class LambdaInvokeOperator(BaseOperator):
             trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
             method_name="execute_complete",
         )
-
-
-def _mask_inline_url_passwords(*values: Any) -> None:
-    """Register the password of every ``scheme://user:password@host`` URL in ``values`` (comma-separated)."""
-    passwords: set[str] = set()
-    for value in values:
-        if not isinstance(value, str) or "@" not in value:
-            continue
-        for url in value.split(","):
-            try:
-                password = urlsplit(url.strip()).password
-            except ValueError:
-                continue
-            if password:
-                passwords.update({password, unquote(password)})
-    if not passwords:
-        return
-    from airflow.sdk.log import mask_secret
-
-    for password in passwords:
-        mask_secret(password)
 
 
 @contextmanager
