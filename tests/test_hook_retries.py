@@ -21,6 +21,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from airflow_provider_lambda_ue.exceptions import (
     LambdaConnectionError,
@@ -29,7 +30,11 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaReadTimeoutError,
 )
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
-from airflow_provider_lambda_ue.hooks.retry import DEFAULT_BACKOFF_CAP_SECONDS, DEFAULT_MAX_ATTEMPTS
+from airflow_provider_lambda_ue.hooks.retry import (
+    DEFAULT_BACKOFF_CAP_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
+    RetryPolicy,
+)
 from tests.fixtures import fake_servers as fs
 from tests.fixtures.fake_servers import FakeLambdaServer
 from tests.fixtures.local_lambda import CountingFunction
@@ -366,3 +371,47 @@ def test_hook_max_attempts_is_a_hard_bound(fake_lambda: FakeLambdaServer, aws_co
         hook.invoke(request)
     hook.conn.close()
     assert fake_lambda.request_count == 1
+
+
+# -- the policy as an object: budget, checker and backoff, with its clock and random source ----
+
+
+def _throttled(retry_after: str | None = None) -> ClientError:
+    headers = {"retry-after": retry_after} if retry_after else {}
+    response: Any = {
+        "Error": {"Code": "TooManyRequestsException", "Message": "slow down"},
+        "ResponseMetadata": {"HTTPStatusCode": 429, "HTTPHeaders": headers},
+    }
+    return ClientError(response, "Invoke")
+
+
+def test_retry_policy_jitter_range_doubles_up_to_the_cap() -> None:
+    ranges: list[tuple[float, float]] = []
+
+    def highest(low: float, high: float) -> float:
+        ranges.append((low, high))
+        return high
+
+    policy = RetryPolicy(base=0.5, cap=3.0, uniform=highest)
+    assert [policy.backoff(attempt) for attempt in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3.0]
+    assert ranges == [(0, 0.5), (0, 1.0), (0, 2.0), (0, 3.0)]
+
+
+def test_retry_policy_measures_a_retry_after_date_on_its_clock() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+    def no_jitter(low: float, high: float) -> float:
+        raise AssertionError("Retry-After given: no jitter")
+
+    policy = RetryPolicy(cap=30.0, now=lambda: now, uniform=no_jitter)
+    assert policy.delay(1, _throttled(format_datetime(now + timedelta(seconds=7), usegmt=True))) == 7.0
+    assert policy.delay(1, _throttled(format_datetime(now - timedelta(minutes=1), usegmt=True))) == 0.0
+    assert policy.delay(1, _throttled("120")) == 30.0  # capped
+
+
+def test_retry_policy_budget_and_checker() -> None:
+    policy = RetryPolicy(max_attempts=2, uniform=lambda low, high: high)
+    assert policy.delay(1, _throttled()) == 0.5
+    assert policy.delay(2, _throttled()) is None  # the budget is spent
+    assert policy.delay(1, ReadTimeoutError(endpoint_url="http://127.0.0.1:1")) is None  # it may have run
+    assert RetryPolicy(max_attempts=0).max_attempts == 1

@@ -48,11 +48,7 @@ from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     _unwrap_async,
 )
 from airflow_provider_lambda_ue.hooks.client_pool import _lease_client, _release_client
-from airflow_provider_lambda_ue.hooks.retry import (
-    DEFAULT_MAX_ATTEMPTS,
-    backoff_seconds,
-    is_retry_safe,
-)
+from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import _mask, _mask_signing_credentials
 from airflow_provider_lambda_ue.output import InvokeResult
 
@@ -128,6 +124,8 @@ class LambdaInvokeHook(AwsBaseHook):
     :param connect_timeout: Seconds to wait for a connection to open.
     :param max_attempts: Invoke is sent at most this often, and again only when the function
         provably did not run.
+    :param retry_policy: The whole policy (budget, backoff, clock, random source); overrides
+        ``max_attempts``.
     """
 
     def __init__(
@@ -145,6 +143,7 @@ class LambdaInvokeHook(AwsBaseHook):
         read_timeout: int = DEFAULT_TIMEOUT_SECONDS,
         connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_SECONDS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_policy: RetryPolicy | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("client_type", "lambda")
@@ -158,7 +157,7 @@ class LambdaInvokeHook(AwsBaseHook):
         self.proxy_ca_bundle_file = proxy_ca_bundle_file
         self.read_timeout = read_timeout
         self.connect_timeout = min(connect_timeout, read_timeout)
-        self.max_attempts = max(1, max_attempts)
+        self.retry_policy = retry_policy or RetryPolicy(max_attempts=max_attempts)
         self._sleep: Callable[[float], None] = time.sleep
 
     @classmethod
@@ -341,13 +340,13 @@ class LambdaInvokeHook(AwsBaseHook):
         :return: Seconds to wait before sending Invoke again, or None when it must not be resent
             (the function may have run, the failure is permanent, or the budget is spent).
         """
-        if attempt >= self.max_attempts or not is_retry_safe(exc):
+        delay = self.retry_policy.delay(attempt, exc)
+        if delay is None:
             return None
-        delay = backoff_seconds(attempt, exc)
         self.log.warning(
             "Invoke attempt %d/%d did not reach the function (%s); retrying in %.1f s",
             attempt,
-            self.max_attempts,
+            self.retry_policy.max_attempts,
             error_code(exc) or type(exc).__name__,
             delay,
         )
