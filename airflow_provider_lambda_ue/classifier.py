@@ -29,6 +29,7 @@ __all__ = [
     "VALIDATION_ERROR_CODES",
     "classify",
     "error_code",
+    "fix_xml_error",
     "parse_xml_error",
     "redact_credentials",
     "root_cause",
@@ -319,7 +320,7 @@ def root_cause(exc: BaseException) -> BaseException | None:
     return innermost
 
 
-def _fix_xml_error(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+def fix_xml_error(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
     """
     Recover the error code of an XML error body sent to the JSON Lambda API.
 

@@ -1,14 +1,40 @@
-"""Masking: secrets registered with Airflow's masker, and credentials cut out of URLs in text."""
+"""
+Masking, in one place: secrets registered with Airflow's masker, and credentials cut out of text.
+
+Shared by the hook (connection, proxy and signing keys, renewed role keys), the operator (a
+password written inline in a rendered URL), the classifier (credentials in a transport error's
+text) and the command line. Imports nothing heavy: the operator module imports it at DAG parse.
+"""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from airflow_provider_lambda_ue import _private_api
+
 _URL_USERINFO = re.compile(r"://[^/\s]*@")
+
+
+def mask(*secrets: str | None) -> None:
+    """
+    Register every non-empty secret with Airflow's masker (a no-op without the task SDK).
+
+    :param secrets: Passwords, secret keys, session tokens; None and ``""`` are skipped.
+    """
+    present = [secret for secret in secrets if secret]
+    if not present:
+        return
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - Airflow without the task SDK
+        return
+    for secret in present:
+        mask_secret(secret)
 
 
 def redact_credentials(text: str) -> str:
@@ -29,42 +55,30 @@ def mask_inline_url_passwords(*values: Any) -> None:
                 continue
             if password:
                 passwords.update({password, unquote(password)})
-    if not passwords:
-        return
-    from airflow.sdk.log import mask_secret
-
-    for password in passwords:
-        mask_secret(password)
+    mask(*passwords)
 
 
-def _mask_signing_credentials(client: Any) -> None:
+def mask_signing_credentials(client: Any) -> None:
     """
     Register the keys a client signs with (environment chain, assumed role) with the masker.
 
     The connection's keys are masked when the connection is read; keys from the environment or
     from STS are not, and botocore's DEBUG logging prints the session token.
     """
-    credentials = _signing_credentials(client)
+    credentials = _private_api.signing_credentials(client)
     if credentials is not None:
         _mask_on_refresh(credentials)
-        _mask_keys(credentials.get_frozen_credentials())
+        frozen = credentials.get_frozen_credentials()
+        mask(frozen.secret_key, frozen.token)
 
 
-async def _mask_signing_credentials_async(client: Any) -> None:
-    """:func:`_mask_signing_credentials` for an aiobotocore client (its credentials are awaited)."""
-    credentials = _signing_credentials(client)
+async def mask_signing_credentials_async(client: Any) -> None:
+    """:func:`mask_signing_credentials` for an aiobotocore client (its credentials are awaited)."""
+    credentials = _private_api.signing_credentials(client)
     if credentials is not None:
         _mask_on_refresh(credentials)
-        _mask_keys(await credentials.get_frozen_credentials())
-
-
-def _signing_credentials(client: Any) -> Any:
-    return getattr(getattr(client, "_request_signer", None), "_credentials", None)
-
-
-def _mask_keys(frozen: Any) -> None:
-    _mask(frozen.secret_key)
-    _mask(frozen.token)
+        frozen = await credentials.get_frozen_credentials()
+        mask(frozen.secret_key, frozen.token)
 
 
 def _mask_on_refresh(credentials: Any) -> None:
@@ -72,17 +86,16 @@ def _mask_on_refresh(credentials: Any) -> None:
     Mask the keys that refreshable credentials fetch later, when STS renews them on expiry.
 
     ``AwsBaseHook`` masks what ``get_credentials()`` returns, not what its refresh callback
-    (``_refresh_credentials``) fetches for a long-lived client; botocore keeps that callback in
-    ``_refresh_using`` (sync, or awaited by aiobotocore), the one place every renewal passes.
+    (``_refresh_credentials``) fetches for a long-lived client; that callback is the one place
+    every renewal passes (sync, or awaited by aiobotocore).
     """
-    refresh = getattr(credentials, "_refresh_using", None)
-    if refresh is None or getattr(refresh, "__wrapped__", None) is not None:
-        return
+    _private_api.wrap_credential_refresh(credentials, _masking_refresh)
 
+
+def _masking_refresh(refresh: Callable[[], Any]) -> Callable[[], Any]:
     def mask_metadata(metadata: Any) -> Any:
         if isinstance(metadata, dict):
-            _mask(metadata.get("secret_key"))
-            _mask(metadata.get("token"))
+            mask(metadata.get("secret_key"), metadata.get("token"))
         return metadata
 
     @functools.wraps(refresh)
@@ -97,14 +110,4 @@ def _mask_on_refresh(credentials: Any) -> None:
             return masked()
         return mask_metadata(metadata)
 
-    credentials._refresh_using = refresh_and_mask
-
-
-def _mask(secret: str | None) -> None:
-    if not secret:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - Airflow without the task SDK
-        return
-    mask_secret(secret)
+    return refresh_and_mask

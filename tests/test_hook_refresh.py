@@ -21,7 +21,7 @@ from airflow.sdk.log import redact
 
 from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.fields import LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.client_pool import _lease_client, _release_client
+from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from tests.fixtures.fake_servers import (
     FakeLambdaFactory,
@@ -127,13 +127,13 @@ def invoke_async_twice(lam: FakeLambdaServer) -> None:
 
     async def main() -> None:
         hook = LambdaInvokeHook.from_request(request)
-        lease = await _lease_client(hook)
+        lease = await hook.lease_async_client()
         try:
             for _ in range(2):
                 result = await LambdaInvokeHook.from_request(request).invoke_async(request)
                 assert result.status_code == 200
         finally:
-            await _release_client(lease)
+            await SHARED_CLIENTS.release(lease)
 
     asyncio.run(main())
 

@@ -24,15 +24,14 @@ import aiohttp
 import pytest
 from botocore import exceptions as bce
 
-import airflow_provider_lambda_ue.hooks.client_pool as client_pool_module
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
 from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
-    _KEEPALIVE_OPTIONS,
-    _keepalive_socket,
-    _unwrap_async,
+    KEEPALIVE_OPTIONS,
+    as_botocore_error,
+    keepalive_socket,
 )
-from airflow_provider_lambda_ue.hooks.client_pool import _SHARED_CLIENTS
+from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
@@ -251,7 +250,7 @@ def test_async_client_settings(fake_lambda: FakeLambdaServer, monkeypatch: pytes
     assert settings["read_timeout"] == 42
     assert settings["tcp_keepalive"] is True
     assert settings["endpoint"] == fake_lambda.url
-    assert settings["socket_factory"] is _keepalive_socket
+    assert settings["socket_factory"] is keepalive_socket
     assert settings["pool"] >= 100_000  # a shared client never makes an invocation wait for a connection
     assert "Airflow/" in settings["user_agent"]
     assert settings["key"] == AWS_SECRET
@@ -281,7 +280,7 @@ def run_concurrently(requests: list[InvokeRequest]) -> tuple[list[dict[str, Any]
     async def main() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         triggers = [LambdaInvokeTrigger(request=request.to_dict()) for request in requests]
         events = await asyncio.gather(*(collect(trigger) for trigger in triggers))
-        return [e[0] for e in events], dict(_SHARED_CLIENTS.get(asyncio.get_running_loop(), {}))
+        return [e[0] for e in events], SHARED_CLIENTS.clients()
 
     return asyncio.run(main())
 
@@ -310,7 +309,7 @@ def test_concurrent_triggers_share_a_client(
 def test_shared_client_takes_new_invocations_for_a_limited_time(
     fake_lambda: FakeLambdaServer, clients_built: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_pool_module, "SHARED_CLIENT_MAX_AGE_SECONDS", 0.0)
+    monkeypatch.setattr(SHARED_CLIENTS, "max_age", 0.0)
     fake_lambda.script(*fs.slow_response(1))
     events, left_open = run_concurrently([request_for(endpoint_url=fake_lambda.url)] * 3)
     assert [event["status"] for event in events] == ["success"] * 3
@@ -353,11 +352,11 @@ def test_client_key_follows_the_connection(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_keepalive_socket_factory() -> None:
     info = socket.getaddrinfo("127.0.0.1", 80, type=socket.SOCK_STREAM)[0]
-    sock = _keepalive_socket(info)
+    sock = keepalive_socket(info)
     try:
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert _KEEPALIVE_OPTIONS, "this platform should have TCP_KEEPIDLE and friends"
-        for level, option, value in _KEEPALIVE_OPTIONS:
+        assert KEEPALIVE_OPTIONS, "this platform should have TCP_KEEPIDLE and friends"
+        for level, option, value in KEEPALIVE_OPTIONS:
             assert sock.getsockopt(level, option) == value
     finally:
         sock.close()
@@ -396,19 +395,19 @@ def _connector_error(cls: type[Exception], host: str, port: int) -> Exception:
     ],
 )
 def test_unwrap_async(raised: Exception, expected: type[Exception]) -> None:
-    assert type(_unwrap_async(raised, "https://127.0.0.1:3128")) is expected
+    assert type(as_botocore_error(raised, "https://127.0.0.1:3128")) is expected
 
 
 def test_unwrap_async_tls_failure_to_the_proxy_hop() -> None:
     inner = _connector_error(aiohttp.ClientConnectorCertificateError, "127.0.0.1", 3128)
     wrapped = bce.SSLError(endpoint_url="https://127.0.0.1:443/x", error=inner)
-    assert type(_unwrap_async(wrapped, "https://127.0.0.1:3128")) is bce.ProxyConnectionError
-    assert _unwrap_async(wrapped, None) is wrapped
+    assert type(as_botocore_error(wrapped, "https://127.0.0.1:3128")) is bce.ProxyConnectionError
+    assert as_botocore_error(wrapped, None) is wrapped
     to_endpoint = bce.SSLError(
         endpoint_url="https://127.0.0.1:443/x",
         error=_connector_error(aiohttp.ClientConnectorCertificateError, "127.0.0.1", 443),
     )
-    assert _unwrap_async(to_endpoint, "https://127.0.0.1:3128") is to_endpoint
+    assert as_botocore_error(to_endpoint, "https://127.0.0.1:3128") is to_endpoint
 
 
 # ------------------------------------------------------------------------------------------------

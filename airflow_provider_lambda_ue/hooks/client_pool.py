@@ -1,24 +1,29 @@
-"""The async client pool: one aiobotocore client per event loop and settings, shared by its invocations."""
+"""
+The async client pool: one aiobotocore client per event loop and settings, shared by its invocations.
+
+A triggerer holding a thousand invocations of one function keeps one client, not a thousand. The
+pool knows nothing of AWS: it is given a key (equal keys, interchangeable clients) and a builder
+of the (not yet entered) async context manager that yields the client, so it is tested with a fake
+builder.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from airflow_provider_lambda_ue.classifier import (
-    _fix_xml_error,
-)
-from airflow_provider_lambda_ue.masking import _mask_signing_credentials_async
-
-if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
-
+from typing import Any
 
 #: A shared client takes new invocations for this long; later ones get a new client. Bounds how
 #: long a client built from a connection (or from assumed-role credentials) stays in use.
 SHARED_CLIENT_MAX_AGE_SECONDS = 300.0
+
+#: Builds the client's context manager (may block: run it in a thread).
+ClientBuilder = Callable[[], Awaitable[AbstractAsyncContextManager[Any]]]
+#: Prepares an entered client before anyone uses it (event handlers, masking).
+ClientPreparer = Callable[[Any], Awaitable[None]]
 
 
 class _CreationAbandoned(Exception):
@@ -26,76 +31,104 @@ class _CreationAbandoned(Exception):
 
 
 @dataclass(eq=False)
-class _SharedClient:
-    """An aiobotocore client shared by the invocations of one event loop with the same settings."""
+class SharedClient:
+    """A client shared by the invocations of one event loop with the same settings (a lease)."""
 
     key: str
     created: float
     ready: asyncio.Future[None]
     users: int = 1
-    context: Any = None
+    context: AbstractAsyncContextManager[Any] | None = None
     client: Any = None
 
 
-#: Per event loop (aiohttp sessions belong to the loop they were made in): key -> live client.
-_SHARED_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _SharedClient]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def _lease_client(hook: LambdaInvokeHook) -> _SharedClient:
+class ClientPool:
     """
-    A client for ``hook``'s settings: the live one of this event loop, or a new one.
+    Live clients by event loop and key; a client is closed by the last invocation that uses it.
 
-    A client is only shared while at least one invocation uses it (the last one closes it), and
-    takes new invocations for :data:`SHARED_CLIENT_MAX_AGE_SECONDS`. Release it with
-    :func:`_release_client`.
+    :param max_age: A client takes new invocations for this many seconds.
+    :param clock: Seconds on a monotonic clock; the running loop's ``time()`` by default.
     """
-    loop = asyncio.get_running_loop()
-    pool = _SHARED_CLIENTS.setdefault(loop, {})
-    key = await asyncio.to_thread(hook.async_client_key)
-    while True:
-        entry = pool.get(key)
-        if entry is None or loop.time() - entry.created >= SHARED_CLIENT_MAX_AGE_SECONDS:
-            break
-        entry.users += 1
+
+    def __init__(
+        self, *, max_age: float = SHARED_CLIENT_MAX_AGE_SECONDS, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        # Per event loop: aiohttp sessions belong to the loop they were made in.
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedClient]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def clients(self, loop: asyncio.AbstractEventLoop | None = None) -> dict[str, SharedClient]:
+        """The clients that take new invocations in ``loop`` (the running one by default), by key."""
+        return dict(self._by_loop.get(loop or asyncio.get_running_loop(), {}))
+
+    def _now(self, loop: asyncio.AbstractEventLoop) -> float:
+        return self._clock() if self._clock is not None else loop.time()
+
+    async def lease(
+        self, key: str, build: ClientBuilder, prepare: ClientPreparer | None = None
+    ) -> SharedClient:
+        """
+        The live client for ``key`` in this event loop, or a new one from ``build``.
+
+        Invocations arriving while a client is being built wait for it; if its builder is cancelled,
+        one of them builds its own, and if building fails, they all fail the same way. Hand the
+        lease back with :meth:`release`.
+
+        :param key: Equal keys, interchangeable clients.
+        :param build: Returns the client's async context manager, not yet entered.
+        :param prepare: Awaited on the entered client before anyone uses it.
+        """
+        loop = asyncio.get_running_loop()
+        pool = self._by_loop.setdefault(loop, {})
+        while True:
+            entry = pool.get(key)
+            if entry is None or self._now(loop) - entry.created >= self.max_age:
+                break
+            entry.users += 1
+            try:
+                await asyncio.shield(entry.ready)
+            except _CreationAbandoned:
+                entry.users -= 1
+                continue
+            except BaseException:
+                entry.users -= 1
+                raise
+            return entry
+        # No live client: build one. Later arrivals with the same key wait for it (``ready``); an
+        # expired entry stays with its invocations, and the last of them closes it.
+        entry = SharedClient(key=key, created=self._now(loop), ready=loop.create_future())
+        pool[key] = entry
         try:
-            await asyncio.shield(entry.ready)
-        except _CreationAbandoned:
-            entry.users -= 1
-            continue
-        except BaseException:
-            entry.users -= 1
+            context = await build()
+            entry.client = await context.__aenter__()
+            entry.context = context
+            if prepare is not None:
+                await prepare(entry.client)
+        except BaseException as exc:
+            if pool.get(key) is entry:
+                del pool[key]
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            entry.ready.set_exception(_CreationAbandoned() if cancelled else exc)
+            entry.ready.exception()  # retrieved: waiters may be none
             raise
+        entry.ready.set_result(None)
         return entry
-    # No live client: build one. Later arrivals with the same key wait for it (``ready``); an
-    # expired entry stays with its invocations, and the last of them closes it.
-    entry = _SharedClient(key=key, created=loop.time(), ready=loop.create_future())
-    pool[key] = entry
-    try:
-        context = await asyncio.to_thread(hook.async_client_context)
-        entry.client = await context.__aenter__()
-        entry.context = context
-        entry.client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
-        await _mask_signing_credentials_async(entry.client)
-    except BaseException as exc:
-        if pool.get(key) is entry:
-            del pool[key]
-        cancelled = isinstance(exc, asyncio.CancelledError)
-        entry.ready.set_exception(_CreationAbandoned() if cancelled else exc)
-        entry.ready.exception()  # retrieved: waiters may be none
-        raise
-    entry.ready.set_result(None)
-    return entry
+
+    async def release(self, entry: SharedClient) -> None:
+        """Hand back a lease; the last invocation using the client closes it."""
+        entry.users -= 1
+        if entry.users > 0:
+            return
+        pool = self._by_loop.get(asyncio.get_running_loop(), {})
+        if pool.get(entry.key) is entry:
+            del pool[entry.key]
+        if entry.context is not None:
+            # Closing must finish even if this invocation is being cancelled (the triggerer stopping it).
+            await asyncio.shield(entry.context.__aexit__(None, None, None))
 
 
-async def _release_client(entry: _SharedClient) -> None:
-    """Hand back a leased client; the last invocation using it closes it."""
-    entry.users -= 1
-    if entry.users > 0:
-        return
-    pool = _SHARED_CLIENTS.get(asyncio.get_running_loop(), {})
-    if pool.get(entry.key) is entry:
-        del pool[entry.key]
-    # Closing must finish even if this invocation is being cancelled (the triggerer stopping it).
-    await asyncio.shield(entry.context.__aexit__(None, None, None))
+#: The process's pool, which every :class:`~.lambda_invoke.LambdaInvokeHook` leases from.
+SHARED_CLIENTS = ClientPool()

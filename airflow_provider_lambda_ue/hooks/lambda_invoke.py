@@ -29,10 +29,11 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 from botocore.config import Config
 
+from airflow_provider_lambda_ue import _private_api
 from airflow_provider_lambda_ue.classifier import (
-    _fix_xml_error,
     classify,
     error_code,
+    fix_xml_error,
 )
 from airflow_provider_lambda_ue.exceptions import LambdaConnectionError, LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
@@ -42,14 +43,15 @@ from airflow_provider_lambda_ue.fields import (
     InvokeRequest,
 )
 from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
-    _KEEPALIVE_OPTIONS,
-    _async_http_session_cls,
-    _keepalive_socket,
-    _unwrap_async,
+    KEEPALIVE_OPTIONS,
+    as_botocore_error,
+    http_session_class,
+    keepalive_socket,
 )
-from airflow_provider_lambda_ue.hooks.client_pool import _lease_client, _release_client
+from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS, SharedClient
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
-from airflow_provider_lambda_ue.masking import _mask, _mask_signing_credentials
+from airflow_provider_lambda_ue.masking import mask as _mask
+from airflow_provider_lambda_ue.masking import mask_signing_credentials, mask_signing_credentials_async
 from airflow_provider_lambda_ue.output import InvokeResult
 
 if TYPE_CHECKING:
@@ -148,6 +150,7 @@ class LambdaInvokeHook(AwsBaseHook):
     ) -> None:
         kwargs.setdefault("client_type", "lambda")
         super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
+        self._requested_region = region_name
         self.role_arn = role_arn
         self.endpoint_url = endpoint_url
         self.proxies = dict(proxies or {})
@@ -215,7 +218,7 @@ class LambdaInvokeHook(AwsBaseHook):
         if not self.proxies:
             return None
         endpoint = self.endpoint_url
-        client = self.__dict__.get("conn")  # once built, the client knows the endpoint it really uses
+        client = _private_api.built_client(self)  # once built, it knows the endpoint it really uses
         if client is not None:
             endpoint = getattr(client.meta, "endpoint_url", None) or endpoint
         scheme = urlsplit(endpoint).scheme if endpoint else "https"
@@ -265,7 +268,7 @@ class LambdaInvokeHook(AwsBaseHook):
                 # it on top of the environment's credential chain.
                 wrapper = AwsConnectionWrapper.from_connection_metadata(
                     conn_id=self.aws_conn_id,
-                    extra={"region_name": self._region_name} if self._region_name else {},
+                    extra={"region_name": self._requested_region} if self._requested_region else {},
                 )
             wrapper.role_arn = self.role_arn
             wrapper.assume_role_method = "assume_role"
@@ -287,13 +290,12 @@ class LambdaInvokeHook(AwsBaseHook):
     def get_client_type(self, *args: Any, **kwargs: Any) -> Any:
         """Create the client (sync or aiobotocore) with the XML-error fix-up and TCP keepalive timings."""
         client: Any = super().get_client_type(*args, **kwargs)
-        client.meta.events.register("before-parse.lambda.Invoke", _fix_xml_error)
+        client.meta.events.register("before-parse.lambda.Invoke", fix_xml_error)
         if not kwargs.get("deferrable"):
-            _mask_signing_credentials(client)
-        http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
-        socket_options = getattr(http_session, "_socket_options", None)
-        if isinstance(socket_options, list):
-            socket_options.extend(opt for opt in _KEEPALIVE_OPTIONS if opt not in socket_options)
+            mask_signing_credentials(client)
+        socket_options = _private_api.client_socket_options(client)
+        if socket_options is not None:
+            socket_options.extend(opt for opt in KEEPALIVE_OPTIONS if opt not in socket_options)
         return client
 
     # -- invocation -------------------------------------------------------------------------
@@ -364,11 +366,11 @@ class LambdaInvokeHook(AwsBaseHook):
         aiohttp with the same endpoint, credentials, proxy (basic auth, TLS proxy verified against
         the CA bundle), timeouts, TCP keepalive timings and retry policy (botocore's retries off,
         only what proves the function did not run is resent). aiohttp's exceptions are translated
-        into the botocore exceptions the synchronous path sees (:func:`_unwrap_async`), so the exit
+        into the botocore exceptions the synchronous path sees (:func:`.as_botocore_error`), so the exit
         codes are the same.
 
         Invocations running at the same time in one event loop with identical settings (the same
-        :meth:`async_client_key`) share one client (:func:`_lease_client`): a triggerer holding a
+        :meth:`async_client_key`) share one client (:meth:`lease_async_client`): a triggerer holding a
         thousand invocations of one function keeps one client, not a thousand.
 
         :param request: The validated request.
@@ -377,9 +379,9 @@ class LambdaInvokeHook(AwsBaseHook):
         kwargs = request.invoke_kwargs()
         proxy_url = self.proxy_url
         try:
-            lease = await _lease_client(self)
+            lease = await self.lease_async_client()
         except Exception as exc:
-            raise classify(_unwrap_async(exc, proxy_url), proxy_url=proxy_url) from exc
+            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
         try:
             client = lease.client
             attempt = 1
@@ -393,14 +395,26 @@ class LambdaInvokeHook(AwsBaseHook):
                         raise LambdaConnectionError(truncated)
                     return InvokeResult.from_response(response, payload)
                 except Exception as raised:
-                    failure = _unwrap_async(raised, proxy_url)
+                    failure = as_botocore_error(raised, proxy_url)
                     delay = self._retry_delay(attempt, failure)
                     if delay is None:
                         raise classify(failure, proxy_url=proxy_url) from raised
                     await asyncio.sleep(delay)
                     attempt += 1
         finally:
-            await _release_client(lease)
+            await SHARED_CLIENTS.release(lease)
+
+    async def lease_async_client(self) -> SharedClient:
+        """
+        A lease on the shared async client for this hook's settings (hand it back to the pool).
+
+        Equal :meth:`async_client_key` in one event loop, one client; it is built in a worker
+        thread (:meth:`async_client_context`), then given the XML-error fix-up and masking.
+        """
+        key = await asyncio.to_thread(self.async_client_key)
+        return await SHARED_CLIENTS.lease(
+            key, lambda: asyncio.to_thread(self.async_client_context), _prepare_async_client
+        )
 
     def async_client_context(self) -> Any:
         """
@@ -409,24 +423,24 @@ class LambdaInvokeHook(AwsBaseHook):
         Blocking (connection lookups, and STS AssumeRole for role-based access): call it in a
         thread. Built directly on ``AwsBaseHook``'s session factory rather than through
         :meth:`get_client_type`, because aiobotocore's client only exists once entered; the
-        XML-error fix-up is registered on the entered client (:func:`_lease_client`), and the TCP
+        XML-error fix-up is registered on the entered client (:meth:`lease_async_client`), and the TCP
         keepalive timings, which aiobotocore's ``socket_options`` ignore, are set by a socket
         factory for aiohttp. A TLS proxy is verified against ``proxy_ca_bundle_file`` alone, as
-        botocore does (:func:`_async_http_session_cls`). The connection pool is unbounded: the
+        botocore does (:func:`.proxy_tls_context`). The connection pool is unbounded: the
         client may be shared by many concurrent invocations, none of which may wait for another's
         connection.
         """
         from aiobotocore.config import AioConfig
 
-        service_name = self._resolve_service_name(is_resource_type=False)
+        service_name = _private_api.service_name(self)
         session: Any = self.get_session(region_name=self.region_name, deferrable=True)
         options = {
-            **_options(self._async_config()),
+            **_private_api.config_options(self._async_config()),
             "max_pool_connections": _ASYNC_MAX_POOL_CONNECTIONS,
         }
         config = AioConfig(
-            connector_args={"socket_factory": _keepalive_socket},
-            http_session_cls=_async_http_session_cls(),
+            connector_args={"socket_factory": keepalive_socket},
+            http_session_cls=http_session_class(),
             **options,
         )
         return session.create_client(
@@ -456,7 +470,7 @@ class LambdaInvokeHook(AwsBaseHook):
             "role": [wrapper.role_arn, wrapper.assume_role_method, wrapper.assume_role_kwargs],
             "connection": [wrapper.conn_id, wrapper.region_name, wrapper.profile_name, wrapper.extra_config],
             "endpoints": [wrapper.endpoint_url, wrapper.service_config, wrapper.verify],
-            "config": _options(wrapper.botocore_config),
+            "config": _private_api.config_options(wrapper.botocore_config),
         }
         text = json.dumps(parts, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -472,15 +486,16 @@ class LambdaInvokeHook(AwsBaseHook):
         config: Any = deepcopy(self.config)
         key = config.user_agent_extra
         if key not in _ASYNC_USER_AGENT_EXTRA:
-            with_user_agent: Any = self._get_config(deepcopy(config))
+            with_user_agent: Any = _private_api.config_with_user_agent(self, deepcopy(config))
             _ASYNC_USER_AGENT_EXTRA[key] = with_user_agent.user_agent_extra
         merged: Config = config.merge(Config(user_agent_extra=_ASYNC_USER_AGENT_EXTRA[key]))
         return merged
 
 
-def _options(config: Config | None) -> dict[str, Any]:
-    """The options a botocore ``Config`` was given (what ``Config.merge`` combines)."""
-    return dict(getattr(config, "_user_provided_options", None) or {})
+async def _prepare_async_client(client: Any) -> None:
+    """Make a new shared async client ready: the XML-error fix-up, and its keys masked."""
+    client.meta.events.register("before-parse.lambda.Invoke", fix_xml_error)
+    await mask_signing_credentials_async(client)
 
 
 #: ``user_agent_extra`` of the connection -> with Airflow's additions (see ``_async_config``).

@@ -1,0 +1,107 @@
+"""
+Every touch of a library's private API, in one place: botocore, aiobotocore and ``AwsBaseHook``.
+
+A botocore, aiobotocore or amazon provider upgrade is audited here and nowhere else. Each function
+names the private attribute it reads or writes and what the package uses it for; where the
+attribute may be gone, the function degrades (returns None, does nothing) rather than fails, and
+the tests that pin the behaviour say which one broke.
+
+Imports are lazy: the operator module imports :mod:`.masking`, which imports this one.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from botocore.config import Config
+
+# -- botocore ---------------------------------------------------------------------------------
+
+
+def config_options(config: Config | None) -> dict[str, Any]:
+    """
+    The options a botocore ``Config`` was given (``Config._user_provided_options``).
+
+    What ``Config.merge`` combines; read to rebuild a ``Config`` as an aiobotocore ``AioConfig``
+    and to digest the settings of a shared async client.
+    """
+    return dict(getattr(config, "_user_provided_options", None) or {})
+
+
+def client_socket_options(client: Any) -> list[tuple[int, int, int]] | None:
+    """
+    The socket options of a sync client's connection pool.
+
+    ``client._endpoint.http_session._socket_options``, a list.
+
+    Extended in place with the TCP keepalive timings botocore's ``tcp_keepalive`` does not set.
+    None when the client has no such list (an aiobotocore client, or botocore changed).
+    """
+    http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    options = getattr(http_session, "_socket_options", None)
+    return options if isinstance(options, list) else None
+
+
+def signing_credentials(client: Any) -> Any:
+    """The credentials a client signs with (``client._request_signer._credentials``), or None."""
+    return getattr(getattr(client, "_request_signer", None), "_credentials", None)
+
+
+def wrap_credential_refresh(credentials: Any, wrap: Callable[[Callable[[], Any]], Callable[[], Any]]) -> None:
+    """
+    Replace the refresh callback of refreshable credentials (``_refresh_using``) by ``wrap(callback)``.
+
+    The one place every renewal of assumed-role keys passes (sync, or awaited by aiobotocore).
+    Done once per credentials object: a callback already wrapped (``functools.wraps`` sets
+    ``__wrapped__``) is left alone.
+    """
+    refresh = getattr(credentials, "_refresh_using", None)
+    if refresh is None or getattr(refresh, "__wrapped__", None) is not None:
+        return
+    credentials._refresh_using = wrap(refresh)
+
+
+# -- AwsBaseHook ------------------------------------------------------------------------------
+
+
+def built_client(hook: AwsBaseHook) -> Any:
+    """The client ``hook.conn`` has built (a ``cached_property``), None before; never builds one."""
+    return hook.__dict__.get("conn")
+
+
+def service_name(hook: AwsBaseHook) -> str:
+    """The hook's client type (``AwsBaseHook._resolve_service_name``)."""
+    name: str = hook._resolve_service_name(is_resource_type=False)
+    return name
+
+
+def config_with_user_agent(hook: AwsBaseHook, config: Config) -> Config:
+    """``config`` with Airflow's user agent added (``AwsBaseHook._get_config``, stack inspection)."""
+    with_user_agent: Config = hook._get_config(config)
+    return with_user_agent
+
+
+# -- aiobotocore ------------------------------------------------------------------------------
+
+
+@functools.cache
+def proxy_tls_session_class(proxy_context: Callable[[dict[str, Any]], ssl.SSLContext | None]) -> type:
+    """
+    aiobotocore's HTTP session with the TLS context of a TLS proxy from ``proxy_context``.
+
+    Overrides ``AIOHTTPSession._setup_proxy_ssl_context`` and reads its ``_proxy_config.settings``
+    (``proxies_config``). ``proxy_context`` returns the context, or None for aiobotocore's own.
+    """
+    from aiobotocore.httpsession import AIOHTTPSession
+
+    class ProxyContextHTTPSession(AIOHTTPSession):
+        def _setup_proxy_ssl_context(self, proxy_url: str) -> Any:
+            context = proxy_context(self._proxy_config.settings)
+            return context if context is not None else super()._setup_proxy_ssl_context(proxy_url)
+
+    return ProxyContextHTTPSession
