@@ -16,14 +16,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
-import ssl
 import time
 from collections.abc import Callable
 from copy import deepcopy
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
@@ -49,6 +47,7 @@ from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     keepalive_socket,
 )
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS, SharedClient
+from airflow_provider_lambda_ue.hooks.proxies import _with_credentials, system_ca_bundle
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
 from airflow_provider_lambda_ue.masking import mask_signing_credentials, mask_signing_credentials_async
@@ -84,25 +83,6 @@ def incomplete_response(response: dict[str, Any]) -> str | None:
         "the connection was closed in the middle of the response: a 200 without request id and "
         "without length (the function may have run)"
     )
-
-
-def system_ca_bundle() -> str | None:
-    """The system's CA bundle file (OpenSSL's default), falling back to certifi's."""
-    paths = ssl.get_default_verify_paths()
-    for candidate in (os.environ.get(paths.openssl_cafile_env), paths.cafile, paths.openssl_cafile):
-        if candidate and os.path.isfile(candidate):
-            return candidate
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - botocore's requests-free installs still ship it
-        return None
-    return str(certifi.where())
-
-
-def _with_credentials(url: str, user: str, password: str) -> str:
-    parts = urlsplit(url)
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class LambdaInvokeHook(AwsBaseHook):
