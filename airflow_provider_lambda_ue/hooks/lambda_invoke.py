@@ -47,7 +47,7 @@ from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     keepalive_socket,
 )
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS, SharedClient
-from airflow_provider_lambda_ue.hooks.proxies import _with_credentials, system_ca_bundle
+from airflow_provider_lambda_ue.hooks.proxies import system_ca_bundle, url_with_credentials
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
 from airflow_provider_lambda_ue.masking import mask_signing_credentials, mask_signing_credentials_async
@@ -208,7 +208,7 @@ class LambdaInvokeHook(AwsBaseHook):
         credentials = self.proxy_credentials
         if not credentials:
             return dict(self.proxies)
-        proxies = {scheme: _with_credentials(url, *credentials) for scheme, url in self.proxies.items()}
+        proxies = {scheme: url_with_credentials(url, *credentials) for scheme, url in self.proxies.items()}
         for url in proxies.values():
             _mask(url)
         return proxies

@@ -20,7 +20,8 @@ def system_ca_bundle() -> str | None:
     return str(certifi.where())
 
 
-def _with_credentials(url: str, user: str, password: str) -> str:
+def url_with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` with ``user:password@`` (percent-encoded) before its host: botocore's proxy basic auth."""
     parts = urlsplit(url)
     netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
