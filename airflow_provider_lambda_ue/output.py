@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
-from airflow_provider_lambda_ue.exceptions import redact_credentials
 from airflow_provider_lambda_ue.fields import MASK, InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.masking import redact_credentials
 
 STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
 STATUS_DECODE_WARNING = (
