@@ -21,5 +21,15 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
+# Parallel workers: most of the suite waits on subprocesses and servers, not on the CPU, so more
+# workers than cores pay off (LAMBDA_UE_TEST_WORKERS=0 runs serially). Each worker starts its own
+# session-scoped servers and Airflow homes. worksteal keeps the long tests from queueing up at the end.
+workers="${LAMBDA_UE_TEST_WORKERS:-4}"
+parallel=()
+[ "$workers" != 0 ] && parallel=(-n "$workers" --dist worksteal)
+started=$(date +%s)
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
-.venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
+echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
+exit "$status"
