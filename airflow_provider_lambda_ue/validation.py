@@ -17,7 +17,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError, redact_credentials
+from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     INVOCATION_EVENT,
@@ -32,6 +32,7 @@ from airflow_provider_lambda_ue.fields import (
     InvokeRequest,
     LambdaInvokeFields,
 )
+from airflow_provider_lambda_ue.masking import redact_credentials
 
 # Lambda's FunctionName pattern (API reference), split so the qualifier in the name can be compared.
 _FUNCTION_ARN = re.compile(
@@ -216,12 +217,63 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
     """
     Validate and normalise the field set.
 
+    Each group of fields is checked on its own (in the order of the contract's list), and every
+    problem found is collected before anything is raised.
+
     :param raw: The fields as given.
     :return: The normalised request.
     :raises LambdaDataValidationError: Naming every bad field (exit code 20).
     """
     problems = _Problems()
+    action, invocation_type, log_type, proxy_type = _check_choices(raw, problems)
+    flags = _check_flags(raw, problems)
+    timeout = _check_timeout(raw, problems)
+    function_name, qualifier = _check_function(raw, problems)
+    payload = _check_payload(raw, invocation_type, problems)
+    client_context, client_context_b64 = _check_client_context(raw, problems)
+    role_arn = _check_role(raw, flags["role_based_access"], problems)
+    proxy, proxies, proxy_conn_id = _check_proxy(raw, flags["use_proxy"], proxy_type, problems)
+    ca_bundle = _check_ca_bundle(raw, problems)
+    endpoint_url = _check_endpoint(raw, problems)
+    region_name = _check_region(raw, problems)
+    aws_conn_id = _check_connection_ids(raw, proxy_conn_id, problems)
+    if problems.items:
+        raise LambdaDataValidationError(problems=problems.items)
 
+    assert function_name is not None and invocation_type is not None and log_type is not None
+    assert action is not None and proxy_type is not None
+    return InvokeRequest(
+        function_name=function_name,
+        action=action,
+        aws_conn_id=aws_conn_id,
+        region_name=region_name,
+        role_based_access=flags["role_based_access"],
+        role_arn=role_arn,
+        invocation_type=invocation_type,
+        log_type=log_type,
+        payload=payload,
+        client_context=client_context,
+        client_context_b64=client_context_b64,
+        qualifier=qualifier,
+        use_proxy=flags["use_proxy"],
+        proxy_type=proxy_type,
+        proxy=proxy,
+        proxies=proxies,
+        proxy_ca_bundle_file=ca_bundle,
+        proxy_conn_id=proxy_conn_id,
+        wait_for_completion_timeout=timeout,
+        endpoint_url=endpoint_url,
+        fail_on_function_error=flags["fail_on_function_error"],
+    )
+
+
+# -- the field groups, each checked on its own ---------------------------------------------------
+
+
+def _check_choices(
+    raw: LambdaInvokeFields, problems: _Problems
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """``action``, ``invocation_type``, ``log_type`` and ``proxy_type``: one of their choices."""
     action = _canonical(_blank_to_none(raw.action) or ACTION_TRIGGER, (ACTION_TRIGGER,))
     if action is None:
         problems.add("action", f"unknown action {_show(raw.action)}; the only action is {ACTION_TRIGGER!r}")
@@ -246,7 +298,11 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
             "proxy_type",
             f"unknown proxy type {_show(raw.proxy_type)}; use HTTP, HTTPS or HTTPS with Credentials",
         )
+    return action, invocation_type, log_type, proxy_type
 
+
+def _check_flags(raw: LambdaInvokeFields, problems: _Problems) -> dict[str, bool]:
+    """``role_based_access``, ``use_proxy`` and ``fail_on_function_error`` as booleans."""
     booleans: dict[str, bool] = {}
     for name in ("role_based_access", "use_proxy", "fail_on_function_error"):
         value = getattr(raw, name)
@@ -258,14 +314,20 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
         except ValueError as err:
             problems.add(name, str(err))
             booleans[name] = False
+    return booleans
 
-    timeout = 0
+
+def _check_timeout(raw: LambdaInvokeFields, problems: _Problems) -> int:
+    """``wait_for_completion_timeout``: whole seconds, at least 1."""
     try:
-        timeout = parse_whole_seconds(raw.wait_for_completion_timeout)
+        return parse_whole_seconds(raw.wait_for_completion_timeout)
     except ValueError as err:
         problems.add("wait_for_completion_timeout", str(err))
+        return 0
 
-    # Function name and qualifier.
+
+def _check_function(raw: LambdaInvokeFields, problems: _Problems) -> tuple[str | None, str | None]:
+    """``function_name`` and ``qualifier``, and that a qualifier in the name agrees with the field."""
     function_name = _blank_to_none(raw.function_name)
     qualifier = _blank_to_none(raw.qualifier)
     if qualifier is not None:
@@ -274,89 +336,99 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
             problems.add("qualifier", f"{_show(qualifier)} is not a version number, $LATEST or alias name")
     if function_name is None:
         problems.add("function_name", "is required")
-    elif not isinstance(function_name, str):
+        return None, qualifier
+    if not isinstance(function_name, str):
         problems.add("function_name", f"must be text, got {_show(function_name)}")
-        function_name = None
-    else:
-        function_name = function_name.strip()
-        split = (
-            _split_function_name(function_name) if len(function_name) <= _MAX_FUNCTION_NAME_FIELD else None
+        return None, qualifier
+    function_name = function_name.strip()
+    split = _split_function_name(function_name) if len(function_name) <= _MAX_FUNCTION_NAME_FIELD else None
+    if split is None:
+        problems.add(
+            "function_name", f"{_show(function_name)} is not a Lambda function name, name:alias or ARN"
         )
-        if split is None:
-            problems.add(
-                "function_name", f"{_show(function_name)} is not a Lambda function name, name:alias or ARN"
-            )
-        else:
-            bare_name, name_qualifier = split
-            if len(bare_name) > _MAX_NAME_LENGTH:
-                problems.add("function_name", f"the name part is longer than {_MAX_NAME_LENGTH} characters")
-            if name_qualifier and qualifier and name_qualifier != qualifier:
-                problems.add(
-                    "qualifier",
-                    f"{_show(qualifier)} differs from the qualifier {name_qualifier!r} in function_name",
-                )
+        return function_name, qualifier
+    bare_name, name_qualifier = split
+    if len(bare_name) > _MAX_NAME_LENGTH:
+        problems.add("function_name", f"the name part is longer than {_MAX_NAME_LENGTH} characters")
+    if name_qualifier and qualifier and name_qualifier != qualifier:
+        problems.add(
+            "qualifier",
+            f"{_show(qualifier)} differs from the qualifier {name_qualifier!r} in function_name",
+        )
+    return function_name, qualifier
 
-    # Payload.
-    payload_text: str | None = None
+
+def _check_payload(raw: LambdaInvokeFields, invocation_type: str | None, problems: _Problems) -> str | None:
+    """``payload``: JSON within the size limit of the invocation type; returned as JSON text."""
     payload = _blank_to_none(raw.payload)
-    if payload is not None:
-        try:
-            # Only the text is kept: holding the parsed value too would double peak memory for 6 MB.
-            payload_text = _json_text(payload)[0]
-        except (TypeError, ValueError, RecursionError) as err:
-            problems.add("payload", f"is not valid JSON ({err})")
-        else:
-            size = _utf8_size(payload_text)
-            limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == INVOCATION_EVENT else MAX_SYNC_PAYLOAD_BYTES
-            if size > limit:
-                problems.add(
-                    "payload",
-                    f"is {size} bytes, over the {limit}-byte limit for {invocation_type} invocations",
-                )
+    if payload is None:
+        return None
+    try:
+        # Only the text is kept: holding the parsed value too would double peak memory for 6 MB.
+        payload_text = _json_text(payload)[0]
+    except (TypeError, ValueError, RecursionError) as err:
+        problems.add("payload", f"is not valid JSON ({err})")
+        return None
+    size = _utf8_size(payload_text)
+    limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == INVOCATION_EVENT else MAX_SYNC_PAYLOAD_BYTES
+    if size > limit:
+        problems.add(
+            "payload",
+            f"is {size} bytes, over the {limit}-byte limit for {invocation_type} invocations",
+        )
+    return payload_text
 
-    # Client context.
-    context_text: str | None = None
-    context_b64: str | None = None
+
+def _check_client_context(raw: LambdaInvokeFields, problems: _Problems) -> tuple[str | None, str | None]:
+    """``client_context``: a JSON object within the limit once base64-encoded; text and base64."""
     client_context = _blank_to_none(raw.client_context)
-    if client_context is not None:
-        try:
-            context_text, parsed = _json_text(client_context)
-        except (TypeError, ValueError, RecursionError) as err:
-            problems.add("client_context", f"is not valid JSON ({err})")
-        else:
-            if not isinstance(parsed, dict):
-                problems.add("client_context", "must be a JSON object")
-            context_b64 = base64.b64encode(context_text.encode("utf-8")).decode("ascii")
-            if len(context_b64) > MAX_CLIENT_CONTEXT_B64_BYTES:
-                problems.add(
-                    "client_context",
-                    f"is {len(context_b64)} bytes base64-encoded, over the "
-                    f"{MAX_CLIENT_CONTEXT_B64_BYTES}-byte limit",
-                )
+    if client_context is None:
+        return None, None
+    try:
+        context_text, parsed = _json_text(client_context)
+    except (TypeError, ValueError, RecursionError) as err:
+        problems.add("client_context", f"is not valid JSON ({err})")
+        return None, None
+    if not isinstance(parsed, dict):
+        problems.add("client_context", "must be a JSON object")
+    context_b64 = base64.b64encode(context_text.encode("utf-8")).decode("ascii")
+    if len(context_b64) > MAX_CLIENT_CONTEXT_B64_BYTES:
+        problems.add(
+            "client_context",
+            f"is {len(context_b64)} bytes base64-encoded, over the {MAX_CLIENT_CONTEXT_B64_BYTES}-byte limit",
+        )
+    return context_text, context_b64
 
-    # Role-based access.
+
+def _check_role(raw: LambdaInvokeFields, role_based_access: bool, problems: _Problems) -> str | None:
+    """``role_arn``: text, and an IAM role ARN when role-based access is on."""
     role_arn = _blank_to_none(raw.role_arn)
     if role_arn is not None and not isinstance(role_arn, str):
         problems.add("role_arn", f"must be text, got {_show(role_arn)}")
         role_arn = None
     if role_arn is not None:
         role_arn = role_arn.strip()
-    if booleans["role_based_access"]:
+    if role_based_access:
         if role_arn is None:
             problems.add("role_arn", "is required when role_based_access is on")
         elif not _ROLE_ARN.match(role_arn):
             problems.add(
                 "role_arn", f"{_show(role_arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
             )
+    return role_arn
 
-    # Proxy.
+
+def _check_proxy(
+    raw: LambdaInvokeFields, use_proxy: bool, proxy_type: str | None, problems: _Problems
+) -> tuple[str | None, dict[str, str], Any]:
+    """``proxy`` (one or two URLs) and the proxy credentials the proxy type requires."""
     proxy = _blank_to_none(raw.proxy)
     proxy_conn_id = _blank_to_none(raw.proxy_conn_id)
     proxies: dict[str, str] = {}
     if proxy is not None and not isinstance(proxy, str):
         problems.add("proxy", f"must be text, got {_show(proxy)}")
         proxy = None
-    if booleans["use_proxy"]:
+    if use_proxy:
         if proxy is None:
             problems.add("proxy", "is required when use_proxy is on")
         else:
@@ -371,65 +443,53 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
                 proxies = {"http": urls[0], "https": urls[-1]}
         if proxy_type == PROXY_HTTPS_WITH_CREDENTIALS and proxy_conn_id is None:
             problems.add("proxy_conn_id", "is required for proxy type HTTPS with Credentials")
+    return (proxy.strip() if proxy else None), proxies, proxy_conn_id
 
+
+def _check_ca_bundle(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
+    """``proxy_ca_bundle_file``: an existing file OpenSSL reads as CA certificates."""
     ca_bundle = _blank_to_none(raw.proxy_ca_bundle_file)
-    if ca_bundle is not None:
-        if not isinstance(ca_bundle, (str, os.PathLike)):
-            problems.add("proxy_ca_bundle_file", f"must be a path, got {_show(ca_bundle)}")
-            ca_bundle = None
-        else:
-            ca_bundle = os.fspath(ca_bundle)
-            if not os.path.isfile(ca_bundle):
-                problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} does not exist or is not a file")
-            elif not _loads_as_ca_bundle(ca_bundle):
-                problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} holds no PEM certificate")
+    if ca_bundle is None:
+        return None
+    if not isinstance(ca_bundle, (str, os.PathLike)):
+        problems.add("proxy_ca_bundle_file", f"must be a path, got {_show(ca_bundle)}")
+        return None
+    ca_bundle = os.fspath(ca_bundle)
+    if not os.path.isfile(ca_bundle):
+        problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} does not exist or is not a file")
+    elif not _loads_as_ca_bundle(ca_bundle):
+        problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} holds no PEM certificate")
+    return ca_bundle
 
+
+def _check_endpoint(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
+    """``endpoint_url``: an http(s) URL with a valid host and no credentials."""
     endpoint_url = _blank_to_none(raw.endpoint_url)
-    if endpoint_url is not None:
-        if not isinstance(endpoint_url, str):
-            problems.add("endpoint_url", f"must be text, got {_show(endpoint_url)}")
-            endpoint_url = None
-        else:
-            endpoint_url = endpoint_url.strip()
-            _check_endpoint_url(endpoint_url, problems)
+    if endpoint_url is None:
+        return None
+    if not isinstance(endpoint_url, str):
+        problems.add("endpoint_url", f"must be text, got {_show(endpoint_url)}")
+        return None
+    endpoint_url = endpoint_url.strip()
+    _check_endpoint_url(endpoint_url, problems)
+    return endpoint_url
 
+
+def _check_region(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
+    """``region_name``: a region name such as ``us-east-1``."""
     region_name = _blank_to_none(raw.region_name)
-    if region_name is not None and (
-        not isinstance(region_name, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region_name.strip())
-    ):
+    if region_name is None:
+        return None
+    if not isinstance(region_name, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region_name.strip()):
         problems.add("region_name", f"{_show(region_name)} is not a region name such as us-east-1")
-        region_name = None
+        return None
+    return region_name.strip()
 
+
+def _check_connection_ids(raw: LambdaInvokeFields, proxy_conn_id: Any, problems: _Problems) -> Any:
+    """``aws_conn_id`` and ``proxy_conn_id``: connection ids (text) when given; returns ``aws_conn_id``."""
     aws_conn_id = _blank_to_none(raw.aws_conn_id)
     for name, value in (("aws_conn_id", aws_conn_id), ("proxy_conn_id", proxy_conn_id)):
         if value is not None and not isinstance(value, str):
             problems.add(name, f"must be a connection id, got {_show(value)}")
-
-    if problems.items:
-        raise LambdaDataValidationError(problems=problems.items)
-
-    assert function_name is not None and invocation_type is not None and log_type is not None
-    assert action is not None and proxy_type is not None
-    return InvokeRequest(
-        function_name=function_name,
-        action=action,
-        aws_conn_id=aws_conn_id,
-        region_name=region_name.strip() if region_name else None,
-        role_based_access=booleans["role_based_access"],
-        role_arn=role_arn,
-        invocation_type=invocation_type,
-        log_type=log_type,
-        payload=payload_text,
-        client_context=context_text,
-        client_context_b64=context_b64,
-        qualifier=qualifier,
-        use_proxy=booleans["use_proxy"],
-        proxy_type=proxy_type,
-        proxy=proxy.strip() if proxy else None,
-        proxies=proxies,
-        proxy_ca_bundle_file=ca_bundle,
-        proxy_conn_id=proxy_conn_id,
-        wait_for_completion_timeout=timeout,
-        endpoint_url=endpoint_url,
-        fail_on_function_error=booleans["fail_on_function_error"],
-    )
+    return aws_conn_id
