@@ -67,11 +67,8 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
     URL_LINE_PREFIX,
     LocalLambdaError,
 )
-from airflow_provider_lambda_ue.testing.local_lambda.executor import (
-    HandlerExecutor,
-    InvocationRequest,
-    InvocationResult,
-)
+from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
+from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
 from airflow_provider_lambda_ue.testing.local_lambda.server import LocalLambda, local_lambda_server, serve
 

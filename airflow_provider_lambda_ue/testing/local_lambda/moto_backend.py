@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 from airflow_provider_lambda_ue.testing.local_lambda.common import (
     DEFAULT_RUNTIME,
 )
-from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor, InvocationRequest
+from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
+from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest
 
 log = logging.getLogger(__name__)
 
