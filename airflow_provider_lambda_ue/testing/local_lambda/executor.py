@@ -30,8 +30,8 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import (
     InvocationRequest,
     InvocationResult,
-    _function_log,
-    _outcome,
+    function_log,
+    outcome,
 )
 
 log = logging.getLogger(__name__)
@@ -220,11 +220,11 @@ class HandlerExecutor:
             with contextlib.suppress(ValueError, OSError):
                 document = json.loads(result_path.read_text(encoding="utf-8"))
         max_rss_kb = int((document or {}).get("max_rss_kb") or getattr(rusage, "ru_maxrss", 0) or 0)
-        payload, function_error, extra_log = _outcome(request, document, proc.returncode, timed_out)
+        payload, function_error, extra_log = outcome(request, document, proc.returncode, timed_out)
         return InvocationResult(
             payload=payload,
             function_error=function_error,
-            log=_function_log(
+            log=function_log(
                 request,
                 output_bytes,
                 extra_log,

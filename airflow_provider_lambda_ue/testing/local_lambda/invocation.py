@@ -93,13 +93,13 @@ class InvocationResult:
         return base64.b64encode(self.log_tail).decode("ascii")
 
 
-def _utc_timestamp() -> str:
+def utc_timestamp() -> str:
     """Return the current time the way Lambda writes it into messages (``2024-01-31T12:00:00.123Z``)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def _outcome(
+def outcome(
     request: InvocationRequest, document: dict[str, Any] | None, returncode: int | None, timed_out: bool
 ) -> tuple[bytes, str | None, str]:
     """
@@ -112,9 +112,7 @@ def _outcome(
     :return: The payload, the function error (None on success) and lines for the log.
     """
     if timed_out:
-        message = (
-            f"{_utc_timestamp()} {request.request_id} Task timed out after {request.timeout:.2f} seconds"
-        )
+        message = f"{utc_timestamp()} {request.request_id} Task timed out after {request.timeout:.2f} seconds"
         payload = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
         return payload, "Unhandled", message + "\n"
     if document is not None and document.get("ok"):
@@ -132,7 +130,7 @@ def _outcome(
     return payload, "Unhandled", f"{message}\nRuntime.ExitError\n"
 
 
-def _function_log(
+def function_log(
     request: InvocationRequest,
     output: bytes,
     extra_log: str,
