@@ -245,12 +245,9 @@ def _write_document(document: dict[str, Any], out: TextIO, *, compact: bool = Fa
 def invoke(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``lambda-ue invoke``: the shared path, then the document on stdout; returns the exit code."""
     from airflow_provider_lambda_ue import invocation as path
-    from airflow_provider_lambda_ue.exceptions import (
-        LambdaFailError,
-        LambdaInvokeError,
-        classify,
-        redact_credentials,
-    )
+    from airflow_provider_lambda_ue.classifier import classify
+    from airflow_provider_lambda_ue.exceptions import LambdaFailError, LambdaInvokeError
+    from airflow_provider_lambda_ue.masking import redact_credentials
 
     log = _stderr_logger()
     raw = fields_from_args(args)
