@@ -108,6 +108,53 @@ class LambdaInvokeFields:
 
 
 @dataclass(frozen=True)
+class DocumentEntry:
+    """
+    One entry of the output document's ``invocation.fields``, under the seed's name.
+
+    :param key: The seed's name of the entry.
+    :param parameter: The field it shows; None for a credentials flag.
+    :param source: Show ``"Script"`` when the field is given (the seed's ``..._source`` entries).
+    :param needs_proxy: Shown only with ``use_proxy`` on (for a validated request).
+    :param credentials: For a flag: ``"aws"`` or ``"proxy"``, whose credentials it says are set.
+    """
+
+    key: str
+    parameter: str | None = None
+    source: bool = False
+    needs_proxy: bool = False
+    credentials: str | None = None
+
+
+#: ``invocation.fields`` of the output document, in the seed's order. A new field that the
+#: document shows needs one entry here, nothing in the document's builder.
+DOCUMENT_ENTRIES: tuple[DocumentEntry, ...] = (
+    DocumentEntry("action", "action"),
+    DocumentEntry("credentials_user", credentials="aws"),
+    DocumentEntry("credentials_password", credentials="aws"),
+    DocumentEntry("region", "region_name"),
+    DocumentEntry("role_based_access", "role_based_access"),
+    DocumentEntry("role_arn", "role_arn"),
+    DocumentEntry("function_name", "function_name"),
+    DocumentEntry("invocation_type", "invocation_type"),
+    DocumentEntry("payload_source", "payload", source=True),
+    DocumentEntry("payload_script", "payload"),
+    DocumentEntry("client_context_source", "client_context", source=True),
+    DocumentEntry("client_context_script", "client_context"),
+    DocumentEntry("log_type", "log_type"),
+    DocumentEntry("qualifier", "qualifier"),
+    DocumentEntry("use_proxy", "use_proxy"),
+    DocumentEntry("proxy_type", "proxy_type", needs_proxy=True),
+    DocumentEntry("proxy", "proxy", needs_proxy=True),
+    DocumentEntry("proxy_credentials_user", credentials="proxy"),
+    DocumentEntry("proxy_credentials_password", credentials="proxy"),
+    DocumentEntry("proxy_ca_bundle_file", "proxy_ca_bundle_file"),
+    DocumentEntry("wait_for_completion_timeout", "wait_for_completion_timeout"),
+    DocumentEntry("endpoint_url", "endpoint_url"),
+)
+
+
+@dataclass(frozen=True)
 class InvokeRequest:
     """
     A validated, normalised invocation: everything the hook and the trigger need, no secret.

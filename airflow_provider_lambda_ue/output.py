@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
-from airflow_provider_lambda_ue.fields import MASK, InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import DOCUMENT_ENTRIES, MASK, InvokeRequest, LambdaInvokeFields
 from airflow_provider_lambda_ue.masking import redact_credentials
 
 STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
@@ -103,64 +103,27 @@ def document_fields(
     proxy_credentials_set: bool | None = None,
 ) -> dict[str, Any]:
     """
-    The ``invocation.fields`` section, under the seed's field names.
+    The ``invocation.fields`` section, under the seed's field names (:data:`~.fields.DOCUMENT_ENTRIES`).
 
     :param request: The validated request, or None when validation failed (raw values are shown).
     :param raw: The fields as given.
     :param credentials_set: Whether AWS credentials came from the connection (None: unknown).
     :param proxy_credentials_set: Whether proxy credentials were resolved (None: unknown).
     """
-    if request is not None:
-        payload, context = request.payload, request.client_context
-        use_proxy = request.use_proxy
-        return {
-            "action": request.action,
-            "credentials_user": _flag(credentials_set),
-            "credentials_password": _flag(credentials_set),
-            "region": request.region_name,
-            "role_based_access": request.role_based_access,
-            "role_arn": request.role_arn,
-            "function_name": request.function_name,
-            "invocation_type": request.invocation_type,
-            "payload_source": "Script" if payload is not None else None,
-            "payload_script": payload,
-            "client_context_source": "Script" if context is not None else None,
-            "client_context_script": context,
-            "log_type": request.log_type,
-            "qualifier": request.qualifier,
-            "use_proxy": use_proxy,
-            "proxy_type": request.proxy_type if use_proxy else None,
-            "proxy": request.proxy if use_proxy else None,
-            "proxy_credentials_user": _flag(proxy_credentials_set),
-            "proxy_credentials_password": _flag(proxy_credentials_set),
-            "proxy_ca_bundle_file": request.proxy_ca_bundle_file,
-            "wait_for_completion_timeout": request.wait_for_completion_timeout,
-            "endpoint_url": request.endpoint_url,
-        }
-    return {
-        "action": _plain(raw.action),
-        "credentials_user": _flag(credentials_set),
-        "credentials_password": _flag(credentials_set),
-        "region": _plain(raw.region_name),
-        "role_based_access": _plain(raw.role_based_access),
-        "role_arn": _plain(raw.role_arn),
-        "function_name": _plain(raw.function_name),
-        "invocation_type": _plain(raw.invocation_type),
-        "payload_source": "Script" if _given(raw.payload) else None,
-        "payload_script": _plain(raw.payload),
-        "client_context_source": "Script" if _given(raw.client_context) else None,
-        "client_context_script": _plain(raw.client_context),
-        "log_type": _plain(raw.log_type),
-        "qualifier": _plain(raw.qualifier),
-        "use_proxy": _plain(raw.use_proxy),
-        "proxy_type": _plain(raw.proxy_type),
-        "proxy": _plain(raw.proxy),
-        "proxy_credentials_user": _flag(proxy_credentials_set),
-        "proxy_credentials_password": _flag(proxy_credentials_set),
-        "proxy_ca_bundle_file": _plain(raw.proxy_ca_bundle_file),
-        "wait_for_completion_timeout": _plain(raw.wait_for_completion_timeout),
-        "endpoint_url": _plain(raw.endpoint_url),
-    }
+    flags = {"aws": _flag(credentials_set), "proxy": _flag(proxy_credentials_set)}
+    shown: dict[str, Any] = {}
+    for entry in DOCUMENT_ENTRIES:
+        if entry.parameter is None:
+            shown[entry.key] = flags[entry.credentials or "aws"]
+        elif request is not None:
+            value = getattr(request, entry.parameter)
+            if entry.needs_proxy and not request.use_proxy:
+                value = None
+            shown[entry.key] = ("Script" if value is not None else None) if entry.source else value
+        else:
+            value = getattr(raw, entry.parameter)
+            shown[entry.key] = ("Script" if _given(value) else None) if entry.source else _plain(value)
+    return shown
 
 
 def build_document(

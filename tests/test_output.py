@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
-from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import DOCUMENT_ENTRIES, InvokeRequest, LambdaInvokeFields
 from airflow_provider_lambda_ue.output import (
     STATUS_DECODE_WARNING,
     STATUS_SUCCESS,
@@ -393,3 +393,14 @@ def test_invoke_result_from_minimal_response() -> None:
 def test_invoke_result_payload_invalid_utf8_is_replaced() -> None:
     result = InvokeResult.from_response({"StatusCode": 200}, b'"caf\xe9"')
     assert result.payload == '"caf\ufffd"'
+
+
+def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None:
+    assert [entry.key for entry in DOCUMENT_ENTRIES] == list(FIELD_KEYS)
+    request_fields = set(InvokeRequest.__dataclass_fields__)
+    for entry in DOCUMENT_ENTRIES:
+        if entry.parameter is None:
+            assert entry.credentials in ("aws", "proxy"), entry
+        else:
+            assert entry.parameter in LambdaInvokeFields.names(), entry
+            assert entry.parameter in request_fields, entry
