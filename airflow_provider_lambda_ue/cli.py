@@ -193,28 +193,26 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
+#: Fields whose option has another name (``--region``), and fields the options imply instead.
+OPTION_DEST = {"region_name": "region"}
+IMPLIED_FIELDS = ("role_based_access", "use_proxy")
+
+
 def fields_from_args(args: argparse.Namespace) -> LambdaInvokeFields:
-    """Map parsed arguments onto the field set (``--proxy`` implies ``--use-proxy``)."""
+    """
+    Map parsed arguments onto the field set: ``--<field-name>`` for each field, by the field model.
+
+    ``--role-arn`` implies role-based access, and ``--proxy`` implies ``--use-proxy``.
+    """
+    given = {
+        name: getattr(args, OPTION_DEST.get(name, name))
+        for name in LambdaInvokeFields.names()
+        if name not in IMPLIED_FIELDS
+    }
     return LambdaInvokeFields(
-        function_name=args.function_name,
-        action=args.action,
-        aws_conn_id=args.aws_conn_id,
-        region_name=args.region,
+        **given,
         role_based_access=bool(args.role_arn),
-        role_arn=args.role_arn,
-        invocation_type=args.invocation_type,
-        log_type=args.log_type,
-        payload=args.payload,
-        client_context=args.client_context,
-        qualifier=args.qualifier,
         use_proxy=args.use_proxy or bool(args.proxy),
-        proxy_type=args.proxy_type,
-        proxy=args.proxy,
-        proxy_ca_bundle_file=args.proxy_ca_bundle_file,
-        proxy_conn_id=args.proxy_conn_id,
-        wait_for_completion_timeout=args.wait_for_completion_timeout,
-        endpoint_url=args.endpoint_url,
-        fail_on_function_error=args.fail_on_function_error,
     )
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from airflow_provider_lambda_ue import __version__, cli
 from airflow_provider_lambda_ue import invocation as path
-from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
+from airflow_provider_lambda_ue.cli import IMPLIED_FIELDS, OPTION_DEST, build_parser, fields_from_args, run
+from airflow_provider_lambda_ue.fields import LambdaInvokeFields
 
 STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
 
@@ -143,3 +144,12 @@ def test_compact_document_is_one_line() -> None:
     out = io.StringIO()
     run(["invoke", "--function-name", "f", "--compact", "--bogus"], out)  # argument errors too
     assert out.getvalue().count("\n") == 1
+
+
+def test_every_field_has_an_option_or_is_implied() -> None:
+    args = vars(build_parser().parse_args(["invoke", "--function-name", "f"]))
+    for name in LambdaInvokeFields.names():
+        assert name in IMPLIED_FIELDS or OPTION_DEST.get(name, name) in args, name
+    assert fields_from_args(build_parser().parse_args(["invoke", "--function-name", "f"])) == (
+        LambdaInvokeFields(function_name="f", aws_conn_id=None)
+    )
