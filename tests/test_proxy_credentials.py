@@ -2,7 +2,8 @@
 
 Validation and the hook both ask it; these tests pin the rule itself: the connection wins over the
 variables, the variables count only where the caller offers them, empty values are no credentials,
-and the password never shows in a repr or a message. The wire behaviour (credentials really sent
+the password never shows in a repr or a message; and refused credentials are exit 11 also where
+botocore cannot parse the proxy's answer. The wire behaviour (credentials really sent
 to proxy.py) is in ``test_hook_proxies.py``, ``test_cli.py`` and ``test_readme_examples.py``.
 """
 
@@ -118,3 +119,24 @@ def test_the_password_is_never_in_a_repr_or_description() -> None:
     assert source.environment == ("me", SECRET)  # held, so the checks below are not vacuous
     for text in (repr(source), str(source), source.describe()):
         assert SECRET not in text
+
+
+def test_refused_credentials_on_a_plain_http_xml_api_are_a_proxy_error() -> None:
+    """A forwarding proxy's 407 to STS over http:// reaches botocore's XML parser: still exit 11."""
+    from botocore.parsers import ResponseParserError
+
+    from airflow_provider_lambda_ue.exceptions import LambdaProxyConnectionError, classify
+
+    refusal = ResponseParserError(
+        "Unable to parse response (syntax error: line 1, column 0), invalid XML received. "
+        "Further retries may succeed:\nb'Proxy Authentication Required'"
+    )
+    proxy_url = "https://127.0.0.1:3129"
+    error = classify(refusal, proxy_url=proxy_url)
+    assert isinstance(error, LambdaProxyConnectionError)
+    assert (error.exit_code, error.proxy_url) == (11, proxy_url)
+    # Without a proxy in use, or for another unparsable body, it is no proxy error.
+    assert classify(refusal).exit_code == 1
+    assert (
+        classify(ResponseParserError("invalid XML received: b'<html>'"), proxy_url=proxy_url).exit_code == 1
+    )
