@@ -14,6 +14,7 @@ import json
 import os
 import re
 import ssl
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,11 +28,11 @@ from airflow_provider_lambda_ue.fields import (
     MAX_EVENT_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES,
     PROXY_HTTP,
-    PROXY_HTTPS_WITH_CREDENTIALS,
     PROXY_TYPES,
     InvokeRequest,
     LambdaInvokeFields,
 )
+from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 
 # Lambda's FunctionName pattern (API reference), split so the qualifier in the name can be compared.
 _FUNCTION_ARN = re.compile(
@@ -212,11 +213,14 @@ def _check_endpoint_url(url: str, problems: _Problems) -> None:
             problems.add("endpoint_url", f"{_show(host)} is not a valid host name")
 
 
-def validate(raw: LambdaInvokeFields) -> InvokeRequest:
+def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None = None) -> InvokeRequest:
     """
     Validate and normalise the field set.
 
     :param raw: The fields as given.
+    :param proxy_environ: The environment whose ``LAMBDA_UE_PROXY_*`` variables are a source of
+        proxy credentials (the command line passes ``os.environ``); None: only ``proxy_conn_id`` is
+        (operator). :mod:`airflow_provider_lambda_ue.proxy_credentials` decides which source wins.
     :return: The normalised request.
     :raises LambdaDataValidationError: Naming every bad field (exit code 20).
     """
@@ -369,8 +373,9 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
                 _check_proxy_url(url, proxy_type, problems)
             if urls:
                 proxies = {"http": urls[0], "https": urls[-1]}
-        if proxy_type == PROXY_HTTPS_WITH_CREDENTIALS and proxy_conn_id is None:
-            problems.add("proxy_conn_id", "is required for proxy type HTTPS with Credentials")
+        missing = proxy_credential_source(proxy_conn_id, environ=proxy_environ).missing_problem(proxy_type)
+        if missing is not None:
+            problems.items.append(missing)
 
     ca_bundle = _blank_to_none(raw.proxy_ca_bundle_file)
     if ca_bundle is not None:

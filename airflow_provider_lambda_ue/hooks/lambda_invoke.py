@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -47,7 +47,6 @@ from botocore.exceptions import (
 from airflow_provider_lambda_ue.exceptions import (
     RETRY_SAFE_ERROR_CODES,
     LambdaConnectionError,
-    LambdaDataValidationError,
     classify,
     error_code,
     parse_xml_error,
@@ -60,9 +59,7 @@ from airflow_provider_lambda_ue.fields import (
     InvokeRequest,
 )
 from airflow_provider_lambda_ue.output import InvokeResult
-
-if TYPE_CHECKING:
-    from airflow.sdk import Connection
+from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 
 #: Invoke is sent at most this many times, and only again after an answer that proves the
 #: function did not run (throttling, not ready) or a connection that never carried the request.
@@ -287,21 +284,11 @@ class LambdaInvokeHook(AwsBaseHook):
 
     @cached_property
     def proxy_credentials(self) -> tuple[str, str] | None:
-        """The proxy's ``(user, password)``, from ``proxy_conn_id`` or given directly; masked in logs."""
-        credentials = self._given_proxy_credentials
-        if self.proxy_conn_id:
-            try:
-                conn: Connection = self.get_connection(self.proxy_conn_id)
-            except Exception as exc:
-                problem = f"proxy_conn_id: connection {self.proxy_conn_id!r} cannot be read"
-                raise LambdaDataValidationError(problems=[f"{problem} ({type(exc).__name__})"]) from exc
-            credentials = (conn.login or "", conn.password or "") if conn.login or conn.password else None
+        """The proxy's ``(user, password)``, from the source :mod:`.proxy_credentials` picks; masked."""
+        source = proxy_credential_source(self.proxy_conn_id, given=self._given_proxy_credentials)
+        required = bool(self.proxies) and self.proxy_type == PROXY_HTTPS_WITH_CREDENTIALS
+        credentials = source.read(self.get_connection, required=required)
         if credentials is None:
-            if self.proxies and self.proxy_type == PROXY_HTTPS_WITH_CREDENTIALS:
-                where = f"connection {self.proxy_conn_id!r}" if self.proxy_conn_id else "the environment"
-                raise LambdaDataValidationError(
-                    problems=[f"proxy_conn_id: {where} has no login and password for the proxy"]
-                )
             return None
         user, password = credentials
         _mask(password)
