@@ -175,6 +175,8 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
         return LambdaProxyConnectionError(_describe(exc), proxy_url=shown or None)
     if proxy_url and isinstance(exc, bce.SSLError) and _mentions_proxy(exc):
         return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
+    if proxy_url and _is_unparsed_proxy_refusal(exc):
+        return LambdaProxyConnectionError("407 Proxy Authentication Required", proxy_url=proxy_url)
     # Behind a proxy, a failure on the way to it surfaces as a generic connection error around
     # urllib3's ProxyError.
     if (
@@ -247,6 +249,18 @@ def _classify_client_error(exc: BaseException, proxy_url: str | None) -> LambdaI
         if status == 403:
             return LambdaAuthorizationError(detail)
     return LambdaFailError(detail)
+
+
+def _is_unparsed_proxy_refusal(exc: BaseException) -> bool:
+    """
+    A forwarding proxy's 407 to a plain-http endpoint of an XML API (STS behind an emulator).
+
+    botocore cannot parse the proxy's body as XML and raises ``ResponseParserError`` without the
+    status; the body, which it quotes, still holds the standard reason phrase.
+    """
+    from botocore.parsers import ResponseParserError
+
+    return isinstance(exc, ResponseParserError) and "Proxy Authentication Required" in str(exc)
 
 
 def _mentions_proxy(exc: BaseException) -> bool:

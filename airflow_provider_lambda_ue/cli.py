@@ -29,9 +29,7 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTP,
     LambdaInvokeFields,
 )
-
-PROXY_USER_ENV = "LAMBDA_UE_PROXY_USER"
-PROXY_PASSWORD_ENV = "LAMBDA_UE_PROXY_PASSWORD"
+from airflow_provider_lambda_ue.proxy_credentials import PROXY_PASSWORD_ENV, PROXY_USER_ENV
 
 _EXAMPLES = """\
 examples:
@@ -51,7 +49,8 @@ credentials (never options):
   AWS     the environment's chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance
           or pod role), or --aws-conn-id: an Airflow connection (login = access key id,
           password = secret key), e.g. from an AIRFLOW_CONN_<ID> variable
-  proxy   --proxy-conn-id (login, password), else LAMBDA_UE_PROXY_USER and LAMBDA_UE_PROXY_PASSWORD
+  proxy   --proxy-conn-id (login, password), else LAMBDA_UE_PROXY_USER and LAMBDA_UE_PROXY_PASSWORD;
+          with --proxy-conn-id the variables are ignored
   STS for --role-arn uses the same proxy settings; its endpoint may be set with AWS_ENDPOINT_URL_STS.
 
 exit codes:
@@ -216,13 +215,6 @@ def fields_from_args(args: argparse.Namespace) -> LambdaInvokeFields:
     )
 
 
-def _proxy_credentials_from_env() -> tuple[str, str] | None:
-    user, password = os.environ.get(PROXY_USER_ENV), os.environ.get(PROXY_PASSWORD_ENV)
-    if user is None and password is None:
-        return None
-    return user or "", password or ""
-
-
 def _stderr_logger() -> logging.Logger:
     log = logging.getLogger("lambda_ue")
     log.handlers[:] = []
@@ -251,14 +243,10 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
     raw = fields_from_args(args)
     current = path.Invocation(raw=raw)
     document: dict[str, Any] | None
-    proxy_credentials = None if args.proxy_conn_id else _proxy_credentials_from_env()
     try:
-        if proxy_credentials:
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(proxy_credentials[1])
-        current = path.prepare(raw, log)
-        hook = path.build_hook(current, proxy_credentials=proxy_credentials)
+        # The variables are a source of proxy credentials here only; the hook masks what it reads.
+        current = path.prepare(raw, log, proxy_environ=os.environ)
+        hook = path.build_hook(current)
         document = path.run(current, hook, log)
     except LambdaInvokeError as err:
         document = err.output if err.output is not None else current.failed(err).output

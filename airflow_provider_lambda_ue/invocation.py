@@ -8,7 +8,8 @@ success, attached as ``.output`` to the raised exception on failure.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_lambda_ue.classifier import classify
@@ -34,6 +35,7 @@ from airflow_provider_lambda_ue.output import (
     build_document,
     document_fields,
 )
+from airflow_provider_lambda_ue.proxy_credentials import ProxyCredentialSource, proxy_credential_source
 from airflow_provider_lambda_ue.validation import validate
 
 if TYPE_CHECKING:
@@ -59,12 +61,14 @@ class Invocation:
     :param request: The validated request, once validation passed.
     :param credentials_set: Whether AWS credentials came from a connection (None: not resolved).
     :param proxy_credentials_set: Whether proxy credentials were resolved (None: not resolved).
+    :param proxy_source: Where the proxy credentials come from, decided once with validation.
     """
 
     raw: LambdaInvokeFields
     request: InvokeRequest | None = None
     credentials_set: bool | None = None
     proxy_credentials_set: bool | None = None
+    proxy_source: ProxyCredentialSource | None = field(default=None, repr=False)
 
     def fields_section(self) -> dict[str, Any]:
         """The document's ``invocation.fields``."""
@@ -92,18 +96,23 @@ class Invocation:
         return error
 
 
-def prepare(raw: LambdaInvokeFields, log: Log) -> Invocation:
+def prepare(
+    raw: LambdaInvokeFields, log: Log, *, proxy_environ: Mapping[str, str] | None = None
+) -> Invocation:
     """
     Validate the fields (no network, no connection lookup).
 
+    :param proxy_environ: The environment whose ``LAMBDA_UE_PROXY_*`` variables are a source of
+        proxy credentials (the command line's ``os.environ``); None: only ``proxy_conn_id`` is.
     :raises LambdaDataValidationError: With the document attached, naming every bad field.
     """
     invocation = Invocation(raw=raw)
     try:
-        invocation.request = validate(raw)
+        invocation.request = validate(raw, proxy_environ=proxy_environ)
     except LambdaInvokeError as err:
         raise invocation.failed(err) from None
     request = invocation.request
+    invocation.proxy_source = proxy_credential_source(request.proxy_conn_id, environ=proxy_environ)
     if request.log_type == LOG_TYPE_TAIL and request.invocation_type == INVOCATION_EVENT:
         log.info("log_type Tail is not sent with Event invocations: Lambda returns no log for them")
     if raw.role_arn and not request.role_based_access:
@@ -119,12 +128,15 @@ def build_hook(
 
     Reads connections but makes no network call.
 
-    :param proxy_credentials: Proxy ``(user, password)`` given directly (command line).
+    :param proxy_credentials: Proxy ``(user, password)`` given directly; by default those that
+        :func:`prepare` read from its ``proxy_environ``, when they are the source.
     :raises LambdaInvokeError: With the document attached (e.g. proxy credentials missing).
     """
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
     assert invocation.request is not None
+    if proxy_credentials is None and invocation.proxy_source is not None:
+        proxy_credentials = invocation.proxy_source.environment
     hook = LambdaInvokeHook.from_request(invocation.request, proxy_credentials=proxy_credentials)
     try:
         invocation.credentials_set = hook.credentials_from_connection

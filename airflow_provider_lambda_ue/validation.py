@@ -14,6 +14,7 @@ import json
 import os
 import re
 import ssl
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,12 +28,12 @@ from airflow_provider_lambda_ue.fields import (
     MAX_EVENT_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES,
     PROXY_HTTP,
-    PROXY_HTTPS_WITH_CREDENTIALS,
     PROXY_TYPES,
     InvokeRequest,
     LambdaInvokeFields,
 )
 from airflow_provider_lambda_ue.masking import redact_credentials
+from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 
 # Lambda's FunctionName pattern (API reference), split so the qualifier in the name can be compared.
 _FUNCTION_ARN = re.compile(
@@ -213,7 +214,7 @@ def _check_endpoint_url(url: str, problems: _Problems) -> None:
             problems.add("endpoint_url", f"{_show(host)} is not a valid host name")
 
 
-def validate(raw: LambdaInvokeFields) -> InvokeRequest:
+def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None = None) -> InvokeRequest:
     """
     Validate and normalise the field set.
 
@@ -221,6 +222,9 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
     problem found is collected before anything is raised.
 
     :param raw: The fields as given.
+    :param proxy_environ: The environment whose ``LAMBDA_UE_PROXY_*`` variables are a source of
+        proxy credentials (the command line passes ``os.environ``); None: only ``proxy_conn_id`` is
+        (operator). :mod:`airflow_provider_lambda_ue.proxy_credentials` decides which source wins.
     :return: The normalised request.
     :raises LambdaDataValidationError: Naming every bad field (exit code 20).
     """
@@ -232,7 +236,7 @@ def validate(raw: LambdaInvokeFields) -> InvokeRequest:
     payload = _check_payload(raw, invocation_type, problems)
     client_context, client_context_b64 = _check_client_context(raw, problems)
     role_arn = _check_role(raw, flags["role_based_access"], problems)
-    proxy, proxies, proxy_conn_id = _check_proxy(raw, flags["use_proxy"], proxy_type, problems)
+    proxy, proxies, proxy_conn_id = _check_proxy(raw, flags["use_proxy"], proxy_type, proxy_environ, problems)
     ca_bundle = _check_ca_bundle(raw, problems)
     endpoint_url = _check_endpoint(raw, problems)
     region_name = _check_region(raw, problems)
@@ -419,7 +423,11 @@ def _check_role(raw: LambdaInvokeFields, role_based_access: bool, problems: _Pro
 
 
 def _check_proxy(
-    raw: LambdaInvokeFields, use_proxy: bool, proxy_type: str | None, problems: _Problems
+    raw: LambdaInvokeFields,
+    use_proxy: bool,
+    proxy_type: str | None,
+    proxy_environ: Mapping[str, str] | None,
+    problems: _Problems,
 ) -> tuple[str | None, dict[str, str], Any]:
     """``proxy`` (one or two URLs) and the proxy credentials the proxy type requires."""
     proxy = _blank_to_none(raw.proxy)
@@ -441,8 +449,9 @@ def _check_proxy(
                 _check_proxy_url(url, proxy_type, problems)
             if urls:
                 proxies = {"http": urls[0], "https": urls[-1]}
-        if proxy_type == PROXY_HTTPS_WITH_CREDENTIALS and proxy_conn_id is None:
-            problems.add("proxy_conn_id", "is required for proxy type HTTPS with Credentials")
+        missing = proxy_credential_source(proxy_conn_id, environ=proxy_environ).missing_problem(proxy_type)
+        if missing is not None:
+            problems.items.append(missing)
     return (proxy.strip() if proxy else None), proxies, proxy_conn_id
 
 

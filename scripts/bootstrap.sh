@@ -12,6 +12,14 @@ fi
 if [ ! -x "$VENV/bin/uv" ]; then
     "$VENV/bin/python" -m pip install --quiet uv || true
 fi
+# The README's shell examples, which the tests run as written, use jq as users do: the Debian
+# package, installed where it is missing and apt-get can (as root); else tests say what is missing.
+if ! command -v jq >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq jq >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq jq >/dev/null 2>&1; } \
+        || echo "bootstrap: could not install jq (apt-get install jq)" >&2
+fi
 stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/scripts/bootstrap.sh" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     if [ -x "$VENV/bin/uv" ]; then

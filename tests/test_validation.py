@@ -760,6 +760,52 @@ def test_proxy_conn_id_must_be_a_connection_id() -> None:
     assert_rejects("proxy_conn_id", proxy_conn_id=42)
 
 
+CREDENTIALS_PROXY = {"use_proxy": True, "proxy": TLS_PROXY, "proxy_type": "HTTPS with Credentials"}
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"LAMBDA_UE_PROXY_USER": "me", "LAMBDA_UE_PROXY_PASSWORD": SECRET},
+        {"LAMBDA_UE_PROXY_USER": "me"},
+        {"LAMBDA_UE_PROXY_PASSWORD": SECRET},
+    ],
+    ids=["user-and-password", "user-only", "password-only"],
+)
+def test_https_with_credentials_accepts_the_variables_where_offered(environ: dict[str, str]) -> None:
+    """The command line offers the variables: they satisfy HTTPS with Credentials (the README bug)."""
+    request = validate(make(**CREDENTIALS_PROXY), proxy_environ=environ)
+    assert request.proxy_conn_id is None
+    # Nothing of the variables enters the request (it is serialised into triggers and logged).
+    assert SECRET not in repr(request) and SECRET not in json.dumps(request.to_dict())
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"LAMBDA_UE_PROXY_USER": "", "LAMBDA_UE_PROXY_PASSWORD": ""}, {"OTHER": "x"}],
+    ids=["none", "empty", "unrelated"],
+)
+def test_https_with_credentials_without_any_source_names_both_sources(environ: dict[str, str]) -> None:
+    with pytest.raises(LambdaDataValidationError) as info:
+        validate(make(**CREDENTIALS_PROXY), proxy_environ=environ)
+    assert problem_fields(info.value) == ["proxy_conn_id"]
+    [problem] = info.value.problems
+    assert "LAMBDA_UE_PROXY_USER" in problem and "LAMBDA_UE_PROXY_PASSWORD" in problem
+
+
+def test_operator_does_not_read_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``proxy_environ`` (the operator) the process's variables are no source."""
+    monkeypatch.setenv("LAMBDA_UE_PROXY_USER", "me")
+    monkeypatch.setenv("LAMBDA_UE_PROXY_PASSWORD", SECRET)
+    error = assert_rejects("proxy_conn_id", **CREDENTIALS_PROXY)
+    assert error.problems == ["proxy_conn_id: is required for proxy type HTTPS with Credentials"]
+
+
+def test_proxy_conn_id_satisfies_https_with_credentials_whatever_the_variables() -> None:
+    request = validate(make(**CREDENTIALS_PROXY, proxy_conn_id="proxy_creds"), proxy_environ={})
+    assert request.proxy_conn_id == "proxy_creds"
+
+
 # --------------------------------------------------------------------------------------------------
 # Proxy CA bundle
 

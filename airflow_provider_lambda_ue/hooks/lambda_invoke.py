@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from copy import deepcopy
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -33,7 +33,7 @@ from airflow_provider_lambda_ue.classifier import (
     error_code,
     fix_xml_error,
 )
-from airflow_provider_lambda_ue.exceptions import LambdaConnectionError, LambdaDataValidationError
+from airflow_provider_lambda_ue.exceptions import LambdaConnectionError
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_TIMEOUT_SECONDS,
@@ -52,9 +52,7 @@ from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPo
 from airflow_provider_lambda_ue.masking import mask as _mask
 from airflow_provider_lambda_ue.masking import mask_signing_credentials, mask_signing_credentials_async
 from airflow_provider_lambda_ue.output import InvokeResult
-
-if TYPE_CHECKING:
-    from airflow.sdk import Connection
+from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 
 #: A connection that cannot be opened within this time fails (exit 10) instead of waiting for the
 #: read timeout, which is for the function's run time.
@@ -171,21 +169,11 @@ class LambdaInvokeHook(AwsBaseHook):
 
     @cached_property
     def proxy_credentials(self) -> tuple[str, str] | None:
-        """The proxy's ``(user, password)``, from ``proxy_conn_id`` or given directly; masked in logs."""
-        credentials = self._given_proxy_credentials
-        if self.proxy_conn_id:
-            try:
-                conn: Connection = self.get_connection(self.proxy_conn_id)
-            except Exception as exc:
-                problem = f"proxy_conn_id: connection {self.proxy_conn_id!r} cannot be read"
-                raise LambdaDataValidationError(problems=[f"{problem} ({type(exc).__name__})"]) from exc
-            credentials = (conn.login or "", conn.password or "") if conn.login or conn.password else None
+        """The proxy's ``(user, password)``, from the source :mod:`.proxy_credentials` picks; masked."""
+        source = proxy_credential_source(self.proxy_conn_id, given=self._given_proxy_credentials)
+        required = bool(self.proxies) and self.proxy_type == PROXY_HTTPS_WITH_CREDENTIALS
+        credentials = source.read(self.get_connection, required=required)
         if credentials is None:
-            if self.proxies and self.proxy_type == PROXY_HTTPS_WITH_CREDENTIALS:
-                where = f"connection {self.proxy_conn_id!r}" if self.proxy_conn_id else "the environment"
-                raise LambdaDataValidationError(
-                    problems=[f"proxy_conn_id: {where} has no login and password for the proxy"]
-                )
             return None
         user, password = credentials
         _mask(password)
