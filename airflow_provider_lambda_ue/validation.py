@@ -34,13 +34,13 @@ from airflow_provider_lambda_ue.fields import (
 from airflow_provider_lambda_ue.masking import redact_credentials
 from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 from airflow_provider_lambda_ue.values import (
-    _blank_to_none,
-    _canonical,
-    _json_text,
-    _show,
-    _utf8_size,
+    blank_to_none,
+    canonical,
+    json_text,
     parse_bool,
     parse_whole_seconds,
+    show,
+    utf8_size,
 )
 
 # Lambda's FunctionName pattern (API reference), split so the qualifier in the name can be compared.
@@ -81,16 +81,16 @@ def _check_proxy_url(url: str, proxy_type: str | None, problems: _Problems) -> N
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        problems.add("proxy", f"{_show(redact_credentials(url))} is not a valid URL")
+        problems.add("proxy", f"{show(redact_credentials(url))} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
-        problems.add("proxy", f"{_show(redact_credentials(url))} is not of the form http(s)://host:port")
+        problems.add("proxy", f"{show(redact_credentials(url))} is not of the form http(s)://host:port")
         return
     if parts.username is not None or parts.password is not None:
         # The URL is logged and shown in the output document; credentials belong in proxy_conn_id.
         problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        problems.add("proxy", f"{_show(redact_credentials(url))} must not have a path, query or fragment")
+        problems.add("proxy", f"{show(redact_credentials(url))} must not have a path, query or fragment")
     if parts.scheme == "https" and proxy_type == PROXY_HTTP:
         problems.add("proxy", f"an https:// proxy needs proxy_type HTTPS, not {PROXY_HTTP}")
 
@@ -109,11 +109,11 @@ def _check_endpoint_url(url: str, problems: _Problems) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
-        problems.add("endpoint_url", f"{_show(redact_credentials(url))} is not a valid URL")
+        problems.add("endpoint_url", f"{show(redact_credentials(url))} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname:
         problems.add(
-            "endpoint_url", f"{_show(redact_credentials(url))} must have an http or https scheme and a host"
+            "endpoint_url", f"{show(redact_credentials(url))} must have an http or https scheme and a host"
         )
         return
     if parts.username is not None or parts.password is not None:
@@ -123,7 +123,7 @@ def _check_endpoint_url(url: str, problems: _Problems) -> None:
         ipaddress.ip_address(host)
     except ValueError:
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
-            problems.add("endpoint_url", f"{_show(host)} is not a valid host name")
+            problems.add("endpoint_url", f"{show(host)} is not a valid host name")
 
 
 def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None = None) -> InvokeRequest:
@@ -190,9 +190,9 @@ def _check_choices(
     raw: LambdaInvokeFields, problems: _Problems
 ) -> tuple[str | None, str | None, str | None, str | None]:
     """``action``, ``invocation_type``, ``log_type`` and ``proxy_type``: one of their choices."""
-    action = _canonical(_blank_to_none(raw.action) or ACTION_TRIGGER, (ACTION_TRIGGER,))
+    action = canonical(blank_to_none(raw.action) or ACTION_TRIGGER, (ACTION_TRIGGER,))
     if action is None:
-        problems.add("action", f"unknown action {_show(raw.action)}; the only action is {ACTION_TRIGGER!r}")
+        problems.add("action", f"unknown action {show(raw.action)}; the only action is {ACTION_TRIGGER!r}")
 
     invocation_type = None
     if isinstance(raw.invocation_type, str):
@@ -200,19 +200,19 @@ def _check_choices(
     if invocation_type is None:
         problems.add(
             "invocation_type",
-            f"unknown invocation type {_show(raw.invocation_type)}; use RequestResponse, Event or DryRun",
+            f"unknown invocation type {show(raw.invocation_type)}; use RequestResponse, Event or DryRun",
         )
 
-    log_type_value = "None" if _blank_to_none(raw.log_type) is None else raw.log_type
-    log_type = _canonical(log_type_value, LOG_TYPES)
+    log_type_value = "None" if blank_to_none(raw.log_type) is None else raw.log_type
+    log_type = canonical(log_type_value, LOG_TYPES)
     if log_type is None:
-        problems.add("log_type", f"unknown log type {_show(raw.log_type)}; use None or Tail")
+        problems.add("log_type", f"unknown log type {show(raw.log_type)}; use None or Tail")
 
-    proxy_type = _canonical(_blank_to_none(raw.proxy_type) or PROXY_HTTP, PROXY_TYPES)
+    proxy_type = canonical(blank_to_none(raw.proxy_type) or PROXY_HTTP, PROXY_TYPES)
     if proxy_type is None:
         problems.add(
             "proxy_type",
-            f"unknown proxy type {_show(raw.proxy_type)}; use HTTP, HTTPS or HTTPS with Credentials",
+            f"unknown proxy type {show(raw.proxy_type)}; use HTTP, HTTPS or HTTPS with Credentials",
         )
     return action, invocation_type, log_type, proxy_type
 
@@ -222,7 +222,7 @@ def _check_flags(raw: LambdaInvokeFields, problems: _Problems) -> dict[str, bool
     booleans: dict[str, bool] = {}
     for name in ("role_based_access", "use_proxy", "fail_on_function_error"):
         value = getattr(raw, name)
-        if _blank_to_none(value) is None:
+        if blank_to_none(value) is None:
             # Not given (blank template or None): the field's default, not "false".
             value = getattr(LambdaInvokeFields, name)
         try:
@@ -244,23 +244,23 @@ def _check_timeout(raw: LambdaInvokeFields, problems: _Problems) -> int:
 
 def _check_function(raw: LambdaInvokeFields, problems: _Problems) -> tuple[str | None, str | None]:
     """``function_name`` and ``qualifier``, and that a qualifier in the name agrees with the field."""
-    function_name = _blank_to_none(raw.function_name)
-    qualifier = _blank_to_none(raw.qualifier)
+    function_name = blank_to_none(raw.function_name)
+    qualifier = blank_to_none(raw.qualifier)
     if qualifier is not None:
         qualifier = str(qualifier).strip()
         if not _QUALIFIER.match(qualifier):
-            problems.add("qualifier", f"{_show(qualifier)} is not a version number, $LATEST or alias name")
+            problems.add("qualifier", f"{show(qualifier)} is not a version number, $LATEST or alias name")
     if function_name is None:
         problems.add("function_name", "is required")
         return None, qualifier
     if not isinstance(function_name, str):
-        problems.add("function_name", f"must be text, got {_show(function_name)}")
+        problems.add("function_name", f"must be text, got {show(function_name)}")
         return None, qualifier
     function_name = function_name.strip()
     split = _split_function_name(function_name) if len(function_name) <= _MAX_FUNCTION_NAME_FIELD else None
     if split is None:
         problems.add(
-            "function_name", f"{_show(function_name)} is not a Lambda function name, name:alias or ARN"
+            "function_name", f"{show(function_name)} is not a Lambda function name, name:alias or ARN"
         )
         return function_name, qualifier
     bare_name, name_qualifier = split
@@ -269,23 +269,23 @@ def _check_function(raw: LambdaInvokeFields, problems: _Problems) -> tuple[str |
     if name_qualifier and qualifier and name_qualifier != qualifier:
         problems.add(
             "qualifier",
-            f"{_show(qualifier)} differs from the qualifier {name_qualifier!r} in function_name",
+            f"{show(qualifier)} differs from the qualifier {name_qualifier!r} in function_name",
         )
     return function_name, qualifier
 
 
 def _check_payload(raw: LambdaInvokeFields, invocation_type: str | None, problems: _Problems) -> str | None:
     """``payload``: JSON within the size limit of the invocation type; returned as JSON text."""
-    payload = _blank_to_none(raw.payload)
+    payload = blank_to_none(raw.payload)
     if payload is None:
         return None
     try:
         # Only the text is kept: holding the parsed value too would double peak memory for 6 MB.
-        payload_text = _json_text(payload)[0]
+        payload_text = json_text(payload)[0]
     except (TypeError, ValueError, RecursionError) as err:
         problems.add("payload", f"is not valid JSON ({err})")
         return None
-    size = _utf8_size(payload_text)
+    size = utf8_size(payload_text)
     limit = MAX_EVENT_PAYLOAD_BYTES if invocation_type == INVOCATION_EVENT else MAX_SYNC_PAYLOAD_BYTES
     if size > limit:
         problems.add(
@@ -297,11 +297,11 @@ def _check_payload(raw: LambdaInvokeFields, invocation_type: str | None, problem
 
 def _check_client_context(raw: LambdaInvokeFields, problems: _Problems) -> tuple[str | None, str | None]:
     """``client_context``: a JSON object within the limit once base64-encoded; text and base64."""
-    client_context = _blank_to_none(raw.client_context)
+    client_context = blank_to_none(raw.client_context)
     if client_context is None:
         return None, None
     try:
-        context_text, parsed = _json_text(client_context)
+        context_text, parsed = json_text(client_context)
     except (TypeError, ValueError, RecursionError) as err:
         problems.add("client_context", f"is not valid JSON ({err})")
         return None, None
@@ -318,9 +318,9 @@ def _check_client_context(raw: LambdaInvokeFields, problems: _Problems) -> tuple
 
 def _check_role(raw: LambdaInvokeFields, role_based_access: bool, problems: _Problems) -> str | None:
     """``role_arn``: text, and an IAM role ARN when role-based access is on."""
-    role_arn = _blank_to_none(raw.role_arn)
+    role_arn = blank_to_none(raw.role_arn)
     if role_arn is not None and not isinstance(role_arn, str):
-        problems.add("role_arn", f"must be text, got {_show(role_arn)}")
+        problems.add("role_arn", f"must be text, got {show(role_arn)}")
         role_arn = None
     if role_arn is not None:
         role_arn = role_arn.strip()
@@ -329,7 +329,7 @@ def _check_role(raw: LambdaInvokeFields, role_based_access: bool, problems: _Pro
             problems.add("role_arn", "is required when role_based_access is on")
         elif not _ROLE_ARN.match(role_arn):
             problems.add(
-                "role_arn", f"{_show(role_arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+                "role_arn", f"{show(role_arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
             )
     return role_arn
 
@@ -342,11 +342,11 @@ def _check_proxy(
     problems: _Problems,
 ) -> tuple[str | None, dict[str, str], Any]:
     """``proxy`` (one or two URLs) and the proxy credentials the proxy type requires."""
-    proxy = _blank_to_none(raw.proxy)
-    proxy_conn_id = _blank_to_none(raw.proxy_conn_id)
+    proxy = blank_to_none(raw.proxy)
+    proxy_conn_id = blank_to_none(raw.proxy_conn_id)
     proxies: dict[str, str] = {}
     if proxy is not None and not isinstance(proxy, str):
-        problems.add("proxy", f"must be text, got {_show(proxy)}")
+        problems.add("proxy", f"must be text, got {show(proxy)}")
         proxy = None
     if use_proxy:
         if proxy is None:
@@ -369,27 +369,27 @@ def _check_proxy(
 
 def _check_ca_bundle(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
     """``proxy_ca_bundle_file``: an existing file OpenSSL reads as CA certificates."""
-    ca_bundle = _blank_to_none(raw.proxy_ca_bundle_file)
+    ca_bundle = blank_to_none(raw.proxy_ca_bundle_file)
     if ca_bundle is None:
         return None
     if not isinstance(ca_bundle, (str, os.PathLike)):
-        problems.add("proxy_ca_bundle_file", f"must be a path, got {_show(ca_bundle)}")
+        problems.add("proxy_ca_bundle_file", f"must be a path, got {show(ca_bundle)}")
         return None
     ca_bundle = os.fspath(ca_bundle)
     if not os.path.isfile(ca_bundle):
-        problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} does not exist or is not a file")
+        problems.add("proxy_ca_bundle_file", f"{show(ca_bundle)} does not exist or is not a file")
     elif not _loads_as_ca_bundle(ca_bundle):
-        problems.add("proxy_ca_bundle_file", f"{_show(ca_bundle)} holds no PEM certificate")
+        problems.add("proxy_ca_bundle_file", f"{show(ca_bundle)} holds no PEM certificate")
     return ca_bundle
 
 
 def _check_endpoint(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
     """``endpoint_url``: an http(s) URL with a valid host and no credentials."""
-    endpoint_url = _blank_to_none(raw.endpoint_url)
+    endpoint_url = blank_to_none(raw.endpoint_url)
     if endpoint_url is None:
         return None
     if not isinstance(endpoint_url, str):
-        problems.add("endpoint_url", f"must be text, got {_show(endpoint_url)}")
+        problems.add("endpoint_url", f"must be text, got {show(endpoint_url)}")
         return None
     endpoint_url = endpoint_url.strip()
     _check_endpoint_url(endpoint_url, problems)
@@ -398,19 +398,19 @@ def _check_endpoint(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
 
 def _check_region(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
     """``region_name``: a region name such as ``us-east-1``."""
-    region_name = _blank_to_none(raw.region_name)
+    region_name = blank_to_none(raw.region_name)
     if region_name is None:
         return None
     if not isinstance(region_name, str) or not re.fullmatch(r"[a-z0-9-]{1,64}", region_name.strip()):
-        problems.add("region_name", f"{_show(region_name)} is not a region name such as us-east-1")
+        problems.add("region_name", f"{show(region_name)} is not a region name such as us-east-1")
         return None
     return region_name.strip()
 
 
 def _check_connection_ids(raw: LambdaInvokeFields, proxy_conn_id: Any, problems: _Problems) -> Any:
     """``aws_conn_id`` and ``proxy_conn_id``: connection ids (text) when given; returns ``aws_conn_id``."""
-    aws_conn_id = _blank_to_none(raw.aws_conn_id)
+    aws_conn_id = blank_to_none(raw.aws_conn_id)
     for name, value in (("aws_conn_id", aws_conn_id), ("proxy_conn_id", proxy_conn_id)):
         if value is not None and not isinstance(value, str):
-            problems.add(name, f"must be a connection id, got {_show(value)}")
+            problems.add(name, f"must be a connection id, got {show(value)}")
     return aws_conn_id

@@ -6,13 +6,11 @@ import json
 from typing import Any
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
-
-
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off", ""})
 
 
-def _blank_to_none(value: Any) -> Any:
-    # A template that renders nothing yields ""; treat it as "not given".
+def blank_to_none(value: Any) -> Any:
+    """None for a blank string: a template that renders nothing yields ``""``, meaning "not given"."""
     if isinstance(value, str) and not value.strip():
         return None
     return value
@@ -35,7 +33,7 @@ def parse_bool(value: Any) -> bool:
             return True
         if lowered in _FALSE:
             return False
-    raise ValueError(f"expected true or false, got {_show(value)}")
+    raise ValueError(f"expected true or false, got {show(value)}")
 
 
 def parse_whole_seconds(value: Any) -> int:
@@ -46,7 +44,7 @@ def parse_whole_seconds(value: Any) -> int:
     """
     number: Any = value
     if isinstance(value, bool):
-        raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+        raise ValueError(f"expected a whole number of seconds, got {show(value)}")
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -55,24 +53,26 @@ def parse_whole_seconds(value: Any) -> int:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"expected a whole number of seconds, got {_show(value)}") from None
+                raise ValueError(f"expected a whole number of seconds, got {show(value)}") from None
     if isinstance(number, float):
         if not number.is_integer():
-            raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+            raise ValueError(f"expected a whole number of seconds, got {show(value)}")
         number = int(number)
     if not isinstance(number, int):
-        raise ValueError(f"expected a whole number of seconds, got {_show(value)}")
+        raise ValueError(f"expected a whole number of seconds, got {show(value)}")
     if number < 1:
         raise ValueError(f"must be at least 1 second, got {number}")
     return number
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for a problem's message."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _canonical(value: Any, choices: tuple[str, ...]) -> str | None:
+def canonical(value: Any, choices: tuple[str, ...]) -> str | None:
+    """The choice ``value`` names, ignoring case and surrounding space; None for no choice."""
     if not isinstance(value, str):
         return None
     wanted = value.strip().lower()
@@ -82,7 +82,7 @@ def _canonical(value: Any, choices: tuple[str, ...]) -> str | None:
     return None
 
 
-def _utf8_size(text: str) -> int:
+def utf8_size(text: str) -> int:
     """Byte size of ``text`` in UTF-8, without a copy for ASCII text (the common case)."""
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
@@ -91,7 +91,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _json_text(value: Any) -> tuple[str, Any]:
+def json_text(value: Any) -> tuple[str, Any]:
     """
     Return ``(json_text, parsed)`` for JSON given as text, bytes or a Python structure.
 
