@@ -243,8 +243,12 @@ class DurableRunner:
             self._closed = True
             runner, self._runner = self._runner, None
         if runner is not None:
-            with contextlib.suppress(Exception):
-                runner._server.shutdown()  # the serve_forever loop (private, see _start)
+            server = runner._server  # private, see _start: WebRunner.stop() closes but never stops it
+            if server is not None:
+                # shutdown() waits for serve_forever to notice; bounded, in case it never ran.
+                stopper = threading.Thread(target=server.shutdown, name="durable-runner-stop", daemon=True)
+                stopper.start()
+                stopper.join(5)
             runner.stop()
         if self._thread is not None:
             self._thread.join(10)
