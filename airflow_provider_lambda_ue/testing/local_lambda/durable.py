@@ -34,6 +34,7 @@ import contextlib
 import http.client
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -122,8 +123,6 @@ class DurableRunner:
             return self._port
 
     def _start(self) -> int:
-        import os
-
         try:
             from aws_durable_execution_sdk_python_testing.runner import WebRunner, WebRunnerConfig
             from aws_durable_execution_sdk_python_testing.web.server import WebServiceConfig
@@ -151,8 +150,8 @@ class DurableRunner:
             )
         )
         runner.start()
-        # The one private touch of the testing SDK: WebRunner has no accessor for the port it bound
-        # (port 0 here, so parallel endpoints never collide).
+        # One of the two private touches of the testing SDK (the other is in shutdown): WebRunner has
+        # no accessor for the port it bound (port 0 here, so parallel endpoints never collide).
         server = runner._server
         if server is None:  # pragma: no cover - start() creates it
             raise DurableRunnerError(500, b'{"Type": "ServiceException", "Message": "runner did not start"}')
