@@ -30,6 +30,12 @@ that runs the function's Python handler in a subprocess, the way the Lambda Pyth
 * ``InvocationType=Event`` answers ``202`` with an empty body and runs the function in a background
   thread of the server; ``DryRun`` answers ``204`` without running anything.
 
+Durable functions (created with ``DurableConfig``, handlers written with AWS's durable SDK) run
+with AWS's own local durable runner as their control plane, started by the first durable request
+(:mod:`.durable`): ``Invoke`` with ``DurableExecutionName`` starts an execution, idempotently, and the
+``/2025-12-01/`` durable-execution API (get, stop, list, history, callbacks, and the handlers'
+checkpoints) is the runner's.
+
 Every invocation is a cold start (a fresh interpreter), memory size is reported but not enforced,
 asynchronous invocations are not retried, and weighted alias routing is ignored (moto resolves an
 alias to its primary version).
@@ -67,6 +73,7 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
     URL_LINE_PREFIX,
     LocalLambdaError,
 )
+from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter, DurableRunner
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
@@ -81,6 +88,8 @@ __all__ = [
     "LAMBDA_TRUST_POLICY",
     "LOG_TAIL_BYTES",
     "URL_LINE_PREFIX",
+    "DurableRouter",
+    "DurableRunner",
     "HandlerExecutor",
     "InvocationRequest",
     "InvocationResult",

@@ -188,6 +188,7 @@ class LocalLambdaClient:
         memory_size: int = 128,
         runtime: str = DEFAULT_RUNTIME,
         description: str = "",
+        durable_config: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """
         Zip a handler and create a function from it (creating the execution role first if needed).
@@ -203,6 +204,8 @@ class LocalLambdaClient:
         :param memory_size: ``MemorySize`` in MB.
         :param runtime: ``Runtime``.
         :param description: ``Description``.
+        :param durable_config: ``DurableConfig`` (``ExecutionTimeout``, ``RetentionPeriodInDays``):
+            makes it a durable function, whose handler is written with AWS's durable SDK.
         :return: The ``CreateFunction`` response.
         """
         kwargs: dict[str, Any] = {
@@ -218,6 +221,8 @@ class LocalLambdaClient:
         }
         if environment:
             kwargs["Environment"] = {"Variables": {str(k): str(v) for k, v in environment.items()}}
+        if durable_config is not None:
+            kwargs["DurableConfig"] = dict(durable_config)
         response: dict[str, Any] = self.client("lambda").create_function(**kwargs)
         return response
 

@@ -14,6 +14,11 @@ from typing import Any, ClassVar
 from airflow_provider_lambda_ue.testing.local_lambda.common import (
     DEFAULT_RUNTIME,
 )
+from airflow_provider_lambda_ue.testing.local_lambda.durable import (
+    DurableRunner,
+    invoke_durable,
+    is_handler_invocation,
+)
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest
 
@@ -29,6 +34,7 @@ class _Hook:
     """State of the moto hook in the server process (the executor and the backend class)."""
 
     executor: ClassVar[HandlerExecutor | None] = None
+    durable_runner: ClassVar[DurableRunner | None] = None
     backend_class: ClassVar[type | None] = None
 
 
@@ -141,6 +147,24 @@ def _invoke(
         return b""
 
     _check_runnable(fn)
+    durable_config = getattr(fn, "durable_config", None)
+    if durable_config is not None and not is_handler_invocation(lambda name: _header(headers, name)):
+        # A caller's Invoke of a durable function starts (or finds) an execution; the runner's own
+        # invocations of the handler (marked) run below like any other.
+        runner = _Hook.durable_runner
+        if runner is None:  # pragma: no cover - install_executor sets it
+            raise LambdaClientError("ServiceException", "the local durable runner is not installed")
+        return invoke_durable(
+            runner,
+            function_name=fn.function_name,
+            qualifier=None if str(fn.version) == "$LATEST" else str(fn.version),
+            account_id=backend.account_id,
+            durable_config=durable_config,
+            invocation_type=invocation_type,
+            execution_name=_header(headers, "X-Amz-Durable-Execution-Name"),
+            event=_event(body),
+            response_headers=response_headers,
+        )
     request = _invocation_request(
         backend, fn, invoked_arn, event=_event(body), client_context=_client_context(headers)
     )
@@ -286,20 +310,56 @@ def _executing_backend_class() -> type:
     return _Hook.backend_class
 
 
-def install_executor(executor: HandlerExecutor) -> None:
+def _keep_durable_config() -> None:
+    """
+    Make moto's functions keep ``DurableConfig`` (moto ignores it) and report it in their configuration.
+
+    The attribute ``durable_config`` (None for a plain function) is what marks a function durable
+    for :func:`_invoke`; published versions are copies, so they keep it. Idempotent.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    if getattr(LambdaFunction, "_local_lambda_durable", False):
+        return
+    original_init = LambdaFunction.__init__
+    original_configuration = LambdaFunction.get_configuration
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        config = spec.get("DurableConfig")
+        self.durable_config = dict(config) if isinstance(config, dict) else None
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = original_configuration(self, *args, **kwargs)
+        if getattr(self, "durable_config", None) is not None:
+            config["DurableConfig"] = dict(self.durable_config)
+        return config
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction._local_lambda_durable = True  # type: ignore[attr-defined]
+
+
+def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | None = None) -> None:
     """
     Hook ``executor`` into moto, in this process (the server's).
 
     Selects moto's docker-less Lambda backend (config ``lambda.use_docker = False``) and makes its
     backend dictionary create :func:`ExecutingLambdaBackend <_executing_backend_class>` instances,
     so every Lambda API call is still served by moto and only ``Invoke`` behaves differently.
+    Functions keep their ``DurableConfig``; a caller's ``Invoke`` of such a function goes to
+    ``durable_runner``.
 
     :param executor: The executor that runs handlers.
+    :param durable_runner: The durable control plane (see :mod:`.durable`); without it durable
+        functions cannot be invoked.
     """
     from moto.awslambda_simple.models import lambda_simple_backends
     from moto.core.config import default_user_config
 
     _Hook.executor = executor
+    _Hook.durable_runner = durable_runner
+    _keep_durable_config()
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     lambda_simple_backends.backend = _executing_backend_class()
     lambda_simple_backends.clear()

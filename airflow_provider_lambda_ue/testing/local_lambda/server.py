@@ -25,6 +25,7 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
     URL_LINE_PREFIX,
     LocalLambdaError,
 )
+from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter, DurableRunner
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
 from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
 
@@ -34,6 +35,42 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------------------
 # The server process.
 # --------------------------------------------------------------------------------------------------
+
+
+class _MotoServer:
+    """
+    moto's server (what ``moto.server.ThreadedMotoServer`` runs) behind :class:`DurableRouter`.
+
+    :param host: Address to listen on.
+    :param port: TCP port; 0 picks a free one.
+    :param durable_runner: Where the durable-execution API goes.
+    """
+
+    def __init__(self, host: str, port: int, durable_runner: DurableRunner) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DurableRouter(DomainDispatcherApplication(create_backend_app), durable_runner)
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+
+    def start(self) -> None:
+        """Start serving in a background thread."""
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        """The bound address."""
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the serving thread."""
+        self._server.shutdown()
+        self._thread.join()
 
 
 def serve(
@@ -73,13 +110,13 @@ def serve(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    from moto.server import ThreadedMotoServer
-
     work_dir = tempfile.mkdtemp(prefix="local-lambda-")
     executor = HandlerExecutor(work_dir)
-    install_executor(executor)
+    # Started by the first durable request only: endpoints without durable functions never start it.
+    durable_runner = DurableRunner(region, lambda: executor.endpoint_url)
+    install_executor(executor, durable_runner)
     fix_moto_iam_checks()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = _MotoServer(host, port, durable_runner)
     server.start()
     try:
         bound_host, bound_port = server.get_host_and_port()
@@ -107,6 +144,7 @@ def serve(
             pass
     finally:
         server.stop()
+        durable_runner.shutdown()
         executor.shutdown()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
