@@ -6,6 +6,22 @@ validated request (connection ids, never keys) and returns plain data; the opera
 the worker through the same path as a synchronous invocation (decoding, output document, XCom,
 exceptions and exit codes).
 
+Two ways in: started in the triggerer, or deferred from a worker
+----------------------------------------------------------------
+A deferrable task normally *starts* here (Airflow's ``start_from_trigger``): the scheduler creates
+the trigger from the operator's ``start_trigger_args`` (the raw fields) without running a worker
+first; Airflow 3.3 renders the templated fields in the triggerer; the trigger validates them (a
+bad field is an error event with exit code 20, before any network call) and invokes; one worker
+process finishes. No worker run precedes the wait, so a quick answer cannot race the scheduler's
+handling of that run's exit (Airflow 3.3 marks such a task failed: "... finished with state
+success, but the task instance's state attribute is queued"), and each invocation costs one
+worker process instead of two. A request the triggerer cannot perform (:func:`sync_only_reasons`,
+known only once rendered) comes back to the worker, which invokes synchronously.
+
+Where Airflow cannot start the task here (mapped tasks; templated fields before Airflow 3.3; see
+``LambdaInvokeOperator.start_in_triggerer_obstacles``), the operator validates on a worker and
+defers with the validated ``request``, as before; those tasks remain exposed to the race.
+
 What the triggerer does the same way as the worker
 --------------------------------------------------
 Credentials (the ``aws`` connection or the environment's chain), the role (STS AssumeRole, which
@@ -71,9 +87,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest
+from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
-__all__ = ["LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
+__all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
+
+RUN_ON_WORKER = "run_on_worker"
+"""Event status: the task started in the triggerer, but the worker must invoke (:func:`sync_only_reasons`)."""
 
 
 def async_client_problems() -> list[str]:
@@ -150,17 +169,52 @@ class LambdaInvokeTrigger(BaseTrigger):
         keep ``deferrable=False`` with ``retries=0`` for functions that must never run twice. See
         the module docstring.
 
+    Two ways in:
+
+    * deferred from a worker (``request``): the operator validated the fields there;
+    * started in the triggerer (``**fields``, the task's ``start_trigger_args``): no worker ran
+      before; Airflow (3.3+) renders the templated fields here, the trigger validates them (a bad
+      field is an error event with exit code 20, before any network call), and a request it cannot
+      honour (:func:`sync_only_reasons`) comes back as ``{"status": "run_on_worker", "reasons":
+      [...]}`` for the worker to invoke synchronously.
+
     :param request: The validated request (:meth:`InvokeRequest.to_dict`): connection ids, never
         keys or passwords; the proxy URL never carries credentials (validation rejects that).
+    :param fields: The task's raw fields (:class:`LambdaInvokeFields` names), when the task started
+        in the triggerer.
     """
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: dict[str, Any] | None = None, **fields: Any) -> None:
         super().__init__()
         self.request = request
+        unknown = set(fields) - set(LambdaInvokeFields.names())
+        if unknown:
+            raise TypeError(f"LambdaInvokeTrigger got unknown fields: {', '.join(sorted(unknown))}")
+        self.fields = fields
+        # Airflow renders the attributes named like the operator's templated fields (3.3+), so each
+        # field is an attribute of its own when the task starts in the triggerer.
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and keyword arguments: the request only, which holds connection ids, not secrets."""
-        return (f"{type(self).__module__}.{type(self).__qualname__}", {"request": self.request})
+        """Classpath and keyword arguments: the request or the raw fields (connection ids, never secrets)."""
+        kwargs: dict[str, Any] = {"request": self.request} if self.request is not None else dict(self.fields)
+        return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
+
+    def _validate_here(self) -> tuple[InvokeRequest, list[str]]:
+        """
+        Validate the (rendered) fields of a task that started in the triggerer.
+
+        :return: The request, and why it must run on the worker instead (empty: it runs here).
+        :raises LambdaInvokeError: Exit 20 naming every bad field, before any network call.
+        """
+        from airflow_provider_lambda_ue import invocation as path
+
+        raw = LambdaInvokeFields(**{name: getattr(self, name) for name in self.fields})
+        current = path.prepare(raw, self.log)
+        assert current.request is not None
+        hook = path.build_hook(current)
+        return current.request, sync_only_reasons(current.request, hook.conn_config.botocore_config)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Invoke once (retrying only what provably did not run) and yield the answer or the failure."""
@@ -170,7 +224,14 @@ class LambdaInvokeTrigger(BaseTrigger):
 
         hook: LambdaInvokeHook | None = None
         try:
-            request = InvokeRequest.from_dict(self.request)
+            if self.request is None:
+                request, reasons = self._validate_here()
+                if reasons:
+                    self.log.info("Invoking on the worker instead: %s", "; ".join(reasons))
+                    yield TriggerEvent({"status": RUN_ON_WORKER, "reasons": reasons})
+                    return
+            else:
+                request = InvokeRequest.from_dict(self.request)
             hook = LambdaInvokeHook.from_request(request)
             self.log.info(
                 "Invoking %s%s%s",
