@@ -234,3 +234,117 @@ def test_a_templated_event_invocation_comes_back_to_the_worker(
     assert document["exit_code"] == 0
     assert document["result"]["status_code"] == 202
     assert counting_function.wait_for_count(1) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Deferred from a worker (mapped tasks, ...): the trigger ends the task itself.
+
+
+@pytest.fixture
+def stored_xcoms(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What the trigger stores through the Task SDK's XCom (no supervisor here to relay it)."""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    stored: list[dict[str, Any]] = []
+
+    def record(cls: Any, key: str, value: Any, **where: Any) -> None:
+        stored.append({key: value, **where})
+
+    monkeypatch.setattr(XCom, "set", classmethod(record))
+    return stored
+
+
+def deferred_trigger(op: LambdaInvokeOperator) -> tuple[LambdaInvokeTrigger, Any]:
+    """The trigger ``execute`` defers to, rebuilt from JSON kwargs, with a trigger id as in a triggerer."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    op.start_from_trigger = False
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute({"ti": FakeTaskInstance()})
+    classpath, kwargs = deferred.value.trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    trigger = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+    trigger.trigger_id = 1
+    trigger.task_instance = SimpleNamespace(dag_id="d", task_id=op.task_id, run_id="r", map_index=3)
+    return trigger, deferred.value
+
+
+def test_a_task_deferred_from_a_worker_ends_in_the_triggerer_with_its_document(
+    local_lambda: LocalLambda, stored_xcoms: list[dict[str, Any]]
+) -> None:
+    from airflow.triggers.base import TaskSuccessEvent
+
+    name = unique_function_name("sft-end")
+    local_lambda.create_function(name, ECHO_HANDLER)
+    op = operator(
+        function_name=name, payload={"n": 1}, endpoint_url=local_lambda.url, start_from_trigger=False
+    )
+    trigger, _ = deferred_trigger(op)
+
+    event = asyncio.run(anext(trigger.run()))
+    assert isinstance(event, TaskSuccessEvent)
+    assert len(stored_xcoms) == 1
+    document = stored_xcoms[0].pop("return_value")
+    assert stored_xcoms[0] == {"dag_id": "d", "task_id": "invoke", "run_id": "r", "map_index": 3}
+    assert document["exit_code"] == 0
+    assert json.loads(document["result"]["payload"]) == {"n": 1}
+    # The same document the worker would have built from a resumed event.
+    sync = operator(function_name=name, payload={"n": 1}, endpoint_url=local_lambda.url, deferrable=False)
+    expected = sync.execute({"ti": FakeTaskInstance()})
+    assert set(document) == set(expected)
+    assert document["invocation"] == expected["invocation"]
+
+
+@pytest.mark.parametrize(("retries", "ends_here"), [(0, True), (2, False)])
+def test_a_failure_ends_in_the_triggerer_only_without_retries(
+    local_lambda: LocalLambda, stored_xcoms: list[dict[str, Any]], retries: int, ends_here: bool
+) -> None:
+    from airflow.triggers.base import TaskFailedEvent
+
+    from tests.fixtures.local_lambda import RAISE_HANDLER
+
+    name = unique_function_name("sft-fail")
+    local_lambda.create_function(name, RAISE_HANDLER)
+    op = operator(
+        function_name=name, payload={"message": "boom"}, endpoint_url=local_lambda.url, retries=retries
+    )
+    trigger, deferred = deferred_trigger(op)
+
+    event = asyncio.run(anext(trigger.run()))
+    if ends_here:
+        assert isinstance(event, TaskFailedEvent)
+        assert stored_xcoms[0]["return_value"]["exit_code"] == 1
+        assert stored_xcoms[0]["return_value"]["result"]["function_error"] == "Unhandled"
+    else:
+        # Resumes on the worker, which raises the contract's exception (and Airflow retries).
+        from airflow_provider_lambda_ue.exceptions import LambdaFunctionError
+
+        assert not isinstance(event, TaskFailedEvent)
+        assert stored_xcoms == []
+        ti = FakeTaskInstance()
+        with pytest.raises(LambdaFunctionError):
+            getattr(op, deferred.method_name)({"ti": ti}, event=event.payload)
+        assert ti.xcom["return_value"]["exit_code"] == 1
+
+
+def test_outside_a_triggerer_the_task_resumes_on_the_worker(local_lambda: LocalLambda) -> None:
+    name = unique_function_name("sft-inline")
+    local_lambda.create_function(name, ECHO_HANDLER)
+    op = operator(function_name=name, endpoint_url=local_lambda.url)
+    trigger, _ = deferred_trigger(op)
+    trigger.trigger_id = None  # airflow dags test runs triggers in line, without a trigger row
+
+    event = event_of(trigger)
+    assert event["status"] == "success"
+
+
+def test_a_triggerer_that_cannot_store_the_document_leaves_the_task_to_the_worker(
+    local_lambda: LocalLambda,
+) -> None:
+    name = unique_function_name("sft-nostore")
+    local_lambda.create_function(name, ECHO_HANDLER)
+    op = operator(function_name=name, endpoint_url=local_lambda.url)
+    trigger, _ = deferred_trigger(op)  # no supervisor here: XCom.set fails
+
+    event = event_of(trigger)
+    assert event["status"] == "success"

@@ -284,9 +284,30 @@ class LambdaInvokeOperator(BaseOperator):
             current.request.function_name,
         )
         self.defer(
-            trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
+            trigger=LambdaInvokeTrigger(request=current.request.to_dict(), end_here=self._end_here(current)),
             method_name="execute_complete",
         )
+
+    def _end_here(self, current: Invocation) -> dict[str, Any] | None:
+        """
+        What the trigger needs to end this task itself, with the document on XCom (None: it cannot).
+
+        A task deferred from a worker that resumes on a worker races the scheduler: if the trigger
+        fires before the scheduler has read the deferring run's exit, the task, queued again with
+        the same try number, is marked failed. Ending the task in the triggerer leaves nothing to
+        queue again. A failure ends there only without retries (Airflow would retry it, although
+        exit codes 2, 3, 20 and 21 must not be), else it resumes on the worker, which raises the
+        contract's exception.
+        """
+        raw = {name: getattr(self, name) for name in LambdaInvokeFields.names()}
+        if not all(_plain_data(value) for value in raw.values()):
+            return None
+        return {
+            "raw": raw,
+            "credentials_set": current.credentials_set,
+            "proxy_credentials_set": current.proxy_credentials_set,
+            "on_failure": not self.retries,
+        }
 
 
 def _plain_data(value: Any) -> bool:

@@ -356,6 +356,12 @@ class LiveAirflow:
             if not page["task_instances"] or len(instances) >= page["total_entries"]:
                 return instances
 
+    def task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """One task instance as the API returns it (``state``, ``try_number``, ``pid``, ``hostname``, ...)."""
+        path = f"/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}"
+        answer: dict[str, Any] = self.get(f"{path}/{map_index}" if map_index >= 0 else path)
+        return answer
+
     def task_states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
         """``{(task_id, map_index): state}`` of the run."""
         return {(ti["task_id"], ti["map_index"]): ti["state"] for ti in self.task_instances(dag_id, run_id)}
@@ -373,13 +379,8 @@ class LiveAirflow:
             map_index=map_index,
             deserialize="true",
         )
-        value = answer["value"]
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
+        # As stored: a document stored as JSON text (not as an object) would come back as a string.
+        return answer["value"]
 
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1

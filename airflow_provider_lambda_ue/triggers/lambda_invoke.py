@@ -20,7 +20,13 @@ known only once rendered) comes back to the worker, which invokes synchronously.
 
 Where Airflow cannot start the task here (mapped tasks; templated fields before Airflow 3.3; see
 ``LambdaInvokeOperator.start_in_triggerer_obstacles``), the operator validates on a worker and
-defers with the validated ``request``, as before; those tasks remain exposed to the race.
+defers with the validated ``request`` and ``end_here`` (the fields the document reports): the
+trigger then ends the task itself (the document stored as ``return_value``, then a
+``TaskSuccessEvent``), so the task is never queued again and cannot race. A failure ends here too
+(the document, then a ``TaskFailedEvent``) when the task has no retries; with retries it resumes
+on the worker, which raises the contract's exception, and that resume is exposed to the race.
+Outside a real triggerer
+(``airflow dags test`` runs triggers in line) the task always resumes on the worker.
 
 What the triggerer does the same way as the worker
 --------------------------------------------------
@@ -83,11 +89,15 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from importlib.util import find_spec
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+    from airflow_provider_lambda_ue.output import InvokeResult
 
 __all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
 
@@ -184,9 +194,12 @@ class LambdaInvokeTrigger(BaseTrigger):
         in the triggerer.
     """
 
-    def __init__(self, request: dict[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(
+        self, request: dict[str, Any] | None = None, end_here: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
         super().__init__()
         self.request = request
+        self.end_here = end_here
         unknown = set(fields) - set(LambdaInvokeFields.names())
         if unknown:
             raise TypeError(f"LambdaInvokeTrigger got unknown fields: {', '.join(sorted(unknown))}")
@@ -198,7 +211,11 @@ class LambdaInvokeTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and keyword arguments: the request or the raw fields (connection ids, never secrets)."""
-        kwargs: dict[str, Any] = {"request": self.request} if self.request is not None else dict(self.fields)
+        kwargs: dict[str, Any] = (
+            {"request": self.request, "end_here": self.end_here}
+            if self.request is not None
+            else dict(self.fields)
+        )
         return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
 
     def _validate_here(self) -> tuple[InvokeRequest, list[str]]:
@@ -223,6 +240,7 @@ class LambdaInvokeTrigger(BaseTrigger):
         from airflow_provider_lambda_ue.invocation import error_event
 
         hook: LambdaInvokeHook | None = None
+        request: InvokeRequest | None = None
         try:
             if self.request is None:
                 request, reasons = self._validate_here()
@@ -243,7 +261,79 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
             self.log.info("Invocation failed: %s", error)
-            yield TriggerEvent(error_event(error))
+            yield self._end_event(request, error=error) or TriggerEvent(error_event(error))
             return
         self.log.info("Lambda answered %s", result.status_code)
-        yield TriggerEvent({"status": "success", "result": result.to_dict()})
+        yield self._end_event(request, result=result) or TriggerEvent(
+            {"status": "success", "result": result.to_dict()}
+        )
+
+    def _end_event(
+        self,
+        request: InvokeRequest | None,
+        result: InvokeResult | None = None,
+        error: LambdaInvokeError | None = None,
+    ) -> TriggerEvent | None:
+        """
+        The event that ends a task deferred from a worker here, with its document on XCom.
+
+        None (resume on the worker) when the operator did not ask for it (``end_here``), when the
+        request was never validated, for a failure of a task with retries, and outside a real
+        triggerer: ``airflow dags test`` runs triggers in line, without a trigger row, and hands only
+        an event's payload to the next method.
+        """
+        if self.end_here is None or request is None or self.trigger_id is None:
+            return None
+        from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
+
+        from airflow_provider_lambda_ue import invocation as path
+        from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+
+        spec = self.end_here
+        current = path.Invocation(
+            raw=LambdaInvokeFields(**spec["raw"]),
+            request=request,
+            credentials_set=spec.get("credentials_set"),
+            proxy_credentials_set=spec.get("proxy_credentials_set"),
+        )
+        try:
+            if error is not None:
+                raise current.failed(error)
+            assert result is not None
+            document = path.finish(current, result, self.log)
+        except LambdaInvokeError as failure:
+            if not spec.get("on_failure") or not self._push_document(failure.output):
+                return None
+            self.log.error("%s", failure)
+            return TaskFailedEvent()
+        return TaskSuccessEvent() if self._push_document(document) else None
+
+    def _push_document(self, document: dict[str, Any] | None) -> bool:
+        """
+        Store the document as the task's ``return_value`` XCom, as the worker would; False if impossible.
+
+        Through the Task SDK's XCom (the triggerer relays it to the execution API), not the end
+        event's ``xcoms``: Airflow 3.3 stores those as JSON text, so a downstream ``xcom_pull``
+        would get a string instead of the document. A triggerer that cannot store XComs leaves
+        the task to resume on the worker.
+        """
+        ti = self.task_instance
+        if document is None or ti is None:
+            return False
+        try:
+            from airflow.sdk.execution_time.xcom import XCom
+
+            XCom.set(
+                key="return_value",
+                value=document,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                map_index=ti.map_index,
+            )
+        except Exception as exc:
+            self.log.warning(
+                "Could not store the document from the triggerer (%s); finishing on the worker", exc
+            )
+            return False
+        return True

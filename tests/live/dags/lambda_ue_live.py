@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, task
@@ -52,15 +53,15 @@ with DAG("live_bad_input", schedule=None, catchup=False):
     ) >> exit_code_of("invoke")
 
 with DAG("live_mapped", schedule=None, catchup=False):
-    # Synchronous: Airflow cannot start mapped tasks in the triggerer, and mapped tasks deferring
-    # from a worker are exposed to the scheduler's race (README, Deferrable mode).
+    # Deferrable: Airflow cannot start mapped tasks in the triggerer, so they defer from a worker
+    # and the trigger ends them (README, Deferrable mode).
     mapped = LambdaInvokeOperator.partial(
         task_id="invoke_each",
         function_name=FUNCTION,
         region_name="us-east-1",
         endpoint_url=ENDPOINT,
-        deferrable=False,
-    ).expand(payload=[{"item": n} for n in range(3)])
+        deferrable=True,
+    ).expand(payload=[{"item": n} for n in range(4)])
 
     @task
     def collect(documents: list[dict[str, Any]]) -> list[Any]:
@@ -79,10 +80,29 @@ with DAG("live_read_timeout_deferred", schedule=None, catchup=False):
     _invoke("invoke", wait_for_completion_timeout=2, deferrable=True) >> exit_code_of("invoke")
 
 with DAG("live_race", schedule=None, catchup=False, max_active_tasks=64):
-    for n in range(RACE_TASKS):
+    # Both ways a deferrable task runs: started in the triggerer (plain tasks) and deferred from a
+    # worker, then ended in the triggerer (mapped tasks, which Airflow cannot start there).
+    for n in range(RACE_TASKS // 2):
         _invoke(f"quick_{n:02d}", payload={"n": n}, deferrable=True)
+    LambdaInvokeOperator.partial(
+        task_id="quick_mapped",
+        function_name=FUNCTION,
+        region_name="us-east-1",
+        endpoint_url=ENDPOINT,
+        deferrable=True,
+    ).expand(payload=[{"n": n} for n in range(RACE_TASKS - RACE_TASKS // 2)])
 
-with DAG("live_race_from_worker", schedule=None, catchup=False, max_active_tasks=64):
-    # The same invocations deferring from a worker (what mapped tasks do): exposed to the race.
-    for n in range(RACE_TASKS):
-        _invoke(f"quick_{n:02d}", payload={"n": n}, deferrable=True, start_from_trigger=False)
+# Chaos: a 10-second function, so that a component can be killed while it runs.
+with DAG("live_chaos_deferred", schedule=None, catchup=False):
+    _invoke("invoke", deferrable=True, wait_for_completion_timeout=60)
+
+with DAG("live_chaos_worker", schedule=None, catchup=False):
+    LambdaInvokeOperator(
+        task_id="invoke",
+        function_name=FUNCTION,
+        region_name="us-east-1",
+        endpoint_url=ENDPOINT,
+        wait_for_completion_timeout=60,
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
