@@ -69,6 +69,12 @@ class LambdaInvokeOperator(BaseOperator):
         task succeeds and the document's ``result.function_error`` is set.
     :param deferrable: Hold synchronous invocations in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
+    :param start_from_trigger: With ``deferrable``, start the task in the triggerer (Airflow's
+        ``start_from_trigger``): no worker runs before the wait, so a quick answer cannot race the
+        scheduler, and each invocation costs one worker process instead of two. Where Airflow
+        cannot start the task there (:meth:`start_in_triggerer_obstacles`: mapped tasks, templated
+        fields before Airflow 3.3, ``.json`` template files, ...) the task defers from a worker as
+        with False.
     """
 
     template_fields: Sequence[str] = (
@@ -110,6 +116,7 @@ class LambdaInvokeOperator(BaseOperator):
         endpoint_url: str | None = None,
         fail_on_function_error: bool | str = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        start_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -133,6 +140,15 @@ class LambdaInvokeOperator(BaseOperator):
         self.endpoint_url = endpoint_url
         self.fail_on_function_error = fail_on_function_error
         self.deferrable = deferrable
+        # Decided once, here: the DAG's serialisation (what the scheduler reads) records it at parse
+        # time. A mapped task never gets here at parse time: MappedOperator reads the class
+        # attributes (start_from_trigger False), so mapped tasks defer from a worker.
+        if deferrable and start_from_trigger:
+            obstacles = self.start_in_triggerer_obstacles()
+            if obstacles:
+                self.log.debug("%s defers from a worker: %s", self.task_id, "; ".join(obstacles))
+            else:
+                self._start_in_triggerer()
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """
@@ -160,11 +176,62 @@ class LambdaInvokeOperator(BaseOperator):
             return path.run(current, self._hook, self.log)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Finish a deferred invocation on the worker: same decoding, document and exceptions."""
+        """
+        Finish a deferred invocation on the worker: same decoding, document and exceptions.
+
+        A task that started in the triggerer comes here first and only: the fields were rendered
+        again here (validation repeats, and fails the same way, exit 20), and a request the
+        triggerer could not perform (``run_on_worker``) is invoked synchronously now.
+        """
         from airflow_provider_lambda_ue import invocation as path
+        from airflow_provider_lambda_ue.triggers.lambda_invoke import RUN_ON_WORKER
 
         with _document_on_failure(context):
-            return path.complete(self._prepare(), event, self.log)
+            current = self._prepare()
+            if event.get("status") == RUN_ON_WORKER:
+                self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
+                return path.run(current, self._hook, self.log)
+            return path.complete(current, event, self.log)
+
+    def start_in_triggerer_obstacles(self) -> list[str]:
+        """
+        Why this task cannot start in the triggerer (empty: it can), as decided when it is built.
+
+        Airflow builds the trigger from ``start_trigger_args`` before any worker runs, so the
+        trigger gets the raw fields: from Airflow 3.3 the triggerer renders the templated ones (with
+        the standard template context, a plain Jinja environment), before that not at all.
+        Obstacles: a field holding a template before Airflow 3.3; a ``.json`` template file (the
+        triggerer has no ``template_searchpath``); a DAG with its own Jinja settings (macros,
+        filters, native rendering, environment options) and a templated field; a value that is
+        not plain JSON data (an ``XComArg``, bytes: resolved on the worker only); an ``Event`` or
+        ``DryRun`` invocation (answers at once: it runs synchronously on the worker).
+        """
+        from airflow_provider_lambda_ue import compat
+
+        obstacles: list[str] = []
+        values = {name: getattr(self, name) for name in LambdaInvokeFields.names()}
+        odd = sorted(name for name, value in values.items() if not _plain_data(value))
+        if odd:
+            obstacles.append(f"{', '.join(odd)}: not plain data (resolved on the worker)")
+        templated = sorted(name for name in self.template_fields if _has_template(values.get(name)))
+        if templated and not compat.AIRFLOW_V_3_3_PLUS:
+            obstacles.append(
+                f"{', '.join(templated)}: templated (the triggerer renders them from Airflow 3.3)"
+            )
+        files = [
+            name
+            for name in ("payload", "client_context")
+            if isinstance(values[name], str) and values[name].strip().endswith(tuple(self.template_ext))
+        ]
+        if files:
+            obstacles.append(f"{', '.join(files)}: a template file (read with the DAG's template_searchpath)")
+        dag = self.dag if self.has_dag() else None
+        if templated and dag is not None and _own_jinja_settings(dag):
+            obstacles.append("the DAG's own Jinja settings apply on the worker only")
+        kind = str(values["invocation_type"] or "").replace(" ", "").replace("_", "").lower()
+        if kind in ("event", "dryrun"):
+            obstacles.append(f"{values['invocation_type']} invocations answer at once")
+        return obstacles
 
     # -- internals ------------------------------------------------------------------------
 
@@ -194,6 +261,19 @@ class LambdaInvokeOperator(BaseOperator):
             self.log.info("Invoking without deferring: %s", "; ".join(reasons))
         return not reasons
 
+    def _start_in_triggerer(self) -> None:
+        from airflow.triggers.base import StartTriggerArgs
+
+        from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
+
+        self.start_from_trigger = True
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{LambdaInvokeTrigger.__module__}.{LambdaInvokeTrigger.__qualname__}",
+            next_method="execute_complete",
+            # The raw fields, named like the templated fields so that Airflow renders them there.
+            trigger_kwargs={name: getattr(self, name) for name in LambdaInvokeFields.names()},
+        )
+
     def _defer(self, current: Invocation) -> None:
         from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 
@@ -204,9 +284,60 @@ class LambdaInvokeOperator(BaseOperator):
             current.request.function_name,
         )
         self.defer(
-            trigger=LambdaInvokeTrigger(request=current.request.to_dict()),
+            trigger=LambdaInvokeTrigger(request=current.request.to_dict(), end_here=self._end_here(current)),
             method_name="execute_complete",
         )
+
+    def _end_here(self, current: Invocation) -> dict[str, Any] | None:
+        """
+        What the trigger needs to end this task itself, with the document on XCom (None: it cannot).
+
+        A task deferred from a worker that resumes on a worker races the scheduler: if the trigger
+        fires before the scheduler has read the deferring run's exit, the task, queued again with
+        the same try number, is marked failed. Ending the task in the triggerer leaves nothing to
+        queue again. A failure ends there only without retries (Airflow would retry it, although
+        exit codes 2, 3, 20 and 21 must not be), else it resumes on the worker, which raises the
+        contract's exception.
+        """
+        raw = {name: getattr(self, name) for name in LambdaInvokeFields.names()}
+        if not all(_plain_data(value) for value in raw.values()):
+            return None
+        return {
+            "raw": raw,
+            "credentials_set": current.credentials_set,
+            "proxy_credentials_set": current.proxy_credentials_set,
+            "on_failure": not self.retries,
+        }
+
+
+def _plain_data(value: Any) -> bool:
+    """JSON data (what a trigger's keyword arguments can carry and the triggerer can render)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_data(item) for key, item in value.items())
+    return False
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(marker in value for marker in ("{{", "{%", "{#"))
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_template(item) for item in value.values())
+    return False
+
+
+def _own_jinja_settings(dag: Any) -> bool:
+    return bool(
+        getattr(dag, "user_defined_macros", None)
+        or getattr(dag, "user_defined_filters", None)
+        or getattr(dag, "render_template_as_native_obj", False)
+        or getattr(dag, "jinja_environment_kwargs", None)
+    )
 
 
 @contextmanager

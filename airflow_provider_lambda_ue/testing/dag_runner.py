@@ -147,6 +147,18 @@ def _json(value: Any) -> Any:
     return value
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without Airflow, AWS, ``LAMBDA_UE_`` or proxy settings; ``NO_PROXY=*``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(_INHERITED_PREFIXES_DROPPED)
+        and key.lower() not in ("http_proxy", "https_proxy")
+    }
+    env["NO_PROXY"] = "*"
+    return env
+
+
 def create_airflow_env(home: Path, dags_folder: Path, extra_pythonpath: Path | None = None) -> AirflowEnv:
     """
     Create and migrate an isolated Airflow home (SQLite) whose DAG folder is ``dags_folder``.
@@ -157,12 +169,7 @@ def create_airflow_env(home: Path, dags_folder: Path, extra_pythonpath: Path | N
     :param dags_folder: The DAG folder.
     :param extra_pythonpath: A folder to put on PYTHONPATH (e.g. the repository root).
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(_INHERITED_PREFIXES_DROPPED)
-        and key.lower() not in ("http_proxy", "https_proxy")
-    }
+    env = clean_environment()
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(dags_folder),

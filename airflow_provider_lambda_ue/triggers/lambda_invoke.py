@@ -6,6 +6,28 @@ validated request (connection ids, never keys) and returns plain data; the opera
 the worker through the same path as a synchronous invocation (decoding, output document, XCom,
 exceptions and exit codes).
 
+Two ways in: started in the triggerer, or deferred from a worker
+----------------------------------------------------------------
+A deferrable task normally *starts* here (Airflow's ``start_from_trigger``): the scheduler creates
+the trigger from the operator's ``start_trigger_args`` (the raw fields) without running a worker
+first; Airflow 3.3 renders the templated fields in the triggerer; the trigger validates them (a
+bad field is an error event with exit code 20, before any network call) and invokes; one worker
+process finishes. No worker run precedes the wait, so a quick answer cannot race the scheduler's
+handling of that run's exit (Airflow 3.3 marks such a task failed: "... finished with state
+success, but the task instance's state attribute is queued"), and each invocation costs one
+worker process instead of two. A request the triggerer cannot perform (:func:`sync_only_reasons`,
+known only once rendered) comes back to the worker, which invokes synchronously.
+
+Where Airflow cannot start the task here (mapped tasks; templated fields before Airflow 3.3; see
+``LambdaInvokeOperator.start_in_triggerer_obstacles``), the operator validates on a worker and
+defers with the validated ``request`` and ``end_here`` (the fields the document reports): the
+trigger then ends the task itself (the document stored as ``return_value``, then a
+``TaskSuccessEvent``), so the task is never queued again and cannot race. A failure ends here too
+(the document, then a ``TaskFailedEvent``) when the task has no retries; with retries it resumes
+on the worker, which raises the contract's exception, and that resume is exposed to the race.
+Outside a real triggerer
+(``airflow dags test`` runs triggers in line) the task always resumes on the worker.
+
 What the triggerer does the same way as the worker
 --------------------------------------------------
 Credentials (the ``aws`` connection or the environment's chain), the role (STS AssumeRole, which
@@ -67,13 +89,20 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from importlib.util import find_spec
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest
+from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
-__all__ = ["LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+    from airflow_provider_lambda_ue.output import InvokeResult
+
+__all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
+
+RUN_ON_WORKER = "run_on_worker"
+"""Event status: the task started in the triggerer, but the worker must invoke (:func:`sync_only_reasons`)."""
 
 
 def async_client_problems() -> list[str]:
@@ -150,17 +179,59 @@ class LambdaInvokeTrigger(BaseTrigger):
         keep ``deferrable=False`` with ``retries=0`` for functions that must never run twice. See
         the module docstring.
 
+    Two ways in:
+
+    * deferred from a worker (``request``): the operator validated the fields there;
+    * started in the triggerer (``**fields``, the task's ``start_trigger_args``): no worker ran
+      before; Airflow (3.3+) renders the templated fields here, the trigger validates them (a bad
+      field is an error event with exit code 20, before any network call), and a request it cannot
+      honour (:func:`sync_only_reasons`) comes back as ``{"status": "run_on_worker", "reasons":
+      [...]}`` for the worker to invoke synchronously.
+
     :param request: The validated request (:meth:`InvokeRequest.to_dict`): connection ids, never
         keys or passwords; the proxy URL never carries credentials (validation rejects that).
+    :param fields: The task's raw fields (:class:`LambdaInvokeFields` names), when the task started
+        in the triggerer.
     """
 
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(
+        self, request: dict[str, Any] | None = None, end_here: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
         super().__init__()
         self.request = request
+        self.end_here = end_here
+        unknown = set(fields) - set(LambdaInvokeFields.names())
+        if unknown:
+            raise TypeError(f"LambdaInvokeTrigger got unknown fields: {', '.join(sorted(unknown))}")
+        self.fields = fields
+        # Airflow renders the attributes named like the operator's templated fields (3.3+), so each
+        # field is an attribute of its own when the task starts in the triggerer.
+        for name, value in fields.items():
+            setattr(self, name, value)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and keyword arguments: the request only, which holds connection ids, not secrets."""
-        return (f"{type(self).__module__}.{type(self).__qualname__}", {"request": self.request})
+        """Classpath and keyword arguments: the request or the raw fields (connection ids, never secrets)."""
+        kwargs: dict[str, Any] = (
+            {"request": self.request, "end_here": self.end_here}
+            if self.request is not None
+            else dict(self.fields)
+        )
+        return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
+
+    def _validate_here(self) -> tuple[InvokeRequest, list[str]]:
+        """
+        Validate the (rendered) fields of a task that started in the triggerer.
+
+        :return: The request, and why it must run on the worker instead (empty: it runs here).
+        :raises LambdaInvokeError: Exit 20 naming every bad field, before any network call.
+        """
+        from airflow_provider_lambda_ue import invocation as path
+
+        raw = LambdaInvokeFields(**{name: getattr(self, name) for name in self.fields})
+        current = path.prepare(raw, self.log)
+        assert current.request is not None
+        hook = path.build_hook(current)
+        return current.request, sync_only_reasons(current.request, hook.conn_config.botocore_config)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Invoke once (retrying only what provably did not run) and yield the answer or the failure."""
@@ -169,8 +240,16 @@ class LambdaInvokeTrigger(BaseTrigger):
         from airflow_provider_lambda_ue.invocation import error_event
 
         hook: LambdaInvokeHook | None = None
+        request: InvokeRequest | None = None
         try:
-            request = InvokeRequest.from_dict(self.request)
+            if self.request is None:
+                request, reasons = self._validate_here()
+                if reasons:
+                    self.log.info("Invoking on the worker instead: %s", "; ".join(reasons))
+                    yield TriggerEvent({"status": RUN_ON_WORKER, "reasons": reasons})
+                    return
+            else:
+                request = InvokeRequest.from_dict(self.request)
             hook = LambdaInvokeHook.from_request(request)
             self.log.info(
                 "Invoking %s%s%s",
@@ -182,7 +261,79 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
             self.log.info("Invocation failed: %s", error)
-            yield TriggerEvent(error_event(error))
+            yield self._end_event(request, error=error) or TriggerEvent(error_event(error))
             return
         self.log.info("Lambda answered %s", result.status_code)
-        yield TriggerEvent({"status": "success", "result": result.to_dict()})
+        yield self._end_event(request, result=result) or TriggerEvent(
+            {"status": "success", "result": result.to_dict()}
+        )
+
+    def _end_event(
+        self,
+        request: InvokeRequest | None,
+        result: InvokeResult | None = None,
+        error: LambdaInvokeError | None = None,
+    ) -> TriggerEvent | None:
+        """
+        The event that ends a task deferred from a worker here, with its document on XCom.
+
+        None (resume on the worker) when the operator did not ask for it (``end_here``), when the
+        request was never validated, for a failure of a task with retries, and outside a real
+        triggerer: ``airflow dags test`` runs triggers in line, without a trigger row, and hands only
+        an event's payload to the next method.
+        """
+        if self.end_here is None or request is None or self.trigger_id is None:
+            return None
+        from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
+
+        from airflow_provider_lambda_ue import invocation as path
+        from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+
+        spec = self.end_here
+        current = path.Invocation(
+            raw=LambdaInvokeFields(**spec["raw"]),
+            request=request,
+            credentials_set=spec.get("credentials_set"),
+            proxy_credentials_set=spec.get("proxy_credentials_set"),
+        )
+        try:
+            if error is not None:
+                raise current.failed(error)
+            assert result is not None
+            document = path.finish(current, result, self.log)
+        except LambdaInvokeError as failure:
+            if not spec.get("on_failure") or not self._push_document(failure.output):
+                return None
+            self.log.error("%s", failure)
+            return TaskFailedEvent()
+        return TaskSuccessEvent() if self._push_document(document) else None
+
+    def _push_document(self, document: dict[str, Any] | None) -> bool:
+        """
+        Store the document as the task's ``return_value`` XCom, as the worker would; False if impossible.
+
+        Through the Task SDK's XCom (the triggerer relays it to the execution API), not the end
+        event's ``xcoms``: Airflow 3.3 stores those as JSON text, so a downstream ``xcom_pull``
+        would get a string instead of the document. A triggerer that cannot store XComs leaves
+        the task to resume on the worker.
+        """
+        ti = self.task_instance
+        if document is None or ti is None:
+            return False
+        try:
+            from airflow.sdk.execution_time.xcom import XCom
+
+            XCom.set(
+                key="return_value",
+                value=document,
+                dag_id=ti.dag_id,
+                task_id=ti.task_id,
+                run_id=ti.run_id,
+                map_index=ti.map_index,
+            )
+        except Exception as exc:
+            self.log.warning(
+                "Could not store the document from the triggerer (%s); finishing on the worker", exc
+            )
+            return False
+        return True
