@@ -363,6 +363,7 @@ BLOCKS = {
     ("Command line", 1): "test_shell_script_case_example",
     ("Benchmarks", 0): "test_setup_commands_name_existing_scripts",
     ("Layout", 0): "test_layout_names_existing_paths",
+    ("A live Airflow: the demo's live mode and the live tests", 0): "test_live_demo",
 }
 
 #: The command-line examples (by their comment line) that test_command_line_examples runs.
@@ -771,3 +772,68 @@ def test_layout_names_existing_paths() -> None:
             assert current is not None and (current / entry).exists(), f"{current}/{entry}"
         named += 1
     assert named >= 15
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_live_demo() -> None:
+    """
+    ``bash scripts/demo.sh --live`` as written (only the port substituted, so CI needs no free 8080).
+
+    It must bring up the web UI, run the triggered example DAGs to success, and on Ctrl-C (SIGINT
+    to the process group, as a terminal sends it) stop every process it started.
+    """
+    import signal
+    import urllib.request
+
+    (command,) = _commands(block("A live Airflow: the demo's live mode and the live tests").text)
+    assert command == ["bash", "scripts/demo.sh", "--live"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "LAMBDA_UE_"))}
+    process = subprocess.Popen(
+        [*command, "--port", str(_free_port())],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        url = None
+        states: dict[str, str] = {}
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(states) < 4 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Airflow web UI:" in line:
+                url = line.split("Airflow web UI:", 1)[1].strip()
+            found = re.fullmatch(r"(example_lambda_\w+) (\S+): (\w+)\n", line)
+            if found:
+                states[found.group(1)] = found.group(3)
+        output = "".join(lines)
+        assert url, output
+        assert len(states) == 4 and set(states.values()) == {"success"}, output
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            assert answer.status == 200
+            assert "<title>Airflow" in answer.read().decode()
+        os.killpg(process.pid, signal.SIGINT)
+        rest, _ = process.communicate(timeout=120)
+        assert process.returncode == 0, output + rest
+        assert "stopping Airflow and the local endpoint" in rest
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    # Nothing of the process group is left: api-server, scheduler, workers, the endpoint.
+    leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], check=False, capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", leftovers.stdout
