@@ -23,10 +23,11 @@ echo "== mypy"
 echo "== pytest"
 # Parallel workers: most of the suite waits on subprocesses and servers, not on the CPU, so more
 # workers than cores pay off (LAMBDA_UE_TEST_WORKERS=0 runs serially). Each worker starts its own
-# session-scoped servers and Airflow homes. worksteal keeps the long tests from queueing up at the end.
+# session-scoped servers and Airflow homes; loadgroup keeps each xdist_group (the live tier, which
+# shares one live Airflow) on one worker.
 workers="${LAMBDA_UE_TEST_WORKERS:-4}"
 parallel=()
-[ "$workers" != 0 ] && parallel=(-n "$workers" --dist worksteal)
+[ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)
 started=$(date +%s)
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
 status=0

@@ -20,6 +20,13 @@ REPO = Path(__file__).resolve().parents[2]
 LIVE_DAGS = Path(__file__).resolve().parent / "dags"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Pin the live tier to one xdist worker: each worker would otherwise start an Airflow of its own."""
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.xdist_group("live"))
+
+
 @pytest.fixture(scope="session")
 def live_airflow(
     local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
