@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_lambda_ue.compat import AirflowException, AirflowFailException
 
 __all__ = [
     "AUTHENTICATION_ERROR_CODES",
