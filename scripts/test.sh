@@ -23,3 +23,10 @@ echo "== mypy"
 echo "== pytest"
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
 .venv/bin/python -m pytest "$@"
+
+# The compatibility tier: the package in a locked environment of every supported Airflow minor
+# release (compat/*.txt, built once into .compat-envs/), each its own line of the summary.
+# LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
+echo "== compatibility tier"
+.venv/bin/python -m tests.compat.envs build
+.venv/bin/python -m pytest tests/compat -q -p no:cacheprovider
