@@ -109,7 +109,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         target = by_name[name]
         counts = ", ".join(f"{count} {what}" for what, count in sorted(timing.outcomes.items()))
         green = "GREEN" if set(timing.outcomes) == {"passed"} else "RED"
-        amazon = f" (amazon provider {target.amazon})" if target.amazon else ""
+        pins = ([f"amazon provider {target.amazon}"] if target.amazon else []) + list(target.upgrades)
+        amazon = f" ({', '.join(pins)})" if pins else ""
         build = f"built in {timing.build:.0f} s" if timing.installed else "env reused"
         terminalreporter.write_line(
             f"{green:5} Airflow {target.airflow} / Python {target.python}{amazon}: {counts or 'no test'} "

@@ -115,18 +115,21 @@ _RELEASED = {
 #: Every minor release on 3.11 (the main suite's Python); the other Pythons on the releases at the
 #: ends of their support (3.0 does not support 3.13), which keeps the tier within its time budget.
 TARGETS: tuple[Target, ...] = (
-    Target("3.0.6", "3.11", _RELEASED["3.0.6"], amazon=AMAZON_FLOOR),
-    Target("3.1.8", "3.11", _RELEASED["3.1.8"]),
-    Target("3.2.2", "3.11", _RELEASED["3.2.2"]),
-    Target("3.3.2", "3.11", _RELEASED["3.3.2"]),
-    # Airflow 3.0 with the aiobotocore that deferral needs (and the botocore it requires).
+    # The lowest Airflow with the lowest amazon provider, and the aiobotocore deferral needs (and
+    # the botocore it requires) so that the floor's async path is exercised too.
     Target(
         "3.0.6",
-        "3.10",
+        "3.11",
         _RELEASED["3.0.6"],
+        amazon=AMAZON_FLOOR,
         upgrades=(f"aiobotocore=={AIOBOTOCORE_DEFERRING}",),
         past_cutoff=("aiobotocore", "botocore", "boto3", "s3transfer"),
     ),
+    Target("3.1.8", "3.11", _RELEASED["3.1.8"]),
+    Target("3.2.2", "3.11", _RELEASED["3.2.2"]),
+    Target("3.3.2", "3.11", _RELEASED["3.3.2"]),
+    # Airflow 3.0 exactly as its constraints pin it: deferrable mode runs synchronously there.
+    Target("3.0.6", "3.10", _RELEASED["3.0.6"]),
     Target("3.1.8", "3.12", _RELEASED["3.1.8"]),
     Target("3.3.2", "3.13", _RELEASED["3.3.2"]),
 )
