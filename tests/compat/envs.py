@@ -249,8 +249,13 @@ def lock(target: Target) -> Path:
         f"# Airflow {target.airflow} on Python {target.python}, resolved as of {target.released}\n"
         f"# (the release's upload time: what its constraint file pinned). Written by\n"
         f"# `python -m tests.compat.envs lock`; do not edit.\n"
-        f"{_DIGEST_PREFIX}{inputs_digest(target)}\n"
     )
+    if target.upgrades:
+        header += (
+            f"# On top of the release: {', '.join(target.upgrades)}; newer than the cut-off"
+            f" (as of {_NOW}): {', '.join(target.past_cutoff)}.\n"
+        )
+    header += f"{_DIGEST_PREFIX}{inputs_digest(target)}\n"
     target.lock_file.write_text(header + resolved.stdout, encoding="utf-8")
     return target.lock_file
 
