@@ -8,14 +8,14 @@ flags rather than by trying imports one after another, so a broken install fails
 of quietly falling back. The task SDK (``airflow.sdk``) is the home of every name from 3.2 on;
 older releases kept some in Airflow core:
 
-============================  ==================================  ======================
+============================  ==================================  ===========================
 name                          3.2 and later                       3.0 and 3.1
-============================  ==================================  ======================
+============================  ==================================  ===========================
 ``conf``                      ``airflow.sdk.configuration``       ``airflow.configuration``
 ``AirflowException``          ``airflow.sdk.exceptions``          ``airflow.exceptions``
 ``AirflowFailException``      ``airflow.sdk.exceptions``          ``airflow.exceptions``
 ``TaskDeferred``              ``airflow.sdk.exceptions``          ``airflow.exceptions``
-============================  ==================================  ======================
+============================  ==================================  ===========================
 
 Unchanged since 3.0 and imported directly where used: ``airflow.sdk.BaseOperator``,
 ``airflow.sdk.Context``, ``airflow.sdk.Connection``, ``airflow.sdk.log.mask_secret``,
