@@ -1,12 +1,68 @@
-"""Airflow version flags (the one place that compares Airflow versions)."""
+"""Everything that differs between the Airflow 3 releases the package supports, in one place.
+
+The rest of the package imports Airflow names from here and never tests versions itself. As in
+the amazon provider's ``version_compat.py``, the running Airflow's version is read once and
+exposed as ``AIRFLOW_V_3_x_PLUS`` flags (for code that must behave differently, e.g. a feature a
+release added); names that moved are imported from where that version keeps them, chosen by the
+flags rather than by trying imports one after another, so a broken install fails loudly instead
+of quietly falling back. The task SDK (``airflow.sdk``) is the home of every name from 3.2 on;
+older releases kept some in Airflow core:
+
+============================  ==================================  ===========================
+name                          3.2 and later                       3.0 and 3.1
+============================  ==================================  ===========================
+``conf``                      ``airflow.sdk.configuration``       ``airflow.configuration``
+``AirflowException``          ``airflow.sdk.exceptions``          ``airflow.exceptions``
+``AirflowFailException``      ``airflow.sdk.exceptions``          ``airflow.exceptions``
+``TaskDeferred``              ``airflow.sdk.exceptions``          ``airflow.exceptions``
+============================  ==================================  ===========================
+
+Unchanged since 3.0 and imported directly where used: ``airflow.sdk.BaseOperator``,
+``airflow.sdk.Context``, ``airflow.sdk.Connection``, ``airflow.sdk.log.mask_secret``,
+``airflow.triggers.base.BaseTrigger``/``TriggerEvent``.
+
+Importing this module costs nothing beyond what ``import airflow`` has already paid.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
+from airflow import __version__ as _airflow_version
 from packaging.version import Version
 
-_AIRFLOW = Version(Version(version("apache-airflow-core")).base_version)
 
-AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _AIRFLOW
-"""The triggerer renders the templated fields of a task that starts there (``start_from_trigger``)."""
+def _base_version(version: str) -> tuple[int, int, int]:
+    """``(major, minor, micro)`` of a version string, ignoring pre-release and local parts."""
+    parsed = Version(version)
+    return parsed.major, parsed.minor, parsed.micro
+
+
+AIRFLOW_VERSION: tuple[int, int, int] = _base_version(_airflow_version)
+"""The running Airflow's ``(major, minor, micro)``."""
+
+AIRFLOW_V_3_1_PLUS: bool = AIRFLOW_VERSION >= (3, 1, 0)
+AIRFLOW_V_3_2_PLUS: bool = AIRFLOW_VERSION >= (3, 2, 0)
+AIRFLOW_V_3_3_PLUS: bool = AIRFLOW_VERSION >= (3, 3, 0)
+
+if AIRFLOW_V_3_2_PLUS:
+    from airflow.sdk.configuration import conf
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+else:
+    from airflow.configuration import conf
+
+    # mypy checks against the newest Airflow, where these are the task SDK's classes.
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        TaskDeferred,
+    )
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "TaskDeferred",
+    "conf",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_lambda_ue.compat import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.classifier import (

@@ -33,4 +33,15 @@ started=$(date +%s)
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
+[ "$status" = 0 ] || exit "$status"
+
+# The compatibility tier: the package in a locked environment of every supported Airflow minor
+# release (compat/*.txt, built once into .compat-envs/), each its own line of the summary.
+# LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
+echo "== compatibility tier"
+started=$(date +%s)
+.venv/bin/python -m tests.compat.envs build
+# Serial: its per-target summary lines are gathered in the one pytest process.
+.venv/bin/python -m pytest tests/compat -q -p no:cacheprovider || status=$?
+echo "== compatibility tier wall time: $(( $(date +%s) - started )) s (exit $status)"
 exit "$status"

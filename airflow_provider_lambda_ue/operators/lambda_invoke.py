@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.configuration import conf
 
+from airflow_provider_lambda_ue.compat import conf
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,

@@ -52,6 +52,8 @@ class AirflowEnv:
 
     home: Path
     env: dict[str, str]
+    #: The ``airflow`` program to run (another environment's, e.g. for the compatibility tier).
+    airflow: str = AIRFLOW
 
     def dags_test(
         self, dag_id: str, extra_env: Mapping[str, str] | None = None, timeout: int = 300
@@ -64,7 +66,7 @@ class AirflowEnv:
         """
         env = {**self.env, **(extra_env or {})}
         proc = subprocess.run(
-            [AIRFLOW, "dags", "test", dag_id],
+            [self.airflow, "dags", "test", dag_id],
             env=env,
             capture_output=True,
             text=True,
@@ -102,7 +104,7 @@ class AirflowEnv:
         # Only the database: airflow.cfg holds this home's absolute paths (database, logs).
         shutil.copy2(self.home / "airflow.db", home / "airflow.db")
         env = {**self.env, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder)}
-        return AirflowEnv(home=home, env=env)
+        return AirflowEnv(home=home, env=env, airflow=self.airflow)
 
     def _collect(self, dag_id: str, returncode: int, output: str) -> DagTestResult:
         db = sqlite3.connect(self.home / "airflow.db")
@@ -159,7 +161,9 @@ def clean_environment() -> dict[str, str]:
     return env
 
 
-def create_airflow_env(home: Path, dags_folder: Path, extra_pythonpath: Path | None = None) -> AirflowEnv:
+def create_airflow_env(
+    home: Path, dags_folder: Path, extra_pythonpath: Path | None = None, airflow: str = AIRFLOW
+) -> AirflowEnv:
     """
     Create and migrate an isolated Airflow home (SQLite) whose DAG folder is ``dags_folder``.
 
@@ -168,6 +172,7 @@ def create_airflow_env(home: Path, dags_folder: Path, extra_pythonpath: Path | N
     :param home: The (empty) AIRFLOW_HOME folder.
     :param dags_folder: The DAG folder.
     :param extra_pythonpath: A folder to put on PYTHONPATH (e.g. the repository root).
+    :param airflow: The ``airflow`` program (default: the one next to this Python).
     """
     env = clean_environment()
     env.update(
@@ -179,5 +184,5 @@ def create_airflow_env(home: Path, dags_folder: Path, extra_pythonpath: Path | N
     )
     if extra_pythonpath is not None:
         env["PYTHONPATH"] = str(extra_pythonpath)
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True, timeout=600)
-    return AirflowEnv(home=home, env=env)
+    subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, check=True, timeout=600)
+    return AirflowEnv(home=home, env=env, airflow=airflow)

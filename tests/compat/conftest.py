@@ -1,0 +1,118 @@
+"""Fixtures of the compatibility tier, and its per-target summary at the end of the run.
+
+``compat_target``
+    Session-scoped and parametrized over the selected targets (``LAMBDA_UE_COMPAT``, see
+    :mod:`tests.compat.envs`): pytest runs every test of one target before building the next.
+``compat_env``
+    The target's environment (built or reused, see :func:`tests.compat.envs.build`) and an
+    AIRFLOW_HOME migrated by that environment's ``airflow``, whose DAG folder is ``example_dags``.
+
+The local Lambda endpoint is the main suite's session-scoped ``local_lambda``: one for all targets.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, create_airflow_env
+from tests.compat import envs
+from tests.compat.envs import Target
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_DAGS = REPO / "example_dags"
+
+
+@dataclass
+class CompatEnv:
+    """A built target: its programs and a migrated Airflow home."""
+
+    target: Target
+    airflow_env: AirflowEnv
+
+    @property
+    def lambda_ue(self) -> str:
+        return str(self.target.bin("lambda-ue"))
+
+    @property
+    def airflow(self) -> str:
+        return str(self.target.bin("airflow"))
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """``base`` with this environment's programs first on PATH (Airflow may start ``airflow``)."""
+        return {
+            **base,
+            "PATH": f"{self.target.venv / 'bin'}{os.pathsep}{base.get('PATH', '')}",
+            "VIRTUAL_ENV": str(self.target.venv),
+        }
+
+
+@dataclass
+class _Timing:
+    build: float = 0.0
+    migrate: float = 0.0
+    installed: bool = False
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    seconds: float = 0.0
+
+
+_TIMINGS: dict[str, _Timing] = {}
+
+
+@pytest.fixture(scope="session", params=envs.selected(), ids=lambda target: target.name)
+def compat_target(request: pytest.FixtureRequest) -> Target:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def compat_env(compat_target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompatEnv]:
+    timing = _TIMINGS.setdefault(compat_target.name, _Timing())
+    built = envs.build(compat_target)
+    timing.build, timing.installed = built.seconds, built.installed
+    start = time.monotonic()
+    home = tmp_path_factory.mktemp(f"home-{compat_target.name}")
+    airflow = str(compat_target.bin("airflow"))
+    airflow_env = create_airflow_env(home, EXAMPLE_DAGS, extra_pythonpath=REPO, airflow=airflow)
+    env = CompatEnv(compat_target, airflow_env)
+    airflow_env.env.update(env.environment(airflow_env.env))
+    timing.migrate = time.monotonic() - start
+    yield env
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    callspec = getattr(item, "callspec", None)
+    target = callspec.params.get("compat_target") if callspec else None
+    if target is None:
+        return
+    timing = _TIMINGS.setdefault(target.name, _Timing())
+    timing.seconds += report.duration
+    if report.when == "call" or report.outcome != "passed":
+        timing.outcomes[report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per target: what passed, and how long building, migrating and testing took."""
+    if not _TIMINGS:
+        return
+    terminalreporter.section("compatibility tier")
+    by_name = {target.name: target for target in envs.TARGETS}
+    for name, timing in _TIMINGS.items():
+        target = by_name[name]
+        counts = ", ".join(f"{count} {what}" for what, count in sorted(timing.outcomes.items()))
+        green = "GREEN" if set(timing.outcomes) == {"passed"} else "RED"
+        pins = ([f"amazon provider {target.amazon}"] if target.amazon else []) + list(target.upgrades)
+        amazon = f" ({', '.join(pins)})" if pins else ""
+        build = f"built in {timing.build:.0f} s" if timing.installed else "env reused"
+        terminalreporter.write_line(
+            f"{green:5} Airflow {target.airflow} / Python {target.python}{amazon}: {counts or 'no test'} "
+            f"in {timing.seconds:.0f} s ({build}, db migrate {timing.migrate:.0f} s)"
+        )

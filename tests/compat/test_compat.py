@@ -1,0 +1,294 @@
+# pytest passes fixtures as positional parameters; several per test is the point here.
+# ruff: noqa: PLR0917
+"""The compatibility tier: what a user of each supported Airflow release relies on, run in a locked
+environment of that release (see :mod:`tests.compat.envs`), every program a subprocess of it.
+
+Per target: Airflow is the version the lock says, the provider registers (``airflow providers
+list``), the example DAG runs green under ``airflow dags test`` synchronously and deferred (the
+trigger runs in line) with the same document on XCom, and ``lambda-ue`` produces the contract's
+exit codes 0, 1, 10, 11, 20 and 21 from real causes. All against the one local Lambda endpoint
+(moto's server running the handler code) of the session, and a real authenticating proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
+from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.compat.conftest import CompatEnv
+from tests.document_shape import DOCUMENT_KEYS
+from tests.fixtures.fake_servers import subprocess_environment
+from tests.fixtures.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
+from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
+AWS_SECRET = f"compat-secret-{uuid.uuid4().hex}"
+RUN_TIMEOUT = 600
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@dataclass(frozen=True)
+class Functions:
+    demo: str
+    echo: str
+    raising: str
+
+
+@pytest.fixture(scope="session")
+def functions(local_lambda: LocalLambda) -> Functions:
+    """The functions every target invokes, created once on the shared endpoint."""
+    demo, echo, raising = (unique_function_name(prefix) for prefix in ("demo", "echo", "raise"))
+    local_lambda.create_function(demo, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
+    local_lambda.create_function(echo, ECHO_HANDLER, timeout=30)
+    local_lambda.create_function(raising, RAISE_HANDLER, timeout=30)
+    return Functions(demo, echo, raising)
+
+
+def run(
+    env: CompatEnv, args: Sequence[str], variables: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the environment's programs with a clean environment plus ``variables``."""
+    base = subprocess_environment(env.airflow_env.home, variables)
+    base.pop("PYTHONPATH", None)
+    return subprocess.run(
+        list(args),
+        env=env.environment(base),
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+
+
+def test_airflow_version_and_provider_registration(compat_env: CompatEnv) -> None:
+    """The environment runs the target's Airflow, and ``airflow providers list`` shows the provider."""
+    target = compat_env.target
+    version = run(compat_env, [compat_env.airflow, "version"], {})
+    assert version.returncode == 0, version.stderr[-4000:]
+    assert version.stdout.strip().splitlines()[-1] == target.airflow
+
+    listed = run(compat_env, [compat_env.airflow, "providers", "list", "--output", "plain"], {})
+    assert listed.returncode == 0, listed.stderr[-4000:]
+    rows = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    assert [DISTRIBUTION_NAME, __version__] in [row[:1] + row[-1:] for row in rows], listed.stdout
+    if target.amazon:
+        assert ["apache-airflow-providers-amazon", target.amazon] in [row[:1] + row[-1:] for row in rows]
+
+
+#: Run with the environment's Python: what compat.py chose, as JSON.
+COMPAT_PROBE = """
+import json, airflow, airflow.exceptions
+from airflow_provider_lambda_ue import compat
+from airflow_provider_lambda_ue.exceptions import LambdaAuthenticationError, LambdaInvokeError
+fail = [airflow.exceptions.AirflowFailException]
+if compat.AIRFLOW_V_3_2_PLUS:
+    import airflow.sdk.exceptions
+    fail.append(airflow.sdk.exceptions.AirflowFailException)
+print(json.dumps({
+    "version": list(compat.AIRFLOW_VERSION),
+    "flags": [compat.AIRFLOW_V_3_1_PLUS, compat.AIRFLOW_V_3_2_PLUS, compat.AIRFLOW_V_3_3_PLUS],
+    "no_retry": all(issubclass(LambdaAuthenticationError, cls) for cls in fail),
+    "airflow_exception": issubclass(LambdaInvokeError, airflow.exceptions.AirflowException),
+    "conf": compat.conf.getboolean("operators", "default_deferrable"),
+}))
+"""
+
+
+def test_compat_module_matches_the_release(compat_env: CompatEnv) -> None:
+    """
+    compat.py reads the release right, and the exceptions derive from the classes this release's
+    task runner acts on (AirflowFailException: no retry), whichever module holds them.
+    """
+    proc = run(
+        compat_env,
+        [str(compat_env.target.bin("python")), "-c", COMPAT_PROBE],
+        {"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    version = tuple(int(part) for part in compat_env.target.airflow.split("."))
+    assert tuple(probe["version"]) == version
+    assert probe["flags"] == [version >= (3, 1), version >= (3, 2), version >= (3, 3)]
+    assert probe["no_retry"] is True
+    assert probe["airflow_exception"] is True
+    assert probe["conf"] is True  # the operator's default_deferrable comes from this conf
+
+
+def without_airflow_mask_requests(output: str) -> str:
+    """
+    ``dags test`` output less Airflow's own debug lines that carry a value to mask.
+
+    Airflow 3.0 and 3.1 run ``dags test`` tasks with an in-process supervisor whose debug log
+    prints each request it gets, ``MaskSecret(value=...)`` included: the request that tells the
+    masker what to hide. Only ``dags test`` does so (a real worker's supervisor logs "body
+    omitted"); every other line must still be free of the secret.
+    """
+    return "\n".join(line for line in output.splitlines() if "MaskSecret(value=" not in line)
+
+
+def _comparable(document: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """The document without what differs from run to run (run id, request ids in the log tail)."""
+    copy = json.loads(json.dumps(document).replace(run_id, "<run id>"))
+    copy["result"].pop("log_result")
+    return copy
+
+
+def test_example_dag_sync_and_deferred(
+    compat_env: CompatEnv, local_lambda: LocalLambda, functions: Functions
+) -> None:
+    """
+    ``example_lambda_sync_tail`` under ``airflow dags test``, synchronously and deferred (the
+    trigger runs in line), with the same document on XCom; where the aiobotocore of the release's
+    constraints cannot defer (3.0), deferrable mode runs synchronously and the log says why.
+    """
+    variables = {
+        "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,
+        "LAMBDA_UE_FUNCTION": functions.demo,
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "login": "testing", "password": AWS_SECRET}
+        ),
+    }
+    documents = {}
+    for deferrable in (False, True):
+        result = compat_env.airflow_env.dags_test(
+            "example_lambda_sync_tail",
+            {**variables, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": str(deferrable)},
+            timeout=600,
+        )
+        mode = "deferred" if deferrable else "sync"
+        assert result.returncode == 0, (mode, result.output[-6000:])
+        assert result.run_state == "success", (mode, result.output[-6000:])
+        assert result.state("invoke_sync_with_log") == "success", (mode, result.task_states)
+        deferred = "Deferring the invocation" in result.output
+        assert deferred is (deferrable and compat_env.target.defers), (mode, result.output[-6000:])
+        if deferrable and not compat_env.target.defers:
+            assert "Invoking without deferring: this aiobotocore cannot" in result.output, mode
+        # The decoded log tail is in the task log, and the secret is nowhere in it.
+        assert "| Grüße aus Lambda ✓" in result.output, (mode, result.output[-6000:])
+        assert AWS_SECRET not in without_airflow_mask_requests(result.output), mode
+        document = result.xcom("invoke_sync_with_log")
+        assert set(document) == set(DOCUMENT_KEYS)
+        assert document["exit_code"] == 0
+        assert document["invocation"]["version"] == __version__
+        assert json.loads(document["result"]["payload"]) == {
+            "message": "hello from lambda-ue-demo",
+            "received": {"greeting": "hello", "run_id": result.run_id},
+        }
+        assert result.run_id is not None
+        documents[deferrable] = _comparable(document, result.run_id)
+    assert documents[True] == documents[False]
+
+
+def test_cli_exit_codes(
+    compat_env: CompatEnv,
+    local_lambda: LocalLambda,
+    functions: Functions,
+    http_proxy_auth: ProxyInfo,
+    refused_url: str,
+    counting_function_factory: Callable[..., CountingFunction],
+) -> None:
+    """``lambda-ue invoke``: exit codes 0, 1, 10, 11, 20 and 21, each from a real cause."""
+    endpoint = ["--endpoint-url", local_lambda.url]
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    proxy_user = {"LAMBDA_UE_PROXY_USER": PROXY_USER}
+    slow = counting_function_factory(sleep_seconds=4, timeout=60)
+    calls: dict[str, tuple[list[str], dict[str, str]]] = {
+        "success": (["--function-name", functions.echo, "--payload", '{"n": 1}', *endpoint], {}),
+        "function error": (
+            ["--function-name", functions.raising, "--payload", '{"message": "boom"}', *endpoint],
+            {},
+        ),
+        "function error tolerated": (
+            ["--function-name", functions.raising, "--no-fail-on-function-error", *endpoint],
+            {},
+        ),
+        "refused endpoint": (["--function-name", functions.echo, "--endpoint-url", refused_url], {}),
+        "proxy with credentials": (
+            ["--function-name", functions.echo, *endpoint, "--proxy", http_proxy_auth.url],
+            {**proxy_user, "LAMBDA_UE_PROXY_PASSWORD": PROXY_PASSWORD},
+        ),
+        "proxy, wrong password": (
+            ["--function-name", functions.echo, *endpoint, "--proxy", http_proxy_auth.url],
+            {**proxy_user, "LAMBDA_UE_PROXY_PASSWORD": "wrong-" + PROXY_PASSWORD},
+        ),
+        "bad fields": (
+            [
+                "--function-name",
+                functions.echo,
+                "--invocation-type",
+                "Sometimes",
+                "--log-type",
+                "Head",
+                *endpoint,
+            ],
+            {},
+        ),
+        "read timeout": (
+            ["--function-name", slow.name, "--wait-for-completion-timeout", "2", *endpoint],
+            {},
+        ),
+    }
+
+    def invoke(name: str) -> subprocess.CompletedProcess[str]:
+        args, variables = calls[name]
+        return run(compat_env, [compat_env.lambda_ue, "invoke", *args], {**credentials, **variables})
+
+    # Each run mostly waits on Airflow's import or on a server: run them side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = dict(zip(calls, pool.map(invoke, calls), strict=True))
+
+    expected = {
+        "success": 0,
+        "function error": 1,
+        "function error tolerated": 0,
+        "refused endpoint": 10,
+        "proxy with credentials": 0,
+        "proxy, wrong password": 11,
+        "bad fields": 20,
+        "read timeout": 21,
+    }
+    documents = {}
+    for name, proc in runs.items():
+        shown = f"{name}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-4000:]}"
+        assert proc.returncode == expected[name], shown
+        document = json.loads(proc.stdout)
+        assert document["exit_code"] == proc.returncode, shown
+        assert set(document) == set(DOCUMENT_KEYS), shown
+        for secret in (AWS_SECRET, PROXY_PASSWORD):
+            assert secret not in proc.stdout + proc.stderr, f"{name}: a secret leaked"
+        documents[name] = document
+
+    assert json.loads(documents["success"]["result"]["payload"]) == {"n": 1}
+    assert documents["function error"]["result"]["function_error"] == "Unhandled"
+    assert documents["function error tolerated"]["result"]["function_error"] == "Unhandled"
+    assert documents["refused endpoint"]["status_description"].startswith("CONNECTION_ERROR: ")
+    assert documents["proxy, wrong password"]["status_description"].startswith(
+        "CONNECTION_ERROR: ProxyConnectionError"
+    )
+    bad = documents["bad fields"]["status_description"]
+    assert "invocation_type" in bad and "log_type" in bad, bad
+    assert documents["read timeout"]["status_description"].startswith("READ_TIMEOUT_ERROR: ")
+    # Through the proxy: one relayed invocation (the wrong password got no further than the proxy).
+    relayed = http_proxy_auth.wait_for_connections(1, timeout=30)
+    assert [entry for entry in relayed if functions.echo in entry.target], http_proxy_auth.access_log()
+    # The read timeout did not run the function twice (a retried Invoke would show a second start).
+    # The CLI has exited, so a retry would already have been sent: a few seconds show it.
+    assert slow.wait_for_count(1, timeout=120) == 1
+    assert slow.wait_for_count(2, timeout=6) == 1
