@@ -28,11 +28,9 @@ from airflow_provider_lambda_ue.hooks.lambda_invoke import (
     incomplete_response,
 )
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import FakeLambdaServer
-from tests.fixtures.local_lambda import ECHO_HANDLER, unique_function_name
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
-from tests.test_hook_support import (
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
+from tests.support.hooks import (
     AWS_CONN_ID,
     LOG,
     PROXY_CONN_ID,
@@ -44,6 +42,8 @@ from tests.test_hook_support import (
     proxy_connection,
     run,
 )
+from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
 

@@ -15,7 +15,7 @@ received (one for anything that may have reached the function, the hook's budget
 none for validation), and that nothing is left behind: no child process that was not there before,
 no listening port of a stopped fake or proxy, no socket of this process still connected to them.
 
-``tests/test_leaks.py`` runs the same faults with distinctive secrets and greps every output.
+``tests/e2e/test_leaks.py`` runs the same faults with distinctive secrets and greps every output.
 """
 
 from __future__ import annotations
@@ -45,17 +45,17 @@ from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, LambdaInvo
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import (
+from tests.support import fake_servers as fs
+from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.fake_servers import (
     AuthRequiredProxy,
     FakeLambdaServer,
     assert_port_released,
     subprocess_environment,
 )
-from tests.fixtures.local_lambda import ECHO_HANDLER, unique_function_name
-from tests.fixtures.proxies import ProxyInfo, TlsMaterial, _start_proxy, tcp_listeners
-from tests.test_hook_support import connection_json
+from tests.support.hooks import connection_json
+from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.proxies import ProxyInfo, TlsMaterial, _start_proxy, tcp_listeners
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -700,7 +700,7 @@ FAULT_IDS = [fault.id for fault in FAULTS]
 
 #: The command-line half: one fault per exit code, and the ones where the process could differ from
 #: the library (a broken connection, a timeout, credentials from the environment, a file argument).
-#: Every process start imports Airflow (5-15 s on a busy machine); ``tests/test_leaks.py`` runs the
+#: Every process start imports Airflow (5-15 s on a busy machine); ``tests/e2e/test_leaks.py`` runs the
 #: command line through every fault, checking the same document contract.
 CLI_FAULT_IDS = (
     "endpoint_refused",

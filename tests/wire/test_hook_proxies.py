@@ -26,10 +26,8 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaProxyConnectionError,
 )
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.fixtures.fake_servers import FakeLambdaServer
-from tests.fixtures.local_lambda import ECHO_HANDLER, unique_function_name
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
-from tests.test_hook_support import (
+from tests.support.fake_servers import FakeLambdaServer
+from tests.support.hooks import (
     INVOKE_PATH,
     PROXY_CONN_ID,
     assert_failure,
@@ -40,6 +38,8 @@ from tests.test_hook_support import (
     proxy_connection,
     run,
 )
+from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
 

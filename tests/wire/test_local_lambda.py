@@ -34,7 +34,7 @@ from airflow_provider_lambda_ue.testing.local_lambda import (
     local_lambda_server,
     zip_handler,
 )
-from tests.fixtures.local_lambda import (
+from tests.support.local_lambda import (
     ECHO_HANDLER,
     HANDLERS_DIR,
     PRINT_AND_RETURN_HANDLER,
@@ -654,7 +654,7 @@ def serve_process() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
         process = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_lambda_ue.testing", "serve", *args],
             stdout=subprocess.PIPE,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=Path(__file__).resolve().parents[2],
         )
         started.append(process)
         return process

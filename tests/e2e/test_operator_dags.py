@@ -16,8 +16,8 @@ import pytest
 
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import FakeLambdaServer
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -40,20 +40,20 @@ from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCC
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import FakeLambdaServer
-from tests.fixtures.local_lambda import (
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
+from tests.support.local_lambda import (
     ECHO_HANDLER,
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
     unique_function_name,
 )
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env"), pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 AWS_SECRET = "deferrable-secret-do-not-leak"
 
 

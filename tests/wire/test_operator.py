@@ -33,10 +33,10 @@ from airflow_provider_lambda_ue.fields import LambdaInvokeFields
 from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import FakeLambdaServer
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 log = logging.getLogger("tests.operator")
 

@@ -23,14 +23,14 @@ from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.fields import LambdaInvokeFields
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
-from tests.fixtures.fake_servers import (
+from tests.support.fake_servers import (
     FakeLambdaFactory,
     FakeLambdaServer,
     RecordedRequest,
     ScriptedResponse,
     ok_response,
 )
-from tests.test_hook_support import AWS_CONN_ID, LOG, aws_connection, close_client
+from tests.support.hooks import AWS_CONN_ID, LOG, aws_connection, close_client
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/refresh-role"
 BASE_KEY = "AKIDREFRESHBASE0000"

@@ -22,7 +22,7 @@ from airflow_provider_lambda_ue.cli import run as cli_run
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError, LambdaInvokeError
 from airflow_provider_lambda_ue.fields import LambdaInvokeFields
 from airflow_provider_lambda_ue.validation import validate
-from tests.document_shape import DOCUMENT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS
 
 CONTRACT_EXIT_CODES = {0, 1, 2, 3, 10, 11, 20, 21}
 LOG = logging.getLogger("test_properties")

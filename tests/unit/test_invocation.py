@@ -33,7 +33,7 @@ from airflow_provider_lambda_ue.invocation import (
     prepare,
 )
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS, InvokeResult
-from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, RESULT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, RESULT_KEYS
 
 LOGGER_NAME = "tests.invocation"
 log = logging.getLogger(LOGGER_NAME)

@@ -40,10 +40,10 @@ from airflow_provider_lambda_ue.triggers.lambda_invoke import (
     async_client_problems,
     sync_only_reasons,
 )
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import AuthRequiredProxy, FakeLambdaFactory, FakeLambdaServer
-from tests.fixtures.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import AuthRequiredProxy, FakeLambdaFactory, FakeLambdaServer
+from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env", "connections"), pytest.mark.timeout(300)]
 

@@ -35,15 +35,15 @@ from airflow_provider_lambda_ue.hooks.retry import (
     DEFAULT_MAX_ATTEMPTS,
     RetryPolicy,
 )
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import FakeLambdaServer
-from tests.fixtures.local_lambda import CountingFunction
-from tests.test_hook_support import (
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
+from tests.support.hooks import (
     DelayRecorder,
     assert_failure,
     aws_connection,
     run,
 )
+from tests.support.local_lambda import CountingFunction
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
 

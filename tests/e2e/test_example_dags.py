@@ -27,16 +27,16 @@ from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLambdaClient
-from tests.document_shape import DOCUMENT_KEYS
-from tests.fixtures.local_lambda import (
+from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.local_lambda import (
     ECHO_HANDLER,
     RAISE_HANDLER,
     unique_function_name,
     wait_for_count,
 )
-from tests.fixtures.proxies import ProxyFactory, ProxyInfo
+from tests.support.proxies import ProxyFactory, ProxyInfo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
 INVOKE_PATH = "/2015-03-31/functions/"
 

@@ -36,15 +36,15 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.document_shape import DOCUMENT_KEYS, RESULT_KEYS
-from tests.fixtures.fake_servers import FakeLambdaServer, log_tail_not_base64, subprocess_environment
-from tests.fixtures.local_lambda import (
+from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS
+from tests.support.fake_servers import FakeLambdaServer, log_tail_not_base64, subprocess_environment
+from tests.support.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
     unique_function_name,
 )
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -19,7 +19,7 @@ from airflow_provider_lambda_ue.output import (
     document_fields,
 )
 from airflow_provider_lambda_ue.validation import validate
-from tests.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
 
 SECRET = "s3cr3t-Pa55"
 

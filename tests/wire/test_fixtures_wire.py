@@ -41,9 +41,9 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from tests.fixtures import fake_servers as fs
-from tests.fixtures.fake_servers import AuthRequiredProxy, FakeLambdaServer
-from tests.fixtures.proxies import (
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import AuthRequiredProxy, FakeLambdaServer
+from tests.support.proxies import (
     PROXY_PASSWORD,
     PROXY_USER,
     ProxyFactory,

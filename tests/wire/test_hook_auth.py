@@ -34,9 +34,7 @@ from airflow_provider_lambda_ue.exceptions import (
 )
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.fixtures.local_lambda import ECHO_HANDLER
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
-from tests.test_hook_support import (
+from tests.support.hooks import (
     AWS_CONN_ID,
     PROXY_CONN_ID,
     REGION,
@@ -47,6 +45,8 @@ from tests.test_hook_support import (
     proxy_connection,
     run,
 )
+from tests.support.local_lambda import ECHO_HANDLER
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
 FUNCTION = "iam-echo"
 ACCOUNT = "123456789012"

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, zip_handler
-from tests.fixtures.local_lambda import HANDLERS_DIR, read_count, unique_function_name, wait_for_count
+from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name, wait_for_count
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",

@@ -48,14 +48,14 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.document_shape import DOCUMENT_KEYS
-from tests.fixtures.fake_servers import subprocess_environment
-from tests.fixtures.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
-from tests.fixtures.proxies import ProxyFactory, ProxyInfo
+from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.fake_servers import subprocess_environment
+from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
+from tests.support.proxies import ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.timeout(900)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 600
