@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.fake_servers",
     "tests.support.local_lambda",
     "tests.support.airflow_env",
+    "tests.support.fault_lab",
 ]

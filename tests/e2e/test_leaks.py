@@ -2,7 +2,7 @@
 # ruff: noqa: PLR0917
 """No secret leaks, whatever fails: every fault of the matrix, with distinctive secrets everywhere.
 
-The secrets (:class:`~tests.wire.test_fault_matrix.Secrets`): the AWS connection's secret key
+The secrets (:class:`~tests.support.fault_lab.Secrets`): the AWS connection's secret key
 (``sEcReT-aws-<uuid>``) and a wrong one, the proxy connection's password (``pRoXy-<uuid>...`` with
 ``@:/%+&#?``, which URLs must encode), and in the environment ``AWS_SECRET_ACCESS_KEY``,
 ``AWS_SESSION_TOKEN`` and the command line's ``LAMBDA_UE_PROXY_PASSWORD``; plus the secret keys moto
@@ -42,7 +42,7 @@ import pytest
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.fake_servers import subprocess_environment
-from tests.wire.test_fault_matrix import (
+from tests.support.fault_lab import (
     FAULT_IDS,
     FAULTS,
     PAYLOAD_TOO_LARGE_BYTES,
