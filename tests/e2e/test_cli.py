@@ -45,6 +45,7 @@ from tests.support.local_lambda import (
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
+from tests.support.secrets import secret_forms
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -157,10 +158,6 @@ def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
 
 
-def _secret_forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote(secret)}
-
-
 def secrets_of(env: Mapping[str, str], extra: Iterable[str] = ()) -> set[str]:
     """Every secret a run was given: secret variables, and passwords of ``AIRFLOW_CONN_*`` JSON."""
     found = {env[key] for key in _SECRET_ENV_KEYS if env.get(key)}
@@ -170,7 +167,7 @@ def secrets_of(env: Mapping[str, str], extra: Iterable[str] = ()) -> set[str]:
             if password:
                 found.add(password)
     found.update(extra)
-    return {form for secret in found for form in _secret_forms(secret)}
+    return {form for secret in found for form in secret_forms(secret)}
 
 
 def assert_contract(

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -35,6 +34,7 @@ from tests.support.local_lambda import (
     wait_for_count,
 )
 from tests.support.proxies import ProxyFactory, ProxyInfo
+from tests.support.secrets import secret_forms
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
@@ -79,15 +79,6 @@ def aws_connection(secret: str, access_key: str = "AKIALAMBDAUETEST0001", **extr
     if extra:
         connection["extra"] = extra
     return json.dumps(connection)
-
-
-def secret_forms(secret: str, user: str | None = None) -> set[str]:
-    """Every form in which a secret could leak: as is, URL-encoded, inside a Basic credential."""
-    forms = {secret, quote(secret, safe="")}
-    if user is not None:
-        forms.add(base64.b64encode(f"{user}:{secret}".encode()).decode())
-        forms.add(base64.b64encode(f"{quote(user, safe='')}:{quote(secret, safe='')}".encode()).decode())
-    return forms
 
 
 def assert_no_leak(env: AirflowEnv, result: DagTestResult, secrets: Iterable[str]) -> None:

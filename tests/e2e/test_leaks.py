@@ -40,7 +40,6 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
-from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.fake_servers import subprocess_environment
 from tests.support.fault_lab import (
     FAULT_IDS,
@@ -48,7 +47,6 @@ from tests.support.fault_lab import (
     PAYLOAD_TOO_LARGE_BYTES,
     PROXY_ENV_CONN_ID,
     Fault,
-    IamWorld,
     Lab,
     Outcome,
     Scenario,
@@ -60,11 +58,10 @@ from tests.support.fault_lab import (
     base_environment,
     big_payload,
     children,
-    create_known_function,
-    iam_world,
     run_cli,
     run_in_process,
 )
+from tests.support.secrets import described_secret_forms
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -78,25 +75,13 @@ DAG_RUN_TIMEOUT = 1500
 # ---------------------------------------------------------------------------------------------------
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
 def secret_forms(secrets: Secrets, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every form in which a secret could show: ``{text: "<which secret> (<form>)"}``."""
     named = {**secrets.secret_values(), **(extra or {})}
     users = (secrets.proxy_user, secrets.access_key_id, secrets.env_access_key_id)
     forms: dict[str, str] = {}
     for name, value in named.items():
-        candidates = {
-            "raw": value,
-            "URL-encoded": quote(value, safe=""),
-            "URL-encoded, / kept": quote(value),
-            "form-encoded": quote_plus(value),
-            "base64": _b64(value),
-            **{f"Basic {user}:...": _b64(f"{user}:{value}") for user in users},
-        }
-        for how, text in candidates.items():
+        for text, how in described_secret_forms(value, users).items():
             forms.setdefault(text, f"{name} ({how})")
     return forms
 
@@ -124,7 +109,8 @@ def test_the_search_finds_every_form_of_every_secret() -> None:
         for text in (
             f"...{value}...",
             f"http://u:{quote(value, safe='')}@proxy:3128",
-            f"Proxy-Authorization: Basic {_b64(f'{secrets.proxy_user}:{value}')}",
+            "Proxy-Authorization: Basic "
+            + base64.b64encode(f"{secrets.proxy_user}:{value}".encode()).decode(),
         ):
             assert find_leaks({"text": text}, forms), text
     # The passwords need encoding, so the encoded forms are distinct searches.
@@ -133,33 +119,6 @@ def test_the_search_finds_every_form_of_every_secret() -> None:
     # Access key ids are not secret (AWS names them in errors); the document's masks are harmless.
     clean = f"{secrets.access_key_id} {secrets.env_access_key_id} **** *** {secrets.proxy_user}"
     assert not find_leaks({"text": clean}, forms)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Fixtures shared with the matrix (module scoped, so defined here again)
-# ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def fault_iam() -> Iterator[IamWorld]:
-    yield from iam_world()
-
-
-@pytest.fixture(scope="module")
-def known_function(local_lambda: LocalLambda) -> str:
-    return create_known_function(local_lambda)
-
-
-@pytest.fixture
-def secrets() -> Secrets:
-    return Secrets.make()
-
-
-@pytest.fixture
-def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
-    made = Lab(request, tmp_path)
-    yield made
-    made.release()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ from tests.support.fake_servers import (
     assert_port_released,
 )
 from tests.support.hooks import connection_json
+from tests.support.hooks import fake_fields as shared_fake_fields
 from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
@@ -375,16 +377,14 @@ class Fault:
         return self.status_code in (200, 202, 204)
 
 
-def fake_fields(server: FakeLambdaServer | str, **fields: Any) -> dict[str, Any]:
-    url = server if isinstance(server, str) else server.url
-    return {
-        "function_name": FUNCTION,
-        "endpoint_url": url,
-        "aws_conn_id": AWS_CONN_ID,
-        "region_name": REGION,
-        "payload": {"fault": True},
-        **fields,
-    }
+#: The faults' function, through the faults' connection (``fields`` override these).
+fake_fields = partial(
+    shared_fake_fields,
+    function_name=FUNCTION,
+    aws_conn_id=AWS_CONN_ID,
+    region_name=REGION,
+    payload={"fault": True},
+)
 
 
 def invoke_url(url: str, function: str = FUNCTION) -> str:

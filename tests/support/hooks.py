@@ -21,6 +21,7 @@ from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import LambdaInvokeFields
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from tests.support.fake_servers import FakeLambdaServer
 
 LOGGER_NAME = "tests.hook"
 LOG = logging.getLogger(LOGGER_NAME)
@@ -30,6 +31,17 @@ PROXY_CONN_ID = "proxy_hook_test"
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 
 HookSetup = Callable[[LambdaInvokeHook], None]
+
+
+def fake_fields(server: FakeLambdaServer | str, **fields: Any) -> dict[str, Any]:
+    """
+    Fields for a function behind a fake Lambda server: ``fake-function`` unless ``fields`` say otherwise.
+
+    :param server: The server, or the endpoint URL itself (for a port nothing listens on).
+    :param fields: :class:`LambdaInvokeFields` values, over the defaults.
+    """
+    url = server if isinstance(server, str) else server.url
+    return {"function_name": "fake-function", "endpoint_url": url, **fields}
 
 
 def set_connection(

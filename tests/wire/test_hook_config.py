@@ -39,6 +39,7 @@ from tests.support.hooks import (
     assert_no_secret,
     aws_connection,
     everything_shown,
+    fake_fields,
     proxy_connection,
     run,
 )
@@ -60,10 +61,6 @@ CONNECTION_CONFIG: dict[str, Any] = {
     "user_agent_extra": USER_AGENT_EXTRA,
     "max_pool_connections": 3,
 }
-
-
-def fake_fields(server: FakeLambdaServer, **fields: Any) -> dict[str, Any]:
-    return {"function_name": "fake-function", "endpoint_url": server.url, **fields}
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -42,6 +43,9 @@ from tests.support.hooks import (
     assert_failure,
     aws_connection,
     run,
+)
+from tests.support.hooks import (
+    fake_fields as shared_fake_fields,
 )
 from tests.support.local_lambda import CountingFunction
 
@@ -75,8 +79,8 @@ def aws_conn(monkeypatch: pytest.MonkeyPatch) -> str:
     return aws_connection(monkeypatch)
 
 
-def fake_fields(server: FakeLambdaServer, **fields: Any) -> dict[str, Any]:
-    return {"function_name": "fake-function", "endpoint_url": server.url, "payload": {"k": 1}, **fields}
+#: A payload on every request, so a resent request is recognisable in the fake's log.
+fake_fields = partial(shared_fake_fields, payload={"k": 1})
 
 
 def retry_warnings(capsys: pytest.CaptureFixture[str]) -> list[str]:
