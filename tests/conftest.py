@@ -1,8 +1,9 @@
 """Shared pytest configuration: fixture plugin modules."""
 
 pytest_plugins = [
-    "tests.fixtures.proxies",
-    "tests.fixtures.fake_servers",
-    "tests.fixtures.local_lambda",
-    "tests.fixtures.airflow_env",
+    "tests.support.proxies",
+    "tests.support.fake_servers",
+    "tests.support.local_lambda",
+    "tests.support.airflow_env",
+    "tests.support.fault_lab",
 ]

@@ -26,10 +26,10 @@ import pytest
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.compat.conftest import CompatEnv
-from tests.document_shape import DOCUMENT_KEYS
-from tests.fixtures.fake_servers import subprocess_environment
-from tests.fixtures.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
-from tests.fixtures.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
+from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.fake_servers import subprocess_environment
+from tests.support.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
+from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"

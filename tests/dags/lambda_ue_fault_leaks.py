@@ -1,6 +1,6 @@
-"""A DAG for the tests only: one independent task per fault of ``tests/test_fault_matrix.py``.
+"""A DAG for the tests only: one independent task per fault of ``tests/wire/test_fault_matrix.py``.
 
-``tests/test_leaks.py`` starts the servers of every fault and passes each task's operator arguments
+``tests/e2e/test_leaks.py`` starts the servers of every fault and passes each task's operator arguments
 as JSON in ``LAMBDA_UE_FAULT_TASKS`` (``{task_id: {parameter: value}}``); connections with
 distinctive secrets come as ``AIRFLOW_CONN_*`` variables. ``payload_bytes: N`` stands for a payload
 of ``{"data": "xxx..."}`` with N ``x`` (too big for a variable). Without the variable the DAG has

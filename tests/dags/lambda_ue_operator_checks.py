@@ -1,6 +1,6 @@
 """A DAG for the tests only: the operator's edge cases through a real ``airflow dags test`` run.
 
-Every task talks to its own fake Lambda server (``tests/fixtures/fake_servers.py``), whose URL
+Every task talks to its own fake Lambda server (``tests/support/fake_servers.py``), whose URL
 comes from a ``LAMBDA_UE_TEST_*_URL`` variable, so the test can tell which task sent what.
 """
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
-from tests.fixtures.local_lambda import CountingFunction
+from tests.support.local_lambda import CountingFunction
 
 pytestmark = pytest.mark.timeout(600)
 SECONDS = 10

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.document_shape import DOCUMENT_KEYS
-from tests.fixtures.local_lambda import RAISE_HANDLER, CountingFunction, unique_function_name
+from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.local_lambda import RAISE_HANDLER, CountingFunction, unique_function_name
 
 
 def _run(live_airflow: LiveAirflow, dag_id: str, function: str) -> tuple[str, str]:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 import pytest
 
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
-from tests.fixtures.local_lambda import CountingFunction
 from tests.live.dags.lambda_ue_live import RACE_TASKS
+from tests.support.local_lambda import CountingFunction
 
 RACE_LOG_LINE = "but the task instance's state attribute is"
 

@@ -1,0 +1,45 @@
+"""The forms in which a secret could leak, for the tests that grep every output for secrets."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def described_secret_forms(secret: str, users: Iterable[str] = ()) -> dict[str, str]:
+    """
+    Every form in which ``secret`` could show, each with how it was made: ``{text: how}``.
+
+    :param secret: The secret as given.
+    :param users: Users it may be paired with in a ``Basic`` credential (a proxy's user, an access key id).
+    """
+    forms = {
+        "raw": secret,
+        "URL-encoded": quote(secret, safe=""),
+        "URL-encoded, / kept": quote(secret),
+        "form-encoded": quote_plus(secret),
+        "base64": _b64(secret),
+    }
+    for user in users:
+        forms[f"Basic {user}:..."] = _b64(f"{user}:{secret}")
+        # What a proxy URL with credentials turns into once botocore decodes nothing: both quoted.
+        forms[f"Basic {user}:..., URL-encoded"] = _b64(f"{quote(user, safe='')}:{quote(secret, safe='')}")
+    described: dict[str, str] = {}
+    for how, text in forms.items():
+        described.setdefault(text, how)
+    return described
+
+
+def secret_forms(secret: str, user: str | None = None) -> set[str]:
+    """
+    Every form in which ``secret`` could leak: as is, URL- and form-encoded, base64, in a Basic credential.
+
+    :param secret: The secret as given.
+    :param user: The user it is paired with in a ``Basic`` credential, if any.
+    """
+    return set(described_secret_forms(secret, [user] if user is not None else []))

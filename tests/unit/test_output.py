@@ -1,0 +1,406 @@
+"""Unit tests of the output document (:mod:`airflow_provider_lambda_ue.output`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_lambda_ue import __version__
+from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
+from airflow_provider_lambda_ue.fields import DOCUMENT_ENTRIES, InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.output import (
+    STATUS_DECODE_WARNING,
+    STATUS_SUCCESS,
+    TRIGGERED_STATUS_CODES,
+    InvokeResult,
+    build_document,
+    document_fields,
+)
+from airflow_provider_lambda_ue.validation import validate
+from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+
+SECRET = "s3cr3t-Pa55"
+
+# The contract's example document (CONTRACT.md, "The output document"), with the package version.
+CONTRACT_EXAMPLE: dict[str, Any] = {
+    "exit_code": 0,
+    "status_description": "SUCCESS: AWS Lambda function invoked successfully",
+    "changed": True,
+    "invocation": {
+        "extension": "airflow-provider-lambda-ue",
+        "version": __version__,
+        "fields": {
+            "action": "Trigger Lambda function",
+            "credentials_user": "****",
+            "credentials_password": "****",
+            "region": "us-east-1",
+            "role_based_access": False,
+            "role_arn": None,
+            "function_name": "test-function",
+            "invocation_type": "Event",
+            "payload_source": None,
+            "payload_script": None,
+            "client_context_source": None,
+            "client_context_script": None,
+            "log_type": "None",
+            "qualifier": None,
+            "use_proxy": False,
+            "proxy_type": None,
+            "proxy": None,
+            "proxy_credentials_user": None,
+            "proxy_credentials_password": None,
+            "proxy_ca_bundle_file": None,
+            "wait_for_completion_timeout": 60,
+            "endpoint_url": None,
+        },
+    },
+    "result": {
+        "status_code": 202,
+        "log_result": None,
+        "payload": None,
+        "executed_version": None,
+        "function_error": None,
+    },
+}
+
+
+def assert_shape(document: dict[str, Any]) -> None:
+    """Exact key sets at every level, and JSON-serialisable."""
+    assert set(document) == set(DOCUMENT_KEYS)
+    assert set(document["invocation"]) == set(INVOCATION_KEYS)
+    assert list(document["invocation"]["fields"]) == list(FIELD_KEYS)
+    assert list(document["result"]) == list(RESULT_KEYS)
+    assert document["invocation"]["extension"] == "airflow-provider-lambda-ue"
+    assert document["invocation"]["version"] == __version__
+    assert isinstance(document["changed"], bool)
+    assert json.loads(json.dumps(document, allow_nan=False)) == document
+
+
+def document_for(
+    raw: LambdaInvokeFields,
+    result: InvokeResult | None,
+    *,
+    exit_code: int = 0,
+    status: str = STATUS_SUCCESS,
+    credentials_set: bool | None = None,
+    proxy_credentials_set: bool | None = None,
+) -> dict[str, Any]:
+    try:
+        request: InvokeRequest | None = validate(raw)
+    except LambdaDataValidationError:
+        request = None
+    return build_document(
+        exit_code=exit_code,
+        status_description=status,
+        fields=document_fields(
+            request,
+            raw,
+            credentials_set=credentials_set,
+            proxy_credentials_set=proxy_credentials_set,
+        ),
+        result=result,
+    )
+
+
+def test_success_event_document_equals_the_contract_example() -> None:
+    raw = LambdaInvokeFields(function_name="test-function", invocation_type="Event", region_name="us-east-1")
+    document = document_for(raw, InvokeResult(status_code=202), credentials_set=True)
+    assert document == CONTRACT_EXAMPLE
+    assert_shape(document)
+    # The serialised form matches too (true/false/null as JSON spells them).
+    assert json.loads(json.dumps(document)) == CONTRACT_EXAMPLE
+
+
+def test_status_descriptions_are_the_seed_wording() -> None:
+    assert STATUS_SUCCESS == "SUCCESS: AWS Lambda function invoked successfully"
+    assert STATUS_DECODE_WARNING == (
+        "DECODE_WARNING: AWS Lambda function invoked successfully, but log message could not be decoded"
+    )
+
+
+@pytest.mark.parametrize(
+    ("credentials_set", "shown"),
+    [(True, "****"), (False, None), (None, None)],
+)
+def test_credentials_masked_when_set_null_otherwise(credentials_set: bool | None, shown: str | None) -> None:
+    raw = LambdaInvokeFields(function_name="f")
+    fields = document_for(raw, InvokeResult(200), credentials_set=credentials_set)["invocation"]["fields"]
+    assert fields["credentials_user"] == shown
+    assert fields["credentials_password"] == shown
+    assert fields["proxy_credentials_user"] is None
+    assert fields["proxy_credentials_password"] is None
+
+
+@pytest.mark.parametrize(
+    ("proxy_credentials_set", "shown"),
+    [(True, "****"), (False, None), (None, None)],
+)
+def test_proxy_credentials_masked_when_set_null_otherwise(
+    proxy_credentials_set: bool | None, shown: str | None
+) -> None:
+    raw = LambdaInvokeFields(
+        function_name="f",
+        use_proxy=True,
+        proxy="https://proxy.example.com:3129",
+        proxy_type="HTTPS with Credentials",
+        proxy_conn_id="proxy_creds",
+    )
+    document = document_for(raw, InvokeResult(200), proxy_credentials_set=proxy_credentials_set)
+    fields = document["invocation"]["fields"]
+    assert fields["proxy_credentials_user"] == shown
+    assert fields["proxy_credentials_password"] == shown
+    assert fields["credentials_user"] is None
+    assert fields["use_proxy"] is True
+    assert fields["proxy_type"] == "HTTPS with Credentials"
+    assert fields["proxy"] == "https://proxy.example.com:3129"
+    assert_shape(document)
+
+
+def test_payload_and_client_context_given_show_script_source() -> None:
+    raw = LambdaInvokeFields(
+        function_name="f",
+        payload={"order": 42},
+        client_context='{"custom": {"k": "v"}}',
+    )
+    fields = document_for(raw, InvokeResult(200))["invocation"]["fields"]
+    assert fields["payload_source"] == "Script"
+    assert fields["payload_script"] == '{"order": 42}'
+    assert fields["client_context_source"] == "Script"
+    assert fields["client_context_script"] == '{"custom": {"k": "v"}}'
+
+
+@pytest.mark.parametrize("payload", [None, ""])
+def test_payload_not_given_shows_null_source(payload: Any) -> None:
+    fields = document_for(LambdaInvokeFields(function_name="f", payload=payload), InvokeResult(200))
+    assert fields["invocation"]["fields"]["payload_source"] is None
+    assert fields["invocation"]["fields"]["payload_script"] is None
+
+
+def test_full_field_set_document_values() -> None:
+    raw = LambdaInvokeFields(
+        function_name="my-function:prod",
+        region_name="eu-west-1",
+        role_based_access="true",
+        role_arn="arn:aws:iam::123456789012:role/r",
+        invocation_type="Request Response",
+        log_type="tail",
+        qualifier="prod",
+        use_proxy="true",
+        proxy_type="HTTP",
+        proxy="http://proxy.example.com:3128",
+        wait_for_completion_timeout="900",
+        endpoint_url="http://localhost:4566",
+    )
+    result = InvokeResult(
+        status_code=200,
+        log_result="U1RBUlQK",
+        payload='{"ok": true}',
+        executed_version="3",
+    )
+    document = document_for(raw, result, credentials_set=True, proxy_credentials_set=False)
+    assert_shape(document)
+    assert document["changed"] is True
+    assert document["invocation"]["fields"] == {
+        "action": "Trigger Lambda function",
+        "credentials_user": "****",
+        "credentials_password": "****",
+        "region": "eu-west-1",
+        "role_based_access": True,
+        "role_arn": "arn:aws:iam::123456789012:role/r",
+        "function_name": "my-function:prod",
+        "invocation_type": "RequestResponse",
+        "payload_source": None,
+        "payload_script": None,
+        "client_context_source": None,
+        "client_context_script": None,
+        "log_type": "Tail",
+        "qualifier": "prod",
+        "use_proxy": True,
+        "proxy_type": "HTTP",
+        "proxy": "http://proxy.example.com:3128",
+        "proxy_credentials_user": None,
+        "proxy_credentials_password": None,
+        "proxy_ca_bundle_file": None,
+        "wait_for_completion_timeout": 900,
+        "endpoint_url": "http://localhost:4566",
+    }
+    assert document["result"] == {
+        "status_code": 200,
+        "log_result": "U1RBUlQK",
+        "payload": '{"ok": true}',
+        "executed_version": "3",
+        "function_error": None,
+    }
+
+
+def test_proxy_fields_are_null_without_use_proxy() -> None:
+    raw = LambdaInvokeFields(function_name="f", proxy_type="HTTPS", proxy="https://p:1")
+    fields = document_for(raw, InvokeResult(200))["invocation"]["fields"]
+    assert fields["use_proxy"] is False
+    assert fields["proxy_type"] is None
+    assert fields["proxy"] is None
+
+
+@pytest.mark.parametrize(("status_code", "changed"), [(200, True), (202, True), (204, True), (500, False)])
+def test_changed_follows_the_status_code(status_code: int, changed: bool) -> None:
+    document = document_for(LambdaInvokeFields(function_name="f"), InvokeResult(status_code))
+    assert document["changed"] is changed
+    assert document["result"]["status_code"] == status_code
+    assert sorted(TRIGGERED_STATUS_CODES) == [200, 202, 204]
+
+
+def test_document_without_result_has_null_result_and_is_not_changed() -> None:
+    document = document_for(
+        LambdaInvokeFields(function_name="f"),
+        None,
+        exit_code=10,
+        status="CONNECTION_ERROR: refused",
+    )
+    assert_shape(document)
+    assert document["changed"] is False
+    assert document["exit_code"] == 10
+    assert document["status_description"] == "CONNECTION_ERROR: refused"
+    assert document["result"] == dict.fromkeys(RESULT_KEYS)
+
+
+def test_document_for_invalid_input_has_the_exact_key_set() -> None:
+    raw = LambdaInvokeFields(
+        function_name="not a function",
+        invocation_type="Sometimes",
+        payload="{not json",
+        client_context="",
+        wait_for_completion_timeout="soon",
+        use_proxy="maybe",
+    )
+    with pytest.raises(LambdaDataValidationError) as info:
+        validate(raw)
+    document = build_document(
+        exit_code=20,
+        status_description=info.value.status_description,
+        fields=document_fields(None, raw),
+        result=None,
+    )
+    assert_shape(document)
+    assert document["exit_code"] == 20
+    assert document["changed"] is False
+    fields = document["invocation"]["fields"]
+    # The raw values are shown as given.
+    assert fields["function_name"] == "not a function"
+    assert fields["invocation_type"] == "Sometimes"
+    assert fields["payload_source"] == "Script"
+    assert fields["payload_script"] == "{not json"
+    assert fields["client_context_source"] is None
+    assert fields["wait_for_completion_timeout"] == "soon"
+    assert fields["use_proxy"] == "maybe"
+    assert fields["credentials_user"] is None
+    assert document["result"] == dict.fromkeys(RESULT_KEYS)
+
+
+def test_document_for_invalid_input_renders_odd_values_as_text(tmp_path: Any) -> None:
+    raw = LambdaInvokeFields(
+        function_name=42,
+        payload=b'{"a": 1}',
+        proxy_ca_bundle_file=tmp_path / "missing.pem",
+        wait_for_completion_timeout=1.5,
+    )
+    fields = document_fields(None, raw)
+    assert fields["function_name"] == 42
+    assert fields["payload_script"] == str(b'{"a": 1}')
+    assert fields["proxy_ca_bundle_file"] == str(tmp_path / "missing.pem")
+    assert fields["wait_for_completion_timeout"] == 1.5
+    json.dumps(fields)
+
+
+def test_document_for_invalid_input_is_json_serialisable_whatever_the_payload() -> None:
+    # BUG (output.py _plain): a dict/list raw value is returned as is, so a payload that failed
+    # validation *because* it is not JSON-serialisable (a set, a datetime, an object) makes the
+    # failure document itself unserialisable (XCom push and the command line's JSON output fail).
+    # Correct behaviour: the document of any invalid input is JSON-serialisable.
+    raw = LambdaInvokeFields(function_name="f", payload={"ids": {1, 2}}, client_context={"o": object()})
+    document = build_document(
+        exit_code=20,
+        status_description="DATA_VALIDATION_ERROR: Some of the input fields cannot be validated.",
+        fields=document_fields(None, raw),
+        result=None,
+    )
+    json.dumps(document)
+
+
+def test_document_for_invalid_input_shows_no_inline_proxy_secret() -> None:
+    # BUG (output.py document_fields, invalid-input branch): the raw proxy field is shown as given,
+    # so a proxy URL with inline credentials (rejected by validation for exactly that reason) puts
+    # the password into the failure document. The contract: no secret in the document.
+    raw = LambdaInvokeFields(
+        function_name="f", use_proxy=True, proxy=f"http://user:{SECRET}@proxy.example.com:3128"
+    )
+    with pytest.raises(LambdaDataValidationError):
+        validate(raw)
+    document = build_document(
+        exit_code=20,
+        status_description="DATA_VALIDATION_ERROR: Some of the input fields cannot be validated.",
+        fields=document_fields(None, raw),
+        result=None,
+    )
+    assert SECRET not in json.dumps(document)
+
+
+def test_all_four_credential_flags_masked_when_set() -> None:
+    raw = LambdaInvokeFields(
+        function_name="f",
+        aws_conn_id="my_aws",
+        use_proxy=True,
+        proxy="http://proxy.example.com:3128",
+        proxy_conn_id="proxy_conn",
+    )
+    document = document_for(raw, InvokeResult(200), credentials_set=True, proxy_credentials_set=True)
+    assert json.dumps(document).count('"****"') == 4
+
+
+def test_invoke_result_from_response() -> None:
+    response = {
+        "StatusCode": 200,
+        "LogResult": "U1RBUlQK",
+        "ExecutedVersion": "$LATEST",
+        "FunctionError": "Unhandled",
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
+    result = InvokeResult.from_response(response, b'{"errorMessage": "boom"}')
+    assert result == InvokeResult(
+        status_code=200,
+        log_result="U1RBUlQK",
+        payload='{"errorMessage": "boom"}',
+        executed_version="$LATEST",
+        function_error="Unhandled",
+    )
+    assert result.to_dict() == {
+        "status_code": 200,
+        "log_result": "U1RBUlQK",
+        "payload": '{"errorMessage": "boom"}',
+        "executed_version": "$LATEST",
+        "function_error": "Unhandled",
+    }
+    assert InvokeResult(**json.loads(json.dumps(result.to_dict()))) == result
+
+
+def test_invoke_result_from_minimal_response() -> None:
+    result = InvokeResult.from_response({"ResponseMetadata": {"HTTPStatusCode": 202}}, b"")
+    assert result == InvokeResult(status_code=202)
+    assert InvokeResult.from_response({"StatusCode": 204, "LogResult": ""}, None) == InvokeResult(204)
+
+
+def test_invoke_result_payload_invalid_utf8_is_replaced() -> None:
+    result = InvokeResult.from_response({"StatusCode": 200}, b'"caf\xe9"')
+    assert result.payload == '"caf\ufffd"'
+
+
+def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None:
+    assert [entry.key for entry in DOCUMENT_ENTRIES] == list(FIELD_KEYS)
+    request_fields = set(InvokeRequest.__dataclass_fields__)
+    for entry in DOCUMENT_ENTRIES:
+        if entry.parameter is None:
+            assert entry.credentials in ("aws", "proxy"), entry
+        else:
+            assert entry.parameter in LambdaInvokeFields.names(), entry
+            assert entry.parameter in request_fields, entry

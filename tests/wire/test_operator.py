@@ -1,0 +1,502 @@
+"""Unit tests of :class:`LambdaInvokeOperator` that need no DAG run.
+
+Construction, templating (``.json`` template files, JSON renderers, strings rendered from
+templates going through validation), dynamic task mapping, the ``deferrable`` default, the
+``fields()`` mapping, and ``execute`` in-process: validation before any network call, and the
+outcomes against a fake Lambda server on loopback (success, log tail decoding, function errors),
+with the failure document pushed to XCom before the exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.definitions.mappedoperator import MappedOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_lambda_ue.exceptions import (
+    LambdaDataValidationError,
+    LambdaFunctionError,
+    LambdaInvokeError,
+)
+from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.invocation import prepare
+from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
+from tests.support import fake_servers as fs
+from tests.support.fake_servers import FakeLambdaServer
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_DAGS = REPO / "example_dags"
+log = logging.getLogger("tests.operator")
+
+# The contract's "Templated:" list, in its order.
+CONTRACT_TEMPLATE_FIELDS = (
+    "function_name",
+    "qualifier",
+    "payload",
+    "client_context",
+    "region_name",
+    "role_arn",
+    "proxy",
+    "endpoint_url",
+    "invocation_type",
+    "log_type",
+)
+
+
+def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
+    return DAG(dag_id, schedule=None, **kwargs)
+
+
+def render(operator: Any, dag: DAG, **context: Any) -> None:
+    """Render the operator's template fields with a minimal context (what a task run would do)."""
+    operator.render_template_fields(
+        {"params": dag.params, "dag": dag, "task": operator, "run_id": "manual__unit", **context}
+    )
+
+
+class FakeTaskInstance:
+    """Records ``xcom_push`` calls, which is all the operator does with ``ti``."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed.append((key, value))
+
+
+def run_execute(
+    operator: LambdaInvokeOperator,
+) -> tuple[dict[str, Any] | LambdaInvokeError, FakeTaskInstance]:
+    ti = FakeTaskInstance()
+    try:
+        return operator.execute({"ti": ti}), ti  # type: ignore[arg-type]
+    except LambdaInvokeError as exc:
+        return exc, ti
+
+
+# -- declaration ---------------------------------------------------------------------------------
+
+
+def test_template_fields_ext_and_renderers_are_the_contracts() -> None:
+    assert tuple(LambdaInvokeOperator.template_fields) == CONTRACT_TEMPLATE_FIELDS
+    assert tuple(LambdaInvokeOperator.template_ext) == (".json",)
+    assert LambdaInvokeOperator.template_fields_renderers == {"payload": "json", "client_context": "json"}
+    # Every templated field is a constructor parameter and an attribute of the task.
+    operator = LambdaInvokeOperator(task_id="t", function_name="f")
+    for name in CONTRACT_TEMPLATE_FIELDS:
+        assert hasattr(operator, name), name
+
+
+def test_defaults_are_the_contracts() -> None:
+    operator = LambdaInvokeOperator(task_id="t", function_name="f")
+    assert operator.fields() == LambdaInvokeFields(function_name="f")
+    assert vars(operator.fields()) == {
+        "function_name": "f",
+        "action": "Trigger Lambda function",
+        "aws_conn_id": "aws_default",
+        "region_name": None,
+        "role_based_access": False,
+        "role_arn": None,
+        "invocation_type": "RequestResponse",
+        "log_type": "None",
+        "payload": None,
+        "client_context": None,
+        "qualifier": None,
+        "use_proxy": False,
+        "proxy_type": "HTTP",
+        "proxy": None,
+        "proxy_ca_bundle_file": None,
+        "proxy_conn_id": None,
+        "wait_for_completion_timeout": 60,
+        "endpoint_url": None,
+        "fail_on_function_error": True,
+    }
+    assert operator.deferrable is False  # [operators] default_deferrable is False in the tests
+
+
+def test_fields_maps_every_parameter() -> None:
+    values: dict[str, Any] = {
+        "function_name": "arn:aws:lambda:eu-west-1:123456789012:function:f",
+        "action": "Trigger Lambda function",
+        "aws_conn_id": "aws_prod",
+        "region_name": "eu-west-1",
+        "role_based_access": "true",
+        "role_arn": "arn:aws:iam::123456789012:role/invoker",
+        "invocation_type": "Request Response",
+        "log_type": "Tail",
+        "payload": {"k": [1, 2]},
+        "client_context": '{"custom": {"a": 1}}',
+        "qualifier": "prod",
+        "use_proxy": True,
+        "proxy_type": "HTTPS with Credentials",
+        "proxy": "https://proxy.example.com:3129",
+        "proxy_ca_bundle_file": "/etc/ssl/proxy-ca.pem",
+        "proxy_conn_id": "proxy_creds",
+        "wait_for_completion_timeout": "120",
+        "endpoint_url": "https://lambda.example.com",
+        "fail_on_function_error": "false",
+    }
+    assert set(values) == set(LambdaInvokeFields.names())
+    operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)
+    assert vars(operator.fields()) == values
+    assert operator.deferrable is True
+
+
+def test_deferrable_default_comes_from_the_operators_section() -> None:
+    """``[operators] default_deferrable`` decides the default; an explicit argument wins."""
+    code = (
+        "from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator as O\n"
+        "print(O(task_id='a', function_name='f').deferrable,"
+        " O(task_id='b', function_name='f', deferrable=False).deferrable,"
+        " O(task_id='c', function_name='f', deferrable=True).deferrable)\n"
+    )
+    # The default is read when the module is imported (as DAG parsing does): a fresh interpreter.
+    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=300
+    )
+    assert proc.stdout.split()[-3:] == ["True", "False", "True"]
+
+
+# -- dynamic task mapping ------------------------------------------------------------------------
+
+
+def test_partial_expand_over_payloads_builds_mapped_tasks() -> None:
+    payloads: list[Any] = [{"item": 1}, {"item": 2}, '{"item": 3}']
+    with make_dag("mapping"):
+        mapped = LambdaInvokeOperator.partial(
+            task_id="each", function_name="f", region_name="us-east-1", log_type="Tail"
+        ).expand(payload=payloads)
+        by_kwargs = LambdaInvokeOperator.partial(task_id="by_kwargs", function_name="f").expand_kwargs(
+            [{"payload": {"n": 1}, "qualifier": "1"}, {"payload": {"n": 2}, "qualifier": "2"}]
+        )
+        by_function = LambdaInvokeOperator.partial(task_id="by_function").expand(function_name=["a", "b"])
+    assert isinstance(mapped, MappedOperator)
+    assert mapped.expand_input.value == {"payload": payloads}
+    assert mapped.partial_kwargs["function_name"] == "f"
+    assert mapped.partial_kwargs["log_type"] == "Tail"
+    assert tuple(mapped.template_fields) == CONTRACT_TEMPLATE_FIELDS
+    assert isinstance(by_kwargs, MappedOperator)
+    assert isinstance(by_function, MappedOperator)
+    assert by_function.expand_input.value == {"function_name": ["a", "b"]}
+
+
+def test_partial_rejects_unknown_parameters() -> None:
+    with make_dag("mapping_bad"), pytest.raises(TypeError, match="no_such_field"):
+        LambdaInvokeOperator.partial(task_id="each", function_name="f", no_such_field=1).expand(payload=[{}])
+
+
+# -- templating --------------------------------------------------------------------------------
+
+
+def test_json_template_files_render_and_validate() -> None:
+    """Payload and client context from the example DAGs' ``.json`` templates."""
+    dag = make_dag("from_files", template_searchpath=[str(EXAMPLE_DAGS)], params={"source": "unit-test"})
+    with dag:
+        operator = LambdaInvokeOperator(
+            task_id="t",
+            function_name="f",
+            invocation_type="Event",
+            payload="payloads/event_payload.json",
+            client_context="payloads/client_context.json",
+        )
+    render(operator, dag, ds="2025-01-31")
+    expected_payload = {"source": "unit-test", "run_id": "manual__unit", "logical_date": "2025-01-31"}
+    expected_context = {"custom": {"dag_id": "from_files", "task_id": "t"}, "env": {"caller": "airflow"}}
+    assert json.loads(operator.payload) == expected_payload
+    assert json.loads(operator.client_context) == expected_context
+
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    assert json.loads(request.payload or "") == expected_payload
+    assert json.loads(request.client_context or "") == expected_context
+    assert json.loads(base64.b64decode(request.client_context_b64 or "")) == expected_context
+
+
+def test_nested_templates_in_dict_payloads_render() -> None:
+    dag = make_dag("nested", params={"who": "world"})
+    with dag:
+        operator = LambdaInvokeOperator(
+            task_id="t",
+            function_name="{{ params.who }}-fn",
+            payload={"greeting": "hello {{ params.who }}", "items": ["{{ run_id }}"]},
+            client_context={"custom": {"who": "{{ params.who }}"}},
+            qualifier="{{ 1 + 1 }}",
+        )
+    render(operator, dag)
+    assert operator.function_name == "world-fn"
+    assert operator.payload == {"greeting": "hello world", "items": ["manual__unit"]}
+    assert operator.qualifier == "2"
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    assert request.function_name == "world-fn"
+    assert request.qualifier == "2"
+    assert json.loads(request.payload or "") == {"greeting": "hello world", "items": ["manual__unit"]}
+
+
+def test_native_rendering_gives_objects_that_validate() -> None:
+    dag = make_dag(
+        "native", render_template_as_native_obj=True, params={"payload": {"n": [1, 2]}, "kind": "Event"}
+    )
+    with dag:
+        operator = LambdaInvokeOperator(
+            task_id="t",
+            function_name="f",
+            payload="{{ params.payload }}",
+            invocation_type="{{ params.kind }}",
+        )
+    render(operator, dag)
+    assert operator.payload == {"n": [1, 2]}
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    assert request.invocation_type == "Event"
+    assert json.loads(request.payload or "") == {"n": [1, 2]}
+
+
+class _EverythingTemplated(LambdaInvokeOperator):
+    """What a user does to template the non-string fields too: they then arrive as strings."""
+
+    template_fields: Sequence[str] = (
+        *LambdaInvokeOperator.template_fields,
+        "wait_for_completion_timeout",
+        "fail_on_function_error",
+        "role_based_access",
+        "use_proxy",
+    )
+
+
+def test_strings_rendered_from_templates_pass_validation() -> None:
+    """``"120"`` is 120 and ``"true"``/``"false"`` are booleans, as the contract says."""
+    dag = make_dag(
+        "strings",
+        params={
+            "timeout": 120,
+            "fail": "false",
+            "role": "true",
+            "proxy": "True",
+            "kind": "Request_Response",
+            "log": "Tail",
+            "region": "eu-west-1",
+        },
+    )
+    with dag:
+        operator = _EverythingTemplated(
+            task_id="t",
+            function_name="f",
+            wait_for_completion_timeout="{{ params.timeout }}",
+            fail_on_function_error="{{ params.fail }}",
+            role_based_access="{{ params.role }}",
+            role_arn="arn:aws:iam::123456789012:role/{{ params.region }}-invoker",
+            use_proxy="{{ params.proxy }}",
+            proxy_type="HTTPS",
+            proxy="https://proxy.example.com:{{ 3000 + 129 }}",
+            invocation_type="{{ params.kind }}",
+            log_type="{{ params.log }}",
+            region_name="{{ params.region }}",
+        )
+    render(operator, dag)
+    assert operator.wait_for_completion_timeout == "120"
+    assert operator.fail_on_function_error == "false"
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    assert request.wait_for_completion_timeout == 120
+    assert request.fail_on_function_error is False
+    assert request.role_based_access is True
+    assert request.assumed_role_arn == "arn:aws:iam::123456789012:role/eu-west-1-invoker"
+    assert request.use_proxy is True
+    assert request.proxies == {
+        "http": "https://proxy.example.com:3129",
+        "https": "https://proxy.example.com:3129",
+    }
+    assert request.invocation_type == "RequestResponse"
+    assert request.log_type == "Tail"
+    assert request.region_name == "eu-west-1"
+
+
+def test_bad_strings_from_templates_are_validation_errors() -> None:
+    dag = make_dag("bad_strings", params={"timeout": "2 minutes", "fail": "maybe"})
+    with dag:
+        operator = _EverythingTemplated(
+            task_id="t",
+            function_name="f",
+            wait_for_completion_timeout="{{ params.timeout }}",
+            fail_on_function_error="{{ params.fail }}",
+        )
+    render(operator, dag)
+    with pytest.raises(LambdaDataValidationError) as caught:
+        prepare(operator.fields(), log)
+    assert "wait_for_completion_timeout" in str(caught.value)
+    assert "fail_on_function_error" in str(caught.value)
+
+
+def test_passwords_inline_in_urls_are_registered_with_the_masker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation rejects them later, but the rendered fields are stored first: mask them now."""
+    import airflow.sdk.log
+
+    masked: list[str] = []
+    monkeypatch.setattr(airflow.sdk.log, "mask_secret", lambda secret, name=None: masked.append(secret))
+    dag = make_dag("inline", params={"pw": "p%40ss"})
+    with dag:
+        operator = LambdaInvokeOperator(
+            task_id="t",
+            function_name="f",
+            proxy="http://u:{{ params.pw }}@proxy:3128, https://u:other@proxy:3129",
+            endpoint_url="https://me:endpointpw@lambda.example.com",
+        )
+        clean = LambdaInvokeOperator(
+            task_id="clean", function_name="f", proxy="https://proxy:3129", endpoint_url="https://x"
+        )
+    render(operator, dag)
+    assert sorted(masked) == sorted(["p%40ss", "p@ss", "other", "endpointpw"])
+    masked.clear()
+    render(clean, dag)
+    assert masked == []
+
+
+# -- execute, in-process --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_env(clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials from the environment (``aws_conn_id=None``): no connection lookup."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIALAMBDAUEUNIT0001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def operator_for(server: FakeLambdaServer, **kwargs: Any) -> LambdaInvokeOperator:
+    return LambdaInvokeOperator(
+        task_id="t", function_name="f", aws_conn_id=None, endpoint_url=server.url, **kwargs
+    )
+
+
+def test_invalid_fields_fail_before_any_network_call(fake_lambda: FakeLambdaServer) -> None:
+    operator = LambdaInvokeOperator(
+        task_id="t",
+        function_name="f",
+        endpoint_url=fake_lambda.url,
+        invocation_type="Sometimes",
+        payload="{not json",
+        wait_for_completion_timeout="soon",
+        aws_conn_id="no_such_connection",
+    )
+    outcome, ti = run_execute(operator)
+    assert isinstance(outcome, LambdaDataValidationError)
+    assert isinstance(outcome, AirflowFailException)  # never retried
+    assert outcome.exit_code == 20
+    for field in ("invocation_type", "payload", "wait_for_completion_timeout"):
+        assert field in outcome.status_description
+    assert ti.pushed == [("return_value", outcome.output)]
+    assert outcome.output is not None
+    assert outcome.output["exit_code"] == 20
+    assert outcome.output["changed"] is False
+    assert fake_lambda.request_count == 0
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_execute_returns_the_document(fake_lambda: FakeLambdaServer) -> None:
+    fake_lambda.script(fs.ok_response({"answer": 42}, executed_version="3"))
+    outcome, ti = run_execute(operator_for(fake_lambda, payload={"q": 1}, qualifier="3"))
+    assert isinstance(outcome, dict), outcome
+    assert ti.pushed == []  # a success's document goes to XCom as the return value
+    assert outcome["exit_code"] == 0
+    assert outcome["status_description"] == STATUS_SUCCESS
+    assert outcome["changed"] is True
+    assert outcome["invocation"]["fields"]["credentials_user"] is None
+    assert outcome["invocation"]["fields"]["qualifier"] == "3"
+    assert outcome["result"] == {
+        "status_code": 200,
+        "log_result": None,
+        "payload": '{"answer": 42}',
+        "executed_version": "3",
+        "function_error": None,
+    }
+    (request,) = fake_lambda.invocations
+    assert request.json() == {"q": 1}
+    assert request.path.endswith("/functions/f/invocations?Qualifier=3")
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(
+    ("script", "status"),
+    [(fs.log_tail_split_utf8(), STATUS_SUCCESS), (fs.log_tail_not_base64(), STATUS_DECODE_WARNING)],
+    ids=["split-utf8", "not-base64"],
+)
+def test_log_tail_outcomes(
+    fake_lambda: FakeLambdaServer, script: Any, status: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_lambda.script(*script)
+    outcome, _ = run_execute(operator_for(fake_lambda, log_type="Tail"))
+    assert isinstance(outcome, dict), outcome
+    assert outcome["exit_code"] == 0
+    assert outcome["status_description"] == status
+    # The task logger writes (structlog) to stdout.
+    task_log = capsys.readouterr().out
+    if status == STATUS_SUCCESS:
+        assert "| START RequestId: 1 Version: $LATEST" in task_log
+        assert "| hello wörld" in task_log
+        assert "| END RequestId: 1" in task_log
+        assert "could not be decoded" not in task_log
+        assert outcome["result"]["log_result"] == fs.LOG_TAIL_SPLIT_UTF8_HEADER
+    else:
+        assert "could not be decoded" in task_log
+        assert "Log tail of" not in task_log
+        assert outcome["result"]["log_result"] == fs.NOT_BASE64_LOG_TAIL
+    assert fake_lambda.request_count == 1
+    assert fake_lambda.invocations[0].headers.get("x-amz-log-type") == "Tail"
+
+
+ERROR_OBJECT = {"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_function_error_pushes_the_document_then_fails(fake_lambda: FakeLambdaServer) -> None:
+    fake_lambda.script(fs.ok_response(ERROR_OBJECT, function_error="Unhandled"))
+    outcome, ti = run_execute(operator_for(fake_lambda))
+    assert isinstance(outcome, LambdaFunctionError)
+    assert not isinstance(outcome, AirflowFailException)  # exit 1 may be retried
+    assert outcome.exit_code == 1
+    assert outcome.output is not None
+    assert ti.pushed == [("return_value", outcome.output)]
+    assert outcome.output["status_description"] == "FAIL: Function error (Unhandled): ValueError: boom"
+    assert outcome.output["changed"] is True
+    assert outcome.output["result"]["function_error"] == "Unhandled"
+    assert json.loads(outcome.output["result"]["payload"]) == ERROR_OBJECT
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_function_error_with_fail_on_function_error_off(fake_lambda: FakeLambdaServer) -> None:
+    fake_lambda.script(fs.ok_response(ERROR_OBJECT, function_error="Handled"))
+    outcome, ti = run_execute(operator_for(fake_lambda, fail_on_function_error="false"))
+    assert isinstance(outcome, dict), outcome
+    assert ti.pushed == []
+    assert outcome["exit_code"] == 0
+    assert outcome["status_description"] == STATUS_SUCCESS
+    assert outcome["result"]["function_error"] == "Handled"
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_service_error_pushes_the_document(fake_lambda: FakeLambdaServer) -> None:
+    fake_lambda.script(
+        fs.error_response(404, "ResourceNotFoundException", "Function not found: f", message_key="Message")
+    )
+    outcome, ti = run_execute(operator_for(fake_lambda))
+    assert isinstance(outcome, LambdaInvokeError)
+    assert outcome.exit_code == 1
+    assert ti.pushed == [("return_value", outcome.output)]
+    assert outcome.output is not None
+    assert outcome.output["changed"] is False
+    assert outcome.output["status_description"].startswith("FAIL: ")
+    assert fake_lambda.request_count == 1
