@@ -422,6 +422,7 @@ def test_execute_returns_the_document(fake_lambda: FakeLambdaServer) -> None:
         "payload": '{"answer": 42}',
         "executed_version": "3",
         "function_error": None,
+        "request_id": "00000000-0000-4000-8000-000000000000",  # the fake's x-amzn-RequestId
     }
     (request,) = fake_lambda.invocations
     assert request.json() == {"q": 1}

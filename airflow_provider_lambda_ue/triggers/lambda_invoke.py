@@ -184,5 +184,5 @@ class LambdaInvokeTrigger(BaseTrigger):
             self.log.info("Invocation failed: %s", error)
             yield TriggerEvent(error_event(error))
             return
-        self.log.info("Lambda answered %s", result.status_code)
+        self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         yield TriggerEvent({"status": "success", "result": result.to_dict()})
