@@ -165,6 +165,7 @@ def assert_fields(document: dict[str, Any], **expected: Any) -> None:
         "proxy_credentials_password": None,
         "proxy_ca_bundle_file": None,
         "wait_for_completion_timeout": 60,
+        "tenant_id": None,
     }
     wanted = {**defaults, **expected}
     json_fields = {"payload_script", "client_context_script"}
