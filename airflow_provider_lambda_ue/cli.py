@@ -138,6 +138,7 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     )
     fn.add_argument("--log-type", default=LOG_TYPE_NONE, help="None (default) or Tail")
     fn.add_argument("--qualifier", help="version or alias")
+    fn.add_argument("--tenant-id", help="tenant of a function with tenant isolation (Invoke's TenantId)")
     fn.add_argument(
         "--payload", type=_json_argument, help="JSON text, @path to read it from a file, or @- from stdin"
     )

@@ -79,6 +79,7 @@ class LambdaInvokeFields:
     :param wait_for_completion_timeout: Read timeout in seconds.
     :param endpoint_url: Custom Lambda endpoint URL (http or https).
     :param fail_on_function_error: Whether a function error fails the task (exit code 1).
+    :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``).
     """
 
     function_name: Any = None
@@ -100,6 +101,7 @@ class LambdaInvokeFields:
     wait_for_completion_timeout: Any = DEFAULT_TIMEOUT_SECONDS
     endpoint_url: Any = None
     fail_on_function_error: Any = True
+    tenant_id: Any = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -151,6 +153,8 @@ DOCUMENT_ENTRIES: tuple[DocumentEntry, ...] = (
     DocumentEntry("proxy_ca_bundle_file", "proxy_ca_bundle_file"),
     DocumentEntry("wait_for_completion_timeout", "wait_for_completion_timeout"),
     DocumentEntry("endpoint_url", "endpoint_url"),
+    # Not a seed field: after the seed's entries, so theirs keep their order.
+    DocumentEntry("tenant_id", "tenant_id"),
 )
 
 
@@ -189,6 +193,7 @@ class InvokeRequest:
     wait_for_completion_timeout: int = DEFAULT_TIMEOUT_SECONDS
     endpoint_url: str | None = None
     fail_on_function_error: bool = True
+    tenant_id: str | None = None
 
     @property
     def sends_log_type(self) -> bool:
@@ -214,6 +219,8 @@ class InvokeRequest:
             kwargs["ClientContext"] = self.client_context_b64
         if self.qualifier:
             kwargs["Qualifier"] = self.qualifier
+        if self.tenant_id is not None:
+            kwargs["TenantId"] = self.tenant_id
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from airflow_provider_lambda_ue.output import (
     InvokeResult,
     build_document,
     document_fields,
+    response_request_id,
 )
 from airflow_provider_lambda_ue.proxy_credentials import ProxyCredentialSource, proxy_credential_source
 from airflow_provider_lambda_ue.validation import validate
@@ -80,19 +81,35 @@ class Invocation:
         )
 
     def document(
-        self, exit_code: int, status_description: str, result: InvokeResult | None
+        self,
+        exit_code: int,
+        status_description: str,
+        result: InvokeResult | None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
-        """The output document for an outcome."""
+        """The output document for an outcome (``request_id``: of a service error, without result)."""
         return build_document(
             exit_code=exit_code,
             status_description=status_description,
             fields=self.fields_section(),
             result=result,
+            request_id=request_id,
         )
 
-    def failed(self, error: LambdaInvokeError, result: InvokeResult | None = None) -> LambdaInvokeError:
-        """Attach the failure's document to ``error`` and return it, for the caller to raise."""
-        error.output = self.document(error.exit_code, error.status_description, result)
+    def failed(
+        self,
+        error: LambdaInvokeError,
+        result: InvokeResult | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> LambdaInvokeError:
+        """
+        Attach the failure's document to ``error`` and return it, for the caller to raise.
+
+        :param result: What Lambda answered, when it answered Invoke (a function error).
+        :param request_id: The request id of the service's error answer to Invoke, if any.
+        """
+        error.output = self.document(error.exit_code, error.status_description, result, request_id)
         return error
 
 
@@ -169,8 +186,29 @@ def run(
     try:
         result = hook.invoke(request)
     except LambdaInvokeError as err:
-        raise invocation.failed(err) from err.__cause__
+        request_id = error_request_id(err)
+        log_request_id(log, request_id)
+        raise invocation.failed(err, request_id=request_id) from err.__cause__
     return finish(invocation, result, log)
+
+
+def error_request_id(error: BaseException) -> str | None:
+    """
+    The request id of the service's answer to Invoke behind a failure (a service error), else None.
+
+    Only Invoke's: a failure of STS (the role) carries STS's request id, which is not the invocation's.
+    """
+    cause = error.__cause__ if isinstance(error, LambdaInvokeError) else error
+    response = getattr(cause, "response", None)
+    if getattr(cause, "operation_name", None) != "Invoke" or not isinstance(response, dict):
+        return None
+    return response_request_id(response)
+
+
+def log_request_id(log: Log, request_id: str | None) -> None:
+    """Name the request id of a failed Invoke in the log: what a support case needs."""
+    if request_id:
+        log.info("Lambda request id: %s", request_id)
 
 
 def finish(
@@ -196,7 +234,12 @@ def finish(
             log.info("Log tail of %s:", request.function_name)
             for line in lines:
                 log.info("| %s", line)
-    log.info("Lambda answered %s (executed version %s)", result.status_code, result.executed_version or "n/a")
+    log.info(
+        "Lambda answered %s (executed version %s, request id %s)",
+        result.status_code,
+        result.executed_version or "n/a",
+        result.request_id or "n/a",
+    )
 
     if result.status_code not in TRIGGERED_STATUS_CODES:
         raise invocation.failed(LambdaFailError(f"unexpected status code {result.status_code}"), result)
@@ -217,7 +260,7 @@ def complete(
     Finish an invocation that the trigger performed, from the trigger's event.
 
     :param event: ``{"status": "success", "result": {...}}`` or
-        ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ...}``.
+        ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ..., "request_id": ...}``.
     """
     if event.get("status") == "success":
         return finish(invocation, InvokeResult(**event["result"]), log)
@@ -228,7 +271,9 @@ def complete(
         error = error_class(detail, proxy_url=event.get("proxy_url"))
     else:
         error = error_class(detail)
-    raise invocation.failed(error)
+    request_id = event.get("request_id")
+    log_request_id(log, request_id)
+    raise invocation.failed(error, request_id=request_id)
 
 
 def error_event(error: LambdaInvokeError) -> dict[str, Any]:
@@ -238,6 +283,7 @@ def error_event(error: LambdaInvokeError) -> dict[str, Any]:
         "exit_code": error.exit_code,
         "detail": error.detail,
         "proxy_url": getattr(error, "proxy_url", None),
+        "request_id": error_request_id(error),
     }
 
 

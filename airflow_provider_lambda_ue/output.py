@@ -35,6 +35,7 @@ class InvokeResult:
     :param payload: The function's response (or error object) as text, or None when empty.
     :param executed_version: The version that ran, or None.
     :param function_error: ``Unhandled``/``Handled`` when the function reported an error, else None.
+    :param request_id: The invocation's request id (``x-amzn-RequestId``), what AWS Support asks for.
     """
 
     status_code: int
@@ -42,6 +43,7 @@ class InvokeResult:
     payload: str | None = None
     executed_version: str | None = None
     function_error: str | None = None
+    request_id: str | None = None
 
     @classmethod
     def from_response(cls, response: dict[str, Any], payload: bytes | None) -> InvokeResult:
@@ -58,6 +60,7 @@ class InvokeResult:
             payload=payload.decode("utf-8", errors="replace") if payload else None,
             executed_version=response.get("ExecutedVersion") or None,
             function_error=response.get("FunctionError") or None,
+            request_id=response_request_id(response),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,7 +71,23 @@ class InvokeResult:
             "payload": self.payload,
             "executed_version": self.executed_version,
             "function_error": self.function_error,
+            "request_id": self.request_id,
         }
+
+
+def response_request_id(response: dict[str, Any]) -> str | None:
+    """
+    The request id of a botocore response (or of a ``ClientError``'s ``response``), None without one.
+
+    botocore parses ``x-amzn-RequestId`` into ``ResponseMetadata.RequestId``; the header itself is
+    read too, for an answer whose metadata lacks it.
+    """
+    metadata = response.get("ResponseMetadata") or {}
+    request_id = metadata.get("RequestId")
+    if not request_id:
+        headers = metadata.get("HTTPHeaders") or {}
+        request_id = next((v for k, v in headers.items() if str(k).lower() == "x-amzn-requestid"), None)
+    return str(request_id) if request_id else None
 
 
 def _flag(is_set: bool | None) -> str | None:
@@ -132,6 +151,7 @@ def build_document(
     status_description: str,
     fields: dict[str, Any],
     result: InvokeResult | None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """
     Assemble the output document.
@@ -140,11 +160,12 @@ def build_document(
     :param status_description: The status description in the seed's wording.
     :param fields: The ``invocation.fields`` section (see :func:`document_fields`).
     :param result: What Lambda answered, or None when there was no answer.
+    :param request_id: Without ``result``: the request id of the service's error answer, if any.
     """
     result_section = (
         result.to_dict()
         if result is not None
-        else InvokeResult(status_code=0).to_dict() | {"status_code": None}
+        else InvokeResult(status_code=0, request_id=request_id).to_dict() | {"status_code": None}
     )
     return {
         "exit_code": exit_code,

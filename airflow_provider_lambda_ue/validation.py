@@ -56,6 +56,9 @@ _MAX_NAME_LENGTH = 64
 _MAX_FUNCTION_NAME_FIELD = 170
 _QUALIFIER = re.compile(r"^(\$LATEST|[a-zA-Z0-9_-]{1,128})$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# Invoke's TenantId shape (botocore's service model: pattern, min 1, max 256).
+_TENANT_ID = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]+")
+_MAX_TENANT_ID_LENGTH = 256
 
 
 class _Problems:
@@ -153,6 +156,7 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
     endpoint_url = _check_endpoint(raw, problems)
     region_name = _check_region(raw, problems)
     aws_conn_id = _check_connection_ids(raw, proxy_conn_id, problems)
+    tenant_id = _check_tenant(raw, problems)
     if problems.items:
         raise LambdaDataValidationError(problems=problems.items)
 
@@ -180,6 +184,7 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
         wait_for_completion_timeout=timeout,
         endpoint_url=endpoint_url,
         fail_on_function_error=flags["fail_on_function_error"],
+        tenant_id=tenant_id,
     )
 
 
@@ -414,3 +419,22 @@ def _check_connection_ids(raw: LambdaInvokeFields, proxy_conn_id: Any, problems:
         if value is not None and not isinstance(value, str):
             problems.add(name, f"must be a connection id, got {show(value)}")
     return aws_conn_id
+
+
+def _check_tenant(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
+    """``tenant_id``: Invoke's ``TenantId`` (letters, digits, ``._:/=+-@`` and spaces; 1-256)."""
+    tenant_id = blank_to_none(raw.tenant_id)
+    if tenant_id is None:
+        return None
+    if not isinstance(tenant_id, str):
+        problems.add("tenant_id", f"must be text, got {show(tenant_id)}")
+        return None
+    # Not stripped: spaces are allowed, and " blue" is another tenant than "blue".
+    if len(tenant_id) > _MAX_TENANT_ID_LENGTH:
+        problems.add("tenant_id", f"is longer than {_MAX_TENANT_ID_LENGTH} characters")
+    elif not _TENANT_ID.fullmatch(tenant_id):
+        problems.add(
+            "tenant_id",
+            f"{show(tenant_id)} may only hold letters, digits, spaces and the characters . _ : / = + - @",
+        )
+    return tenant_id

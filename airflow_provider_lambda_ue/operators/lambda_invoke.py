@@ -67,6 +67,8 @@ class LambdaInvokeOperator(BaseOperator):
     :param endpoint_url: Custom Lambda endpoint URL (http or https). (templated)
     :param fail_on_function_error: A function error fails the task (exit code 1); when False the
         task succeeds and the document's ``result.function_error`` is set.
+    :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``); the
+        handler reads it as ``context.tenant_id``. (templated)
     :param deferrable: Hold synchronous invocations in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     :param start_from_trigger: With ``deferrable``, start the task in the triggerer (Airflow's
@@ -88,6 +90,7 @@ class LambdaInvokeOperator(BaseOperator):
         "endpoint_url",
         "invocation_type",
         "log_type",
+        "tenant_id",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"payload": "json", "client_context": "json"}
@@ -115,6 +118,7 @@ class LambdaInvokeOperator(BaseOperator):
         wait_for_completion_timeout: int | str = DEFAULT_TIMEOUT_SECONDS,
         endpoint_url: str | None = None,
         fail_on_function_error: bool | str = True,
+        tenant_id: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         start_from_trigger: bool = True,
         **kwargs: Any,
@@ -139,6 +143,7 @@ class LambdaInvokeOperator(BaseOperator):
         self.wait_for_completion_timeout = wait_for_completion_timeout
         self.endpoint_url = endpoint_url
         self.fail_on_function_error = fail_on_function_error
+        self.tenant_id = tenant_id
         self.deferrable = deferrable
         # Decided once, here: the DAG's serialisation (what the scheduler reads) records it at parse
         # time. A mapped task never gets here at parse time: MappedOperator reads the class

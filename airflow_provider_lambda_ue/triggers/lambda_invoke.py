@@ -263,7 +263,7 @@ class LambdaInvokeTrigger(BaseTrigger):
             self.log.info("Invocation failed: %s", error)
             yield self._end_event(request, error=error) or TriggerEvent(error_event(error))
             return
-        self.log.info("Lambda answered %s", result.status_code)
+        self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         yield self._end_event(request, result=result) or TriggerEvent(
             {"status": "success", "result": result.to_dict()}
         )

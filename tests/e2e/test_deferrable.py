@@ -166,6 +166,8 @@ def without_run_specifics(document: dict[str, Any]) -> dict[str, Any]:
     copy = json.loads(json.dumps(document))
     if copy["result"].get("log_result"):
         copy["result"]["log_result"] = "<run specific>"
+    if copy["result"].get("request_id"):  # each invocation has its own (and both paths have one)
+        copy["result"]["request_id"] = "<run specific>"
     return copy
 
 

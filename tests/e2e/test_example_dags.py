@@ -128,6 +128,7 @@ def assert_envelope(document: dict[str, Any], *, exit_code: int = 0, status: str
         "payload",
         "executed_version",
         "function_error",
+        "request_id",
     }
 
 
@@ -155,6 +156,7 @@ def assert_fields(document: dict[str, Any], **expected: Any) -> None:
         "proxy_credentials_password": None,
         "proxy_ca_bundle_file": None,
         "wait_for_completion_timeout": 60,
+        "tenant_id": None,
     }
     wanted = {**defaults, **expected}
     json_fields = {"payload_script", "client_context_script"}
@@ -334,13 +336,16 @@ def test_async_role_proxy(
         proxy_ca_bundle_file=ca_bundle,
         endpoint_url=server.url,
     )
+    request_id = document["result"]["request_id"]
     assert document["result"] == {
         "status_code": 202,
         "log_result": None,
         "payload": None,
         "executed_version": None,
         "function_error": None,
+        "request_id": request_id,
     }
+    assert isinstance(request_id, str) and request_id  # an Event invocation has one too
 
     # The function really ran (asynchronously), once, with the rendered payload and client context.
     assert wait_for_count(record_file, 1, timeout=120) == 1

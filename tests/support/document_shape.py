@@ -32,5 +32,7 @@ FIELD_KEYS = (
     "proxy_ca_bundle_file",
     "wait_for_completion_timeout",
     "endpoint_url",
+    # Beyond the contract's list (issue 17): appended, the contract's keys unchanged.
+    "tenant_id",
 )
-RESULT_KEYS = ("status_code", "log_result", "payload", "executed_version", "function_error")
+RESULT_KEYS = ("status_code", "log_result", "payload", "executed_version", "function_error", "request_id")

@@ -104,13 +104,28 @@ def document_for(
     )
 
 
+def with_additions(example: dict[str, Any]) -> dict[str, Any]:
+    """The contract's example with the keys added since (issue 17), empty: ``tenant_id``, ``request_id``."""
+    invocation = example["invocation"]
+    return {
+        **example,
+        "invocation": {**invocation, "fields": {**invocation["fields"], "tenant_id": None}},
+        "result": {**example["result"], "request_id": None},
+    }
+
+
 def test_success_event_document_equals_the_contract_example() -> None:
     raw = LambdaInvokeFields(function_name="test-function", invocation_type="Event", region_name="us-east-1")
     document = document_for(raw, InvokeResult(status_code=202), credentials_set=True)
-    assert document == CONTRACT_EXAMPLE
+    expected = with_additions(CONTRACT_EXAMPLE)
+    assert document == expected
     assert_shape(document)
     # The serialised form matches too (true/false/null as JSON spells them).
-    assert json.loads(json.dumps(document)) == CONTRACT_EXAMPLE
+    assert json.loads(json.dumps(document)) == expected
+    # Every key of the contract's example is there, unrenamed, with the example's value.
+    assert {k: document["result"][k] for k in CONTRACT_EXAMPLE["result"]} == CONTRACT_EXAMPLE["result"]
+    seed_fields = CONTRACT_EXAMPLE["invocation"]["fields"]
+    assert {k: document["invocation"]["fields"][k] for k in seed_fields} == seed_fields
 
 
 def test_status_descriptions_are_the_seed_wording() -> None:
@@ -192,12 +207,14 @@ def test_full_field_set_document_values() -> None:
         proxy="http://proxy.example.com:3128",
         wait_for_completion_timeout="900",
         endpoint_url="http://localhost:4566",
+        tenant_id="blue",
     )
     result = InvokeResult(
         status_code=200,
         log_result="U1RBUlQK",
         payload='{"ok": true}',
         executed_version="3",
+        request_id="7f0c9a34-0000-4000-8000-000000000001",
     )
     document = document_for(raw, result, credentials_set=True, proxy_credentials_set=False)
     assert_shape(document)
@@ -225,6 +242,7 @@ def test_full_field_set_document_values() -> None:
         "proxy_ca_bundle_file": None,
         "wait_for_completion_timeout": 900,
         "endpoint_url": "http://localhost:4566",
+        "tenant_id": "blue",
     }
     assert document["result"] == {
         "status_code": 200,
@@ -232,6 +250,7 @@ def test_full_field_set_document_values() -> None:
         "payload": '{"ok": true}',
         "executed_version": "3",
         "function_error": None,
+        "request_id": "7f0c9a34-0000-4000-8000-000000000001",
     }
 
 
@@ -364,7 +383,7 @@ def test_invoke_result_from_response() -> None:
         "LogResult": "U1RBUlQK",
         "ExecutedVersion": "$LATEST",
         "FunctionError": "Unhandled",
-        "ResponseMetadata": {"HTTPStatusCode": 200},
+        "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "0b1e5f2a-0000-4000-8000-00000000beef"},
     }
     result = InvokeResult.from_response(response, b'{"errorMessage": "boom"}')
     assert result == InvokeResult(
@@ -373,6 +392,7 @@ def test_invoke_result_from_response() -> None:
         payload='{"errorMessage": "boom"}',
         executed_version="$LATEST",
         function_error="Unhandled",
+        request_id="0b1e5f2a-0000-4000-8000-00000000beef",
     )
     assert result.to_dict() == {
         "status_code": 200,
@@ -380,6 +400,7 @@ def test_invoke_result_from_response() -> None:
         "payload": '{"errorMessage": "boom"}',
         "executed_version": "$LATEST",
         "function_error": "Unhandled",
+        "request_id": "0b1e5f2a-0000-4000-8000-00000000beef",
     }
     assert InvokeResult(**json.loads(json.dumps(result.to_dict()))) == result
 

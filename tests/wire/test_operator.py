@@ -53,6 +53,8 @@ CONTRACT_TEMPLATE_FIELDS = (
     "invocation_type",
     "log_type",
 )
+#: The contract's list and the fields added since (issue 17: ``tenant_id``).
+TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id")
 
 
 def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
@@ -90,12 +92,12 @@ def run_execute(
 
 
 def test_template_fields_ext_and_renderers_are_the_contracts() -> None:
-    assert tuple(LambdaInvokeOperator.template_fields) == CONTRACT_TEMPLATE_FIELDS
+    assert tuple(LambdaInvokeOperator.template_fields) == TEMPLATE_FIELDS
     assert tuple(LambdaInvokeOperator.template_ext) == (".json",)
     assert LambdaInvokeOperator.template_fields_renderers == {"payload": "json", "client_context": "json"}
     # Every templated field is a constructor parameter and an attribute of the task.
     operator = LambdaInvokeOperator(task_id="t", function_name="f")
-    for name in CONTRACT_TEMPLATE_FIELDS:
+    for name in TEMPLATE_FIELDS:
         assert hasattr(operator, name), name
 
 
@@ -122,6 +124,7 @@ def test_defaults_are_the_contracts() -> None:
         "wait_for_completion_timeout": 60,
         "endpoint_url": None,
         "fail_on_function_error": True,
+        "tenant_id": None,
     }
     assert operator.deferrable is False  # [operators] default_deferrable is False in the tests
 
@@ -147,6 +150,7 @@ def test_fields_maps_every_parameter() -> None:
         "wait_for_completion_timeout": "120",
         "endpoint_url": "https://lambda.example.com",
         "fail_on_function_error": "false",
+        "tenant_id": "acme",
     }
     assert set(values) == set(LambdaInvokeFields.names())
     operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)
@@ -187,7 +191,7 @@ def test_partial_expand_over_payloads_builds_mapped_tasks() -> None:
     assert mapped.expand_input.value == {"payload": payloads}
     assert mapped.partial_kwargs["function_name"] == "f"
     assert mapped.partial_kwargs["log_type"] == "Tail"
-    assert tuple(mapped.template_fields) == CONTRACT_TEMPLATE_FIELDS
+    assert tuple(mapped.template_fields) == TEMPLATE_FIELDS
     assert isinstance(by_kwargs, MappedOperator)
     assert isinstance(by_function, MappedOperator)
     assert by_function.expand_input.value == {"function_name": ["a", "b"]}
@@ -263,6 +267,17 @@ def test_native_rendering_gives_objects_that_validate() -> None:
     assert request is not None
     assert request.invocation_type == "Event"
     assert json.loads(request.payload or "") == {"n": [1, 2]}
+
+
+def test_tenant_id_is_rendered_and_sent() -> None:
+    dag = make_dag("tenant", params={"tenant": "acme/eu-west-1"})
+    with dag:
+        operator = LambdaInvokeOperator(task_id="t", function_name="f", tenant_id="{{ params.tenant }}")
+    render(operator, dag)
+    assert operator.tenant_id == "acme/eu-west-1"
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    assert request.invoke_kwargs()["TenantId"] == "acme/eu-west-1"
 
 
 class _EverythingTemplated(LambdaInvokeOperator):
@@ -422,6 +437,7 @@ def test_execute_returns_the_document(fake_lambda: FakeLambdaServer) -> None:
         "payload": '{"answer": 42}',
         "executed_version": "3",
         "function_error": None,
+        "request_id": "00000000-0000-4000-8000-000000000000",  # the fake's x-amzn-RequestId
     }
     (request,) = fake_lambda.invocations
     assert request.json() == {"q": 1}

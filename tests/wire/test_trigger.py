@@ -426,6 +426,7 @@ def test_success_event_carries_the_answer(fake_lambda: FakeLambdaServer) -> None
             "payload": '{"hello": "world"}',
             "executed_version": "$LATEST",
             "function_error": None,
+            "request_id": "00000000-0000-4000-8000-000000000000",  # the fake's x-amzn-RequestId
         },
     }
     sent = fake_lambda.invocations[-1]

@@ -256,6 +256,7 @@ class HandlerExecutor:
                     "event": request.event,
                     "invoked_function_arn": request.invoked_function_arn,
                     "client_context": request.client_context,
+                    "tenant_id": request.tenant_id,
                     "timeout_ms": int(request.timeout * 1000),
                 }
             ),

@@ -37,6 +37,7 @@ class InvocationRequest:
     :param region: Region of the function.
     :param environment: The function's ``Environment.Variables``.
     :param client_context: Decoded ``X-Amz-Client-Context``, or None.
+    :param tenant_id: ``X-Amz-Tenant-Id`` (``context.tenant_id``), or None.
     :param credentials: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN`` for the
         handler.
     :param log_group_name: CloudWatch log group of the function.
@@ -57,6 +58,7 @@ class InvocationRequest:
     region: str = DEFAULT_REGION
     environment: Mapping[str, str] = field(default_factory=dict)
     client_context: dict[str, Any] | None = None
+    tenant_id: str | None = None
     credentials: Mapping[str, str] = field(default_factory=dict)
     log_group_name: str = ""
     log_stream_name: str = ""

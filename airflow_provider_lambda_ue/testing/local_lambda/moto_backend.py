@@ -24,6 +24,9 @@ from airflow_provider_lambda_ue.testing.local_lambda.invocation import Invocatio
 
 log = logging.getLogger(__name__)
 
+#: The response header of a request id, spelt as moto's ``gen_amzn_requestid_long`` writes it.
+_REQUEST_ID_HEADER = "x-amzn-requestid"
+
 
 # --------------------------------------------------------------------------------------------------
 # The moto hook (server process only).
@@ -166,9 +169,16 @@ def _invoke(
             response_headers=response_headers,
         )
     request = _invocation_request(
-        backend, fn, invoked_arn, event=_event(body), client_context=_client_context(headers)
+        backend,
+        fn,
+        invoked_arn,
+        event=_event(body),
+        client_context=_client_context(headers),
+        tenant_id=_header(headers, "X-Amz-Tenant-Id"),
     )
     stream_name = request.log_stream_name
+    # Lambda answers Invoke with the invocation's own request id (the handler's aws_request_id).
+    response_headers[_REQUEST_ID_HEADER] = request.request_id
     if invocation_type == "Event":
         executor.submit(request, on_done=lambda result: _save_logs(fn, stream_name, result.log))
         response_headers["Content-Length"] = "0"
@@ -248,7 +258,13 @@ def _client_context(headers: Any) -> dict[str, Any] | None:
 
 
 def _invocation_request(
-    backend: Any, fn: Any, invoked_arn: str, *, event: str, client_context: dict[str, Any] | None
+    backend: Any,
+    fn: Any,
+    invoked_arn: str,
+    *,
+    event: str,
+    client_context: dict[str, Any] | None,
+    tenant_id: str | None = None,
 ) -> InvocationRequest:
     """What the executor needs to run ``fn`` once, with a new request id and log stream."""
     from moto.moto_api._internal import mock_random
@@ -271,6 +287,7 @@ def _invocation_request(
         region=backend.region_name,
         environment=dict(fn.environment_vars or {}),
         client_context=client_context,
+        tenant_id=tenant_id,
         credentials=_role_credentials(backend, fn),
         log_group_name=fn.logs_group_name,
         log_stream_name=f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
@@ -340,6 +357,31 @@ def _keep_durable_config() -> None:
     LambdaFunction._local_lambda_durable = True  # type: ignore[attr-defined]
 
 
+def _keep_invocation_request_id() -> None:
+    """
+    Make moto keep the request id that :func:`_invoke` set instead of drawing a random one.
+
+    moto gives every response a new ``x-amzn-RequestId``; Lambda's Invoke answers with the
+    invocation's request id, the one the handler sees as ``context.aws_request_id`` and the log's
+    ``START RequestId:`` line shows. Responses without one still get moto's. Idempotent.
+    """
+    from moto.core.responses import BaseResponse
+
+    if getattr(BaseResponse, "_local_lambda_request_id", False):
+        return
+    original = BaseResponse._enrich_response
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        given = headers.get(_REQUEST_ID_HEADER)
+        headers, body = original(headers, body)
+        if given:
+            headers[_REQUEST_ID_HEADER] = given
+        return headers, body
+
+    BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
+    BaseResponse._local_lambda_request_id = True  # type: ignore[attr-defined]
+
+
 def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | None = None) -> None:
     """
     Hook ``executor`` into moto, in this process (the server's).
@@ -360,6 +402,7 @@ def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | 
     _Hook.executor = executor
     _Hook.durable_runner = durable_runner
     _keep_durable_config()
+    _keep_invocation_request_id()
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     lambda_simple_backends.backend = _executing_backend_class()
     lambda_simple_backends.clear()

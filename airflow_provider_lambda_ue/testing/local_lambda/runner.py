@@ -69,7 +69,8 @@ class LambdaContext:
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = control["invoked_function_arn"]
-        self.tenant_id = None
+        # ``X-Amz-Tenant-Id`` of the Invoke request; None for a function invoked without one.
+        self.tenant_id = control.get("tenant_id")
         client_context = control.get("client_context")
         self.client_context = make_obj_from_dict(ClientContext, client_context)
         if self.client_context is not None:
