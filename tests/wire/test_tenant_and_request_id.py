@@ -26,7 +26,7 @@ from airflow_provider_lambda_ue.output import InvokeResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 from airflow_provider_lambda_ue.validation import validate
-from tests.fixtures import fake_servers as fs
+from tests.support import fake_servers as fs
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.local_lambda import unique_function_name
 
