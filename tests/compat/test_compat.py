@@ -140,9 +140,12 @@ def without_airflow_mask_requests(output: str) -> str:
 
 
 def _comparable(document: dict[str, Any], run_id: str) -> dict[str, Any]:
-    """The document without what differs from run to run (run id, request ids in the log tail)."""
+    """The document without what differs from run to run (run id, request ids)."""
     copy = json.loads(json.dumps(document).replace(run_id, "<run id>"))
     copy["result"].pop("log_result")
+    # Each invocation has a request id of its own; both paths must report one.
+    assert copy["result"]["request_id"], document
+    copy["result"]["request_id"] = "<request id>"
     return copy
 
 
