@@ -34,12 +34,7 @@ from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 FUNCTION = "cli-bench-echo"
 HANDLER = "def handler(event, context):\n    return event\n"
 PAYLOAD = '{"key": "value"}'
-BOTO3_SCRIPT = (
-    "import sys, boto3\n"
-    "client = boto3.client('lambda', endpoint_url=sys.argv[1], region_name=sys.argv[2])\n"
-    "answer = client.invoke(FunctionName=sys.argv[3], Payload=sys.argv[4].encode())\n"
-    "sys.stdout.write(answer['Payload'].read().decode())\n"
-)
+BOTO3_SCRIPT = Path(__file__).with_name("bare_boto3_invoke.py")
 
 
 @dataclass
@@ -110,8 +105,8 @@ def tools(url: str, region: str, aws: str | None, outfile: str) -> list[Samples]
             ],
         ),
         Samples(
-            "bare boto3 (python -c)",
-            [sys.executable, "-c", BOTO3_SCRIPT, url, region, FUNCTION, PAYLOAD],
+            "bare boto3 script",
+            [sys.executable, str(BOTO3_SCRIPT), url, region, FUNCTION, PAYLOAD],
         ),
     ]
     if aws:
@@ -173,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     reference = {s.label: s for s in measured}
     aws_samples = reference.get("aws lambda invoke")
-    boto3_samples = reference["bare boto3 (python -c)"]
+    boto3_samples = reference["bare boto3 script"]
     python = sys.version.split()[0]
     print(f"{args.rounds} alternating runs per tool, medians; python {python}, {os.cpu_count()} cores")
     header = f"{'tool':<24} {'wall s':>8} {'peak MiB':>9} {'x aws (wall/mem)':>18} {'x boto3 (wall/mem)':>20}"
