@@ -318,9 +318,13 @@ class Lab:
             server.stop()
         for port in {s.port for s in self.fakes} | {p.port for p in self.auth_proxies}:
             assert_port_released(port)
-        for info in self.proxies:
-            info.assert_fully_stopped()
-            assert not tcp_listeners(info.port)
+        try:
+            for info in self.proxies:
+                info.assert_fully_stopped()
+                assert not tcp_listeners(info.port)
+        finally:
+            for info in self.proxies:
+                info.release()
 
 
 # ---------------------------------------------------------------------------------------------------
