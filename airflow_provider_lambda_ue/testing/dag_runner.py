@@ -174,6 +174,24 @@ def create_airflow_env(
     :param extra_pythonpath: A folder to put on PYTHONPATH (e.g. the repository root).
     :param airflow: The ``airflow`` program (default: the one next to this Python).
     """
+    airflow_env = existing_airflow_env(home, dags_folder, extra_pythonpath, airflow)
+    migrate = [airflow, "db", "migrate"]
+    subprocess.run(migrate, env=airflow_env.env, capture_output=True, check=True, timeout=600)
+    return airflow_env
+
+
+def existing_airflow_env(
+    home: Path, dags_folder: Path, extra_pythonpath: Path | None = None, airflow: str = AIRFLOW
+) -> AirflowEnv:
+    """
+    The :class:`AirflowEnv` of a home that :func:`create_airflow_env` made (with these arguments)
+    earlier, possibly in another process; nothing is run.
+
+    :param home: The AIRFLOW_HOME folder.
+    :param dags_folder: The DAG folder.
+    :param extra_pythonpath: A folder to put on PYTHONPATH (e.g. the repository root).
+    :param airflow: The ``airflow`` program (default: the one next to this Python).
+    """
     env = clean_environment()
     env.update(
         AIRFLOW_HOME=str(home),
@@ -184,5 +202,4 @@ def create_airflow_env(
     )
     if extra_pythonpath is not None:
         env["PYTHONPATH"] = str(extra_pythonpath)
-    subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, check=True, timeout=600)
     return AirflowEnv(home=home, env=env, airflow=airflow)
