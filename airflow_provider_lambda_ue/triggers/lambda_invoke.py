@@ -96,8 +96,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
     from airflow_provider_lambda_ue.output import InvokeResult
+    from airflow_provider_lambda_ue.taxonomy import LambdaInvokeError
 
 __all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
 
