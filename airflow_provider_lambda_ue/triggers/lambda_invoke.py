@@ -93,6 +93,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+# Registers the public, Airflow-derived exceptions with the taxonomy (see taxonomy.py): every
+# failure the shared path builds in the triggerer is then of the class the contract names.
+import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
