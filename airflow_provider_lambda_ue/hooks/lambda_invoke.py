@@ -5,7 +5,9 @@ connection or the environment's chain, region resolution, per-service endpoints 
 assumption with refreshable credentials. This hook only adds what the field set needs on top:
 the role from the ``role_arn`` field, the endpoint from ``endpoint_url``, proxies with credentials
 from a second connection, a CA bundle for a TLS proxy, the read timeout, and the policy that never
-sends Invoke twice when the first may have reached the function.
+sends Invoke twice when the first may have reached the function. Those settings, the botocore
+config they make and the synchronous Invoke loop are :class:`.LambdaInvokerBase`'s
+(``hooks/invoker.py``), shared with the command line's client without Airflow.
 
 The hook knows nothing of XCom or of the output document.
 """
@@ -127,7 +129,6 @@ class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
         return cls(**hook_settings(request, proxy_credentials=proxy_credentials), **kwargs)
 
     # -- credentials and configuration ------------------------------------------------------
-
     # The client, connections and the task log, as LambdaInvokerBase asks for them: AwsBaseHook's.
 
     def _lambda_client(self) -> Any:
