@@ -66,6 +66,17 @@ def wrap_credential_refresh(credentials: Any, wrap: Callable[[Callable[[], Any]]
     credentials._refresh_using = wrap(refresh)
 
 
+def set_session_credentials(session: Any, credentials: Any) -> None:
+    """
+    Make a botocore session sign with ``credentials`` (``Session._credentials``).
+
+    botocore has no public setter for a credentials *object* (``set_credentials`` takes fixed keys),
+    and refreshable assumed-role credentials must stay refreshable; ``AwsBaseHook`` sets the same
+    attribute for its role sessions.
+    """
+    session._credentials = credentials
+
+
 # -- AwsBaseHook ------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_provider_lambda_ue.exceptions import (
+from airflow_provider_lambda_ue.masking import redact_credentials
+from airflow_provider_lambda_ue.taxonomy import (
     LambdaAuthenticationError,
     LambdaAuthorizationError,
     LambdaConnectionError,
@@ -20,7 +21,6 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaProxyConnectionError,
     LambdaReadTimeoutError,
 )
-from airflow_provider_lambda_ue.masking import redact_credentials
 
 __all__ = [
     "AUTHENTICATION_ERROR_CODES",

@@ -216,19 +216,39 @@ def fields_from_args(args: argparse.Namespace) -> LambdaInvokeFields:
     )
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Every line with the registered secrets cut out (:func:`.masking.redact_secrets`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from airflow_provider_lambda_ue.masking import redact_secrets
+
+        return redact_secrets(super().format(record))
+
+
 def _stderr_logger() -> logging.Logger:
     log = logging.getLogger("lambda_ue")
     log.handlers[:] = []
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    if not logging.root.handlers:
+        # Without Airflow nothing configures logging: botocore's warnings would reach stderr through
+        # logging's last-resort handler, unmasked. (With a connection, Airflow's logging is in place.)
+        root = logging.StreamHandler(sys.stderr)
+        root.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        root.setLevel(logging.WARNING)
+        logging.root.addHandler(root)
     return log
 
 
 def _write_document(document: dict[str, Any], out: TextIO, *, compact: bool = False) -> int:
-    out.write(json.dumps(document, indent=None if compact else 2) + "\n")
+    from airflow_provider_lambda_ue.masking import redact_secrets
+
+    # The document never holds a secret by construction; this is the last line of defence, and it
+    # keeps the JSON valid (a secret's JSON-escaped form is cut out too).
+    out.write(redact_secrets(json.dumps(document, indent=None if compact else 2)) + "\n")
     out.flush()
     return int(document["exit_code"])
 
@@ -237,8 +257,8 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``lambda-ue invoke``: the shared path, then the document on stdout; returns the exit code."""
     from airflow_provider_lambda_ue import invocation as path
     from airflow_provider_lambda_ue.classifier import classify
-    from airflow_provider_lambda_ue.exceptions import LambdaFailError, LambdaInvokeError
     from airflow_provider_lambda_ue.masking import redact_credentials
+    from airflow_provider_lambda_ue.taxonomy import LambdaFailError, LambdaInvokeError
 
     log = _stderr_logger()
     raw = fields_from_args(args)
@@ -247,8 +267,9 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
     try:
         # The variables are a source of proxy credentials here only; the hook masks what it reads.
         current = path.prepare(raw, log, proxy_environ=os.environ)
-        hook = path.build_hook(current)
-        document = path.run(current, hook, log)
+        # Airflow is imported only for a connection (--aws-conn-id, --proxy-conn-id): the hook.
+        invoker = path.build_invoker(current, log)
+        document = path.run(current, invoker, log)
     except LambdaInvokeError as err:
         document = err.output if err.output is not None else current.failed(err).output
         if err.detail and err.detail not in err.status_description:
@@ -259,7 +280,7 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
         # caller relies on a document on stdout, and a traceback could show a secret.
         log.error("Unexpected %s: %s", type(exc).__name__, redact_credentials(str(exc)))
         error = classify(exc)
-        if type(error) is LambdaFailError:  # classify's catch-all quotes the message as it is
+        if isinstance(error, LambdaFailError):  # classify's catch-all quotes the message as it is
             error = LambdaFailError(redact_credentials(error.detail))
         document = current.failed(error).output
     assert document is not None
@@ -269,13 +290,12 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
 
 def _argument_error(problems: list[str], given: argparse.Namespace | None, out: TextIO) -> int:
     """Exit 20 with a full document naming the offending options (and showing what was given)."""
-    # Tell the user at once: building the document imports Airflow, which takes seconds.
     sys.stderr.write("".join(f"lambda-ue: error: {problem}\n" for problem in problems))
     sys.stderr.write("(see 'lambda-ue invoke --help')\n")
     sys.stderr.flush()
 
-    from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
     from airflow_provider_lambda_ue.invocation import Invocation
+    from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
 
     raw = fields_from_args(given) if given is not None else LambdaInvokeFields()
     document = Invocation(raw=raw).failed(LambdaDataValidationError(problems=problems)).output

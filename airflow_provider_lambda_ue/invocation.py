@@ -13,13 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_lambda_ue.classifier import classify
-from airflow_provider_lambda_ue.exceptions import (
-    LambdaFailError,
-    LambdaFunctionError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    exception_for_exit_code,
-)
 from airflow_provider_lambda_ue.fields import (
     INVOCATION_EVENT,
     LOG_TYPE_TAIL,
@@ -37,9 +30,17 @@ from airflow_provider_lambda_ue.output import (
     response_request_id,
 )
 from airflow_provider_lambda_ue.proxy_credentials import ProxyCredentialSource, proxy_credential_source
+from airflow_provider_lambda_ue.taxonomy import (
+    LambdaFailError,
+    LambdaFunctionError,
+    LambdaInvokeError,
+    LambdaProxyConnectionError,
+    exception_for_exit_code,
+)
 from airflow_provider_lambda_ue.validation import validate
 
 if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
 _MAX_ERROR_TEXT = 500
@@ -152,20 +153,58 @@ def build_hook(
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
     assert invocation.request is not None
-    if proxy_credentials is None and invocation.proxy_source is not None:
-        proxy_credentials = invocation.proxy_source.environment
-    hook = LambdaInvokeHook.from_request(invocation.request, proxy_credentials=proxy_credentials)
-    try:
-        invocation.credentials_set = hook.credentials_from_connection
-        invocation.proxy_credentials_set = hook.proxy_credentials is not None
-    except Exception as exc:
-        raise invocation.failed(classify(exc, proxy_url=hook.proxy_url)) from exc
+    hook = LambdaInvokeHook.from_request(
+        invocation.request, proxy_credentials=_given_proxy_credentials(invocation, proxy_credentials)
+    )
+    _resolve_credentials(invocation, hook)
     return hook
+
+
+def build_invoker(invocation: Invocation, log: Log) -> LambdaInvokerBase:
+    """
+    The client for a validated invocation: the hook where a connection is named, else one without Airflow.
+
+    With ``aws_conn_id`` or ``proxy_conn_id`` the hook (:func:`build_hook`) reads the connections;
+    without either, :class:`~.hooks.invoker.EnvironmentInvoker` builds the same client from the
+    environment's chain with plain botocore, and Airflow is never imported (the command line's
+    start-up). Either then goes through :func:`run`.
+
+    :param log: Where the invoker without Airflow reports retries (the hook uses its task log).
+    :raises LambdaInvokeError: With the document attached (e.g. proxy credentials missing).
+    """
+    request = invocation.request
+    assert request is not None
+    if request.aws_conn_id or request.proxy_conn_id:
+        return build_hook(invocation)
+    from airflow_provider_lambda_ue.hooks.invoker import EnvironmentInvoker
+
+    invoker = EnvironmentInvoker.from_request(
+        request, proxy_credentials=_given_proxy_credentials(invocation, None), log=log
+    )
+    _resolve_credentials(invocation, invoker)
+    return invoker
+
+
+def _given_proxy_credentials(
+    invocation: Invocation, proxy_credentials: tuple[str, str] | None
+) -> tuple[str, str] | None:
+    if proxy_credentials is None and invocation.proxy_source is not None:
+        return invocation.proxy_source.environment
+    return proxy_credentials
+
+
+def _resolve_credentials(invocation: Invocation, invoker: LambdaInvokerBase) -> None:
+    """Record which credentials are set (for the document); reads connections, no network call."""
+    try:
+        invocation.credentials_set = invoker.credentials_from_connection
+        invocation.proxy_credentials_set = invoker.proxy_credentials is not None
+    except Exception as exc:
+        raise invocation.failed(classify(exc, proxy_url=invoker.proxy_url)) from exc
 
 
 def run(
     invocation: Invocation,
-    hook: LambdaInvokeHook,
+    hook: LambdaInvokerBase,
     log: Log,
 ) -> dict[str, Any]:
     """

@@ -4,6 +4,10 @@ Masking, in one place: secrets registered with Airflow's masker, and credentials
 Shared by the hook (connection, proxy and signing keys, renewed role keys), the operator (a
 password written inline in a rendered URL), the classifier (credentials in a transport error's
 text) and the command line. Imports nothing heavy: the operator module imports it at DAG parse.
+
+Every registered secret is also kept in this process's own list, which :func:`redact_secrets`
+cuts out of text: the command line without an Airflow connection never loads Airflow (and so
+has no Airflow masker), and passes what it prints through that.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,16 +23,26 @@ from urllib.parse import unquote, urlsplit
 from airflow_provider_lambda_ue import _private_api
 
 _URL_USERINFO = re.compile(r"://[^/\s]*@")
+#: What replaces a secret in text (Airflow's masker writes the same).
+REDACTED = "***"
+#: Every secret registered in this process, longest first once sorted by :func:`redact_secrets`.
+_SECRETS: set[str] = set()
 
 
 def mask(*secrets: str | None) -> None:
     """
-    Register every non-empty secret with Airflow's masker (a no-op without the task SDK).
+    Register every non-empty secret: with Airflow's masker where Airflow is loaded, and always here.
+
+    Airflow is never imported for this: a process that has not loaded it (the command line without
+    a connection) has no Airflow logging to mask, only this module's list (:func:`redact_secrets`).
 
     :param secrets: Passwords, secret keys, session tokens; None and ``""`` are skipped.
     """
     present = [secret for secret in secrets if secret]
     if not present:
+        return
+    _SECRETS.update(present)
+    if "airflow.sdk" not in sys.modules:
         return
     try:
         from airflow.sdk.log import mask_secret
@@ -35,6 +50,27 @@ def mask(*secrets: str | None) -> None:
         return
     for secret in present:
         mask_secret(secret)
+
+
+def redact_secrets(text: str) -> str:
+    """
+    ``text`` with every secret registered by :func:`mask` replaced by ``***``.
+
+    Also the secrets' JSON-escaped forms, so that a JSON document stays valid JSON.
+    """
+    if not _SECRETS or not text:
+        return text
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        for form in {secret, _json_escaped(secret)}:
+            if form and form in text:
+                text = text.replace(form, REDACTED)
+    return text
+
+
+def _json_escaped(text: str) -> str:
+    import json
+
+    return json.dumps(text)[1:-1]
 
 
 def redact_credentials(text: str) -> str:

@@ -97,7 +97,7 @@ class ProxyCredentialSource:
             are missing (exit code 20, before any network call).
         """
         # Imported here: the command line's start-up (--help) reads this module, not Airflow.
-        from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
+        from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
 
         credentials = self.environment
         if self.conn_id is not None:

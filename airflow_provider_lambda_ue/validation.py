@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     INVOCATION_EVENT,
@@ -33,6 +32,7 @@ from airflow_provider_lambda_ue.fields import (
 )
 from airflow_provider_lambda_ue.masking import redact_credentials
 from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
+from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
 from airflow_provider_lambda_ue.values import (
     blank_to_none,
     canonical,

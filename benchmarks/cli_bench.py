@@ -3,7 +3,8 @@
 Each tool is run as a fresh process (what a shell script, a CI job or a container pays), against
 the same function on the local Lambda endpoint, in alternating order so that drift on a shared
 machine hits every tool alike. Wall time is measured around the process; peak memory is the
-process's own maximum resident set size, from ``wait4``.
+process's own maximum resident set size, from ``wait4``, both taken by a small parent process
+of their own (``measure_process.py``: a child of this one would inherit its peak memory).
 
 Run::
 
@@ -25,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ FUNCTION = "cli-bench-echo"
 HANDLER = "def handler(event, context):\n    return event\n"
 PAYLOAD = '{"key": "value"}'
 BOTO3_SCRIPT = Path(__file__).with_name("bare_boto3_invoke.py")
+MEASURE_SCRIPT = Path(__file__).with_name("measure_process.py")
 
 
 @dataclass
@@ -65,22 +66,25 @@ def run_once(samples: Samples, env: dict[str, str]) -> tuple[float, int]:
     :raises RuntimeError: If the command does not exit 0 (a failing tool measures nothing).
     """
     command = samples.command
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # wait4 rather than communicate(): it hands back this child's own rusage.
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    out = process.stdout.read() if process.stdout else b""
-    err = process.stderr.read() if process.stderr else b""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        # Measured from a small parent of its own (see measure_process.py): a child of this process
+        # would start from this process's peak memory.
+        completed = subprocess.run(
+            [sys.executable, "-I", "-S", str(MEASURE_SCRIPT), result.name, *command],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        measured = json.loads(Path(result.name).read_text(encoding="utf-8") or "{}")
+    out, err = completed.stdout, completed.stderr
+    if completed.returncode != 0 or not measured:
         tail = err.decode(errors="replace")[-2000:]
-        raise RuntimeError(f"{command[0]} exited {process.returncode}: {tail}")
+        raise RuntimeError(f"{command[0]} exited {completed.returncode}: {tail}")
     if samples.answer_file:
         out = Path(samples.answer_file).read_bytes()
     if b"value" not in out:
         raise RuntimeError(f"{command[0]} did not print the function's answer: {out[:500]!r}")
-    return elapsed, usage.ru_maxrss
+    return float(measured["seconds"]), int(measured["peak_kib"])
 
 
 def tools(url: str, region: str, aws: str | None, outfile: str) -> list[Samples]:

@@ -17,14 +17,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from airflow_provider_lambda_ue import _private_api
-
-# botocore's tcp_keepalive only sets SO_KEEPALIVE, whose first probe Linux sends after two hours;
-# NAT gateways drop idle flows after about 350 s, long before a 15-minute invocation answers.
-KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [
-    (socket.IPPROTO_TCP, option, value)
-    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4))
-    if (option := getattr(socket, name, None)) is not None
-]
+from airflow_provider_lambda_ue.hooks.invoker import KEEPALIVE_OPTIONS
 
 
 def proxy_tls_context(settings: dict[str, Any]) -> ssl.SSLContext | None:

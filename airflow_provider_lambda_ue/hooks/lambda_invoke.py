@@ -5,7 +5,9 @@ connection or the environment's chain, region resolution, per-service endpoints 
 assumption with refreshable credentials. This hook only adds what the field set needs on top:
 the role from the ``role_arn`` field, the endpoint from ``endpoint_url``, proxies with credentials
 from a second connection, a CA bundle for a TLS proxy, the read timeout, and the policy that never
-sends Invoke twice when the first may have reached the function.
+sends Invoke twice when the first may have reached the function. Those settings, the botocore
+config they make and the synchronous Invoke loop are :class:`.LambdaInvokerBase`'s
+(``hooks/invoker.py``), shared with the command line's client without Airflow.
 
 The hook knows nothing of XCom or of the output document.
 """
@@ -13,77 +15,48 @@ The hook knows nothing of XCom or of the output document.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
-import time
-from collections.abc import Callable
 from copy import deepcopy
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 from botocore.config import Config
 
+# Imported for its side effect as well: the public, Airflow-derived exceptions are registered, so
+# every failure built from here on is of the class the contract names.
+import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue import _private_api
-from airflow_provider_lambda_ue.classifier import (
-    classify,
-    error_code,
-    fix_xml_error,
-)
-from airflow_provider_lambda_ue.exceptions import LambdaConnectionError
+from airflow_provider_lambda_ue.classifier import classify, fix_xml_error
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_TIMEOUT_SECONDS,
-    PROXY_HTTPS_WITH_CREDENTIALS,
     InvokeRequest,
 )
 from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
-    KEEPALIVE_OPTIONS,
     as_botocore_error,
     http_session_class,
     keepalive_socket,
 )
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS, SharedClient
-from airflow_provider_lambda_ue.hooks.proxies import system_ca_bundle, url_with_credentials
+from airflow_provider_lambda_ue.hooks.invoker import (
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    LambdaInvokerBase,
+    hook_settings,
+    incomplete_response,
+)
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
-from airflow_provider_lambda_ue.masking import mask_signing_credentials, mask_signing_credentials_async
+from airflow_provider_lambda_ue.masking import mask_signing_credentials_async
 from airflow_provider_lambda_ue.output import InvokeResult
-from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
+from airflow_provider_lambda_ue.taxonomy import LambdaConnectionError
 
-#: A connection that cannot be opened within this time fails (exit 10) instead of waiting for the
-#: read timeout, which is for the function's run time.
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
+__all__ = ["DEFAULT_CONNECT_TIMEOUT_SECONDS", "LambdaInvokeHook", "incomplete_response"]
 
 
-def incomplete_response(response: dict[str, Any]) -> str | None:
-    """
-    Why a "successful" Invoke response is in fact a connection closed in the middle of its headers.
-
-    http.client ends the header block at end of file, and a response without ``Content-Length``
-    or chunked encoding is delimited by the connection's close: a connection lost after the status
-    line looks like a 200 with an empty payload. Lambda (and moto, LocalStack) always send
-    ``x-amzn-RequestId``, and every well-formed 200 carries a length; a 200 with neither is taken for
-    a truncated answer. Sync and async paths alike.
-
-    :return: The description of the failure, or None for a complete response.
-    """
-    metadata = response.get("ResponseMetadata") or {}
-    headers = {str(name).lower() for name in (metadata.get("HTTPHeaders") or {})}
-    if metadata.get("HTTPStatusCode") != 200:
-        return None
-    if headers & {"x-amzn-requestid", "content-length", "transfer-encoding"}:
-        return None
-    return (
-        "the connection was closed in the middle of the response: a 200 without request id and "
-        "without length (the function may have run)"
-    )
-
-
-class LambdaInvokeHook(AwsBaseHook):
+class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
     """
     Invoke AWS Lambda functions with the ue-aws-lambda field set.
 
@@ -129,17 +102,19 @@ class LambdaInvokeHook(AwsBaseHook):
         kwargs.setdefault("client_type", "lambda")
         super().__init__(aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
         self._requested_region = region_name
-        self.role_arn = role_arn
-        self.endpoint_url = endpoint_url
-        self.proxies = dict(proxies or {})
-        self.proxy_type = proxy_type
-        self.proxy_conn_id = proxy_conn_id
-        self._given_proxy_credentials = proxy_credentials
-        self.proxy_ca_bundle_file = proxy_ca_bundle_file
-        self.read_timeout = read_timeout
-        self.connect_timeout = min(connect_timeout, read_timeout)
-        self.retry_policy = retry_policy or RetryPolicy(max_attempts=max_attempts)
-        self._sleep: Callable[[float], None] = time.sleep
+        self._configure(
+            role_arn=role_arn,
+            endpoint_url=endpoint_url,
+            proxies=proxies,
+            proxy_type=proxy_type,
+            proxy_conn_id=proxy_conn_id,
+            proxy_credentials=proxy_credentials,
+            proxy_ca_bundle_file=proxy_ca_bundle_file,
+            read_timeout=read_timeout,
+            connect_timeout=connect_timeout,
+            max_attempts=max_attempts,
+            retry_policy=retry_policy,
+        )
 
     @classmethod
     def from_request(
@@ -151,80 +126,31 @@ class LambdaInvokeHook(AwsBaseHook):
         :param request: The validated field set.
         :param proxy_credentials: Proxy ``(user, password)`` given directly, if any.
         """
-        return cls(
-            aws_conn_id=request.aws_conn_id,
-            region_name=request.region_name,
-            role_arn=request.assumed_role_arn,
-            endpoint_url=request.endpoint_url,
-            proxies=request.proxies if request.use_proxy else None,
-            proxy_type=request.proxy_type,
-            proxy_conn_id=request.proxy_conn_id if request.use_proxy else None,
-            proxy_credentials=proxy_credentials if request.use_proxy else None,
-            proxy_ca_bundle_file=request.proxy_ca_bundle_file if request.use_proxy else None,
-            read_timeout=request.wait_for_completion_timeout,
-            **kwargs,
-        )
+        return cls(**hook_settings(request, proxy_credentials=proxy_credentials), **kwargs)
 
     # -- credentials and configuration ------------------------------------------------------
+    # The client, connections and the task log, as LambdaInvokerBase asks for them: AwsBaseHook's.
 
-    @cached_property
-    def proxy_credentials(self) -> tuple[str, str] | None:
-        """The proxy's ``(user, password)``, from the source :mod:`.proxy_credentials` picks; masked."""
-        source = proxy_credential_source(self.proxy_conn_id, given=self._given_proxy_credentials)
-        required = bool(self.proxies) and self.proxy_type == PROXY_HTTPS_WITH_CREDENTIALS
-        credentials = source.read(self.get_connection, required=required)
-        if credentials is None:
-            return None
-        user, password = credentials
-        _mask(password)
-        _mask(quote(password, safe=""))
-        return user, password
+    def _lambda_client(self) -> Any:
+        return self.conn
 
-    @property
-    def proxy_url(self) -> str | None:
-        """The proxy URL for the Lambda endpoint's scheme, without credentials (safe to show)."""
-        if not self.proxies:
-            return None
-        endpoint = self.endpoint_url
-        client = _private_api.built_client(self)  # once built, it knows the endpoint it really uses
-        if client is not None:
-            endpoint = getattr(client.meta, "endpoint_url", None) or endpoint
-        scheme = urlsplit(endpoint).scheme if endpoint else "https"
-        return self.proxies.get(scheme) or next(iter(self.proxies.values()))
+    def _built_lambda_client(self) -> Any:
+        return _private_api.built_client(self)
 
-    def _proxies_for_botocore(self) -> dict[str, str]:
-        credentials = self.proxy_credentials
-        if not credentials:
-            return dict(self.proxies)
-        proxies = {scheme: url_with_credentials(url, *credentials) for scheme, url in self.proxies.items()}
-        for url in proxies.values():
-            _mask(url)
-        return proxies
+    def _read_connection(self, conn_id: str) -> Any:
+        return self.get_connection(conn_id)
+
+    def _warn(self, message: str, *args: Any) -> None:
+        self.log.warning(message, *args)
 
     def invoke_config(self) -> Config:
         """
         The botocore settings this hook imposes over the connection's ``config_kwargs``.
 
-        Retries are off in botocore (``total_max_attempts=1`` wins over ``AWS_MAX_ATTEMPTS``,
-        ``AWS_RETRY_MODE`` and the connection's extras): botocore would resend Invoke after a read
-        timeout and run the function again. :meth:`invoke` retries only what is safe.
+        See :meth:`.LambdaInvokerBase.invoke_config`: the same function builds them without Airflow.
         """
-        options: dict[str, Any] = {
-            "read_timeout": self.read_timeout,
-            "connect_timeout": self.connect_timeout,
-            "retries": {"mode": "standard", "total_max_attempts": 1},
-            "tcp_keepalive": True,
-        }
-        if self.proxies:
-            options["proxies"] = self._proxies_for_botocore()
-            if any(url.startswith("https://") for url in self.proxies.values()):
-                # Without a proxy_ca_bundle botocore gives the proxy no TLS context of its own, and for
-                # an http:// endpoint the proxy's certificate then goes unverified. Always verify it:
-                # against the given bundle, else the system's CAs.
-                options["proxies_config"] = {
-                    "proxy_ca_bundle": self.proxy_ca_bundle_file or system_ca_bundle()
-                }
-        return Config(**options)
+        config: Config = super().invoke_config()
+        return config
 
     @cached_property
     def conn_config(self) -> AwsConnectionWrapper:
@@ -258,69 +184,7 @@ class LambdaInvokeHook(AwsBaseHook):
     def get_client_type(self, *args: Any, **kwargs: Any) -> Any:
         """Create the client (sync or aiobotocore) with the XML-error fix-up and TCP keepalive timings."""
         client: Any = super().get_client_type(*args, **kwargs)
-        client.meta.events.register("before-parse.lambda.Invoke", fix_xml_error)
-        if not kwargs.get("deferrable"):
-            mask_signing_credentials(client)
-        socket_options = _private_api.client_socket_options(client)
-        if socket_options is not None:
-            socket_options.extend(opt for opt in KEEPALIVE_OPTIONS if opt not in socket_options)
-        return client
-
-    # -- invocation -------------------------------------------------------------------------
-
-    def invoke(self, request: InvokeRequest) -> InvokeResult:
-        """
-        Invoke the function once; resend only after an answer proving it did not run.
-
-        :param request: The validated request.
-        :return: What Lambda answered (including function errors, which are not exceptions here).
-        :raises LambdaInvokeError: The contract's exception for the failure (no output document).
-        """
-        kwargs = request.invoke_kwargs()
-        try:
-            client: Any = self.conn
-        except Exception as exc:
-            raise classify(exc, proxy_url=self.proxy_url) from exc
-        attempt = 1
-        while True:
-            try:
-                response = client.invoke(**kwargs)
-                # Not ``with response["Payload"]``: StreamingBody's __enter__ hands out the raw urllib3
-                # stream, whose errors botocore has not translated (a read timeout would be exit 1).
-                # A stream left half-read (the connection broke) is closed with its connection.
-                with contextlib.closing(response["Payload"]) as stream:
-                    payload = stream.read()
-                truncated = incomplete_response(response)
-                if truncated:
-                    raise LambdaConnectionError(truncated)
-                return InvokeResult.from_response(response, payload)
-            except Exception as exc:
-                delay = self._retry_delay(attempt, exc)
-                if delay is None:
-                    raise classify(exc, proxy_url=self.proxy_url) from exc
-                self._sleep(delay)
-                attempt += 1
-
-    def _retry_delay(self, attempt: int, exc: BaseException) -> float | None:
-        """
-        The retry policy shared by :meth:`invoke` and :meth:`invoke_async`.
-
-        :param attempt: The attempt that just failed, from 1.
-        :param exc: Its failure (botocore's form).
-        :return: Seconds to wait before sending Invoke again, or None when it must not be resent
-            (the function may have run, the failure is permanent, or the budget is spent).
-        """
-        delay = self.retry_policy.delay(attempt, exc)
-        if delay is None:
-            return None
-        self.log.warning(
-            "Invoke attempt %d/%d did not reach the function (%s); retrying in %.1f s",
-            attempt,
-            self.retry_policy.max_attempts,
-            error_code(exc) or type(exc).__name__,
-            delay,
-        )
-        return delay
+        return self.prepare_client(client, mask_keys=not kwargs.get("deferrable"))
 
     # -- invocation in the triggerer (aiobotocore) ---------------------------------------------
 

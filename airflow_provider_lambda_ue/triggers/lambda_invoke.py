@@ -93,11 +93,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+# Registers the public, Airflow-derived exceptions with the taxonomy (see taxonomy.py): every
+# failure the shared path builds in the triggerer is then of the class the contract names.
+import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
     from airflow_provider_lambda_ue.output import InvokeResult
+    from airflow_provider_lambda_ue.taxonomy import LambdaInvokeError
 
 __all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
 

@@ -72,3 +72,40 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     for variant, figures in fanout["variants"].items():
         assert figures["function_runs"] == figures["function_runs_expected"] > 0, variant
         assert figures["invocations_per_second_median"] > 0
+
+
+def _measure(tmp_path: Path, *command: str) -> dict[str, int | float]:
+    result = tmp_path / "measured.json"
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", str(REPO / "benchmarks" / "measure_process.py"), str(result), *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    measured: dict[str, int | float] = json.loads(result.read_text())
+    assert proc.returncode == measured["exit_code"]
+    return measured
+
+
+def test_cli_bench_measures_each_tool_s_own_peak_memory(tmp_path: Path) -> None:
+    """``measure_process.py`` reports the child's peak, not the one it would inherit from this process."""
+    ballast = bytearray(150 << 20)  # this process's peak now exceeds 150 MiB
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page: resident, not just reserved
+
+    small = _measure(tmp_path, sys.executable, "-I", "-S", "-c", "pass")
+    large = _measure(
+        tmp_path,
+        sys.executable,
+        "-I",
+        "-S",
+        "-c",
+        "x = bytearray(100 << 20); x[::4096] = b'y' * len(x[::4096])",
+    )
+    failing = _measure(tmp_path, sys.executable, "-I", "-S", "-c", "raise SystemExit(3)")
+
+    assert int(small["peak_kib"]) < 60 * 1024, small
+    assert int(large["peak_kib"]) >= 100 * 1024, large
+    assert float(small["seconds"]) > 0
+    assert failing["exit_code"] == 3
+    del ballast

@@ -12,8 +12,9 @@ that reached the process through its environment or a connection shows in stdout
 The subprocesses get a clean environment: nothing ``AWS_*``, proxy or Airflow from outside, an
 ``AIRFLOW_HOME`` of their own, dummy credentials whose secret is distinctive.
 
-Each run imports Airflow (seconds of CPU on a shared machine), so tests that need several runs
-start them concurrently (:func:`run_all`).
+A run with a connection (``--aws-conn-id``, ``--proxy-conn-id``) imports Airflow (seconds of CPU
+on a shared machine), so tests that need several runs start them concurrently (:func:`run_all`);
+a run without one never imports it (:func:`test_no_airflow_without_a_connection`).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Call:
     :param secrets: Further values that must not appear in the output (the environment's and the
         connections' secrets are found automatically).
     :param stdin: Text for stdin (else stdin is empty).
+    :param python_options: Options for the interpreter (with ``module``), e.g. ``-X importtime``.
     """
 
     args: Sequence[str]
@@ -105,6 +107,7 @@ class Call:
     module: bool = False
     secrets: Sequence[str] = ()
     stdin: str | None = None
+    python_options: Sequence[str] = ()
 
 
 @dataclass
@@ -205,7 +208,11 @@ class Runner:
 
     def run(self, call: Call) -> Run:
         env = self.environment(call)
-        program = [sys.executable, "-m", "airflow_provider_lambda_ue"] if call.module else [str(LAMBDA_UE)]
+        program = (
+            [sys.executable, *call.python_options, "-m", "airflow_provider_lambda_ue"]
+            if call.module
+            else [str(LAMBDA_UE)]
+        )
         completed = subprocess.run(
             [*program, *call.args],
             env=env,
@@ -345,6 +352,85 @@ def test_help_documents_every_option(cli: Runner) -> None:
         assert needle in text
     for code in ("0", "1", "2", "3", "10", "11", "20", "21"):
         assert f"\n  {code} " in text or f"  {code} " in text
+
+
+# ---------------------------------------------------------------------------------------------------
+# Start-up: Airflow is imported only for a connection
+# ---------------------------------------------------------------------------------------------------
+
+
+def imported_modules(run: Run) -> set[str]:
+    """The modules a ``python -X importtime`` run imported (its stderr's ``import time:`` lines)."""
+    names = set()
+    for line in run.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip())
+    return names
+
+
+def airflow_modules(modules: Iterable[str]) -> set[str]:
+    """Airflow's own modules among ``modules`` (not this package, whose name starts alike)."""
+    return {name for name in modules if name == "airflow" or name.startswith("airflow.")}
+
+
+def importtime(*args: str) -> Call:
+    """A ``python -X importtime -m airflow_provider_lambda_ue`` run of ``args``."""
+    return Call(["invoke", *args], module=True, python_options=["-X", "importtime"])
+
+
+def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda, refused_url: str) -> None:
+    name = unique_function_name("cli-no-airflow")
+    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    common = ["--region", REGION, "--log-type", "Tail"]
+    ok, refused, invalid = cli.run_all(
+        [
+            importtime("--function-name", name, *common, *endpoint_args(local_lambda), "--payload", "{}"),
+            importtime("--function-name", name, *common, "--endpoint-url", refused_url),
+            importtime("--function-name", "no such name!", *common, *endpoint_args(local_lambda)),
+        ]
+    )
+
+    assert_contract(ok, 0, STATUS_SUCCESS)
+    assert_contract(refused, 10, prefix="CONNECTION_ERROR: ")
+    assert_contract(invalid, 20, prefix=STATUS_VALIDATION)
+    for run in (ok, refused, invalid):
+        modules = imported_modules(run)
+        assert "airflow_provider_lambda_ue.cli" in modules, "no import times: the check would be vacuous"
+        assert airflow_modules(modules) == set(), str(run)
+        # Nor the heavy libraries the Airflow path brings: the client is plain botocore.
+        assert not {"boto3", "aiobotocore", "aiohttp", "yaml"} & modules, str(run)
+    assert "botocore.client" in imported_modules(ok)
+    # The progress on stderr is the same as through the hook: the tail, the answer, the status.
+    assert f"INFO Invoking {name} (RequestResponse)" in ok.stderr
+    assert "INFO Lambda answered 200 (executed version $LATEST" in ok.stderr
+    assert f"INFO {STATUS_SUCCESS}" in ok.stderr
+    # A connection that is refused is retried (it never reached the function), and says so.
+    assert "WARNING Invoke attempt 1/4 did not reach the function (EndpointConnectionError)" in refused.stderr
+
+
+@pytest.mark.parametrize("option", ["--aws-conn-id", "--proxy-conn-id"])
+def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambda, option: str) -> None:
+    name = unique_function_name("cli-airflow")
+    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    secret = f"conn-secret-{uuid.uuid4().hex}"
+    conn = connection_env("cli_startup_conn", conn_type="aws", login="testing", password=secret)
+    call = importtime(
+        "--function-name", name, "--region", REGION, *endpoint_args(local_lambda), option, "cli_startup_conn"
+    )
+    call.env = conn
+
+    run = cli.run(call)
+
+    assert_contract(run, 0, STATUS_SUCCESS)
+    assert "airflow.providers.amazon.aws.hooks.base_aws" in airflow_modules(imported_modules(run)), str(run)
+    fields = run.fields
+    if option == "--aws-conn-id":
+        # The connection's keys sign: the document shows them as set.
+        assert fields["credentials_user"] == "****"
+        assert fields["credentials_password"] == "****"
+    else:
+        assert fields["credentials_user"] is None
+        assert fields["proxy_credentials_user"] is None  # no --proxy: the connection is not used
 
 
 # ---------------------------------------------------------------------------------------------------

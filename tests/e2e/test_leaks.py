@@ -15,7 +15,8 @@ Every fault of ``tests/wire/test_fault_matrix.py`` runs
 * through the shared path in this process: ``str(exc)``, ``repr(exc)``, ``exc.output``, the whole
   traceback chain, the log records and whatever Airflow's loggers printed;
 * through the ``lambda-ue`` command line: stdout and stderr (the full document contract is checked
-  here too: this is where the command line meets every fault);
+  here too: this is where the command line meets every fault), once with the fault's connections
+  (through Airflow) and once with them turned into variables (the path without Airflow);
 * through the operator in one ``airflow dags test`` run of ``tests/dags/lambda_ue_fault_leaks.py``
   (one independent task per fault, each with its own servers): the run's output (the task logs),
   every file under ``$AIRFLOW_HOME/logs``, the XCom documents and the rendered template fields; the
@@ -60,6 +61,7 @@ from tests.support.fault_lab import (
     children,
     run_cli,
     run_in_process,
+    without_connections,
 )
 from tests.support.secrets import described_secret_forms
 
@@ -178,6 +180,31 @@ def test_no_secret_on_the_command_line(fault: Fault, lab: Lab, secrets: Secrets,
     assert_document(fault, scenario, outcome)
     assert_requests(scenario)
     assert outcome.texts["stdout"].strip(), "no document on stdout"
+    assert outcome.texts["stderr"].strip(), "nothing on stderr: the status line at least belongs there"
+    assert_no_leak(outcome.texts, secret_forms(secrets, scenario.secrets))
+    lab.release()
+    assert_no_new_children(before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
+def test_no_secret_on_the_command_line_without_airflow(
+    fault: Fault, lab: Lab, secrets: Secrets, tmp_path: Path
+) -> None:
+    """Every fault again, its connections turned into variables: the path that never imports Airflow."""
+    built = fault.build(lab, secrets)
+    home = tmp_path / "home"
+    home.mkdir()
+    scenario, variables = without_connections(built, {**base_environment(secrets), **built.env})
+    assert not any(name.startswith("AIRFLOW_CONN_") for name in variables)
+    env = subprocess_environment(home, variables)
+    before = children()
+
+    outcome = run_cli(scenario, env, tmp_path)
+
+    assert_document(fault, scenario, outcome)
+    assert_requests(scenario)
+    assert outcome.document["invocation"]["fields"]["credentials_user"] is None  # no connection read
     assert outcome.texts["stderr"].strip(), "nothing on stderr: the status line at least belongs there"
     assert_no_leak(outcome.texts, secret_forms(secrets, scenario.secrets))
     lab.release()

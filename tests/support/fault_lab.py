@@ -21,6 +21,7 @@ no listening port of a stopped fake or proxy, no socket of this process still co
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gc
 import json
 import logging
@@ -789,6 +790,48 @@ def cli_arguments(fields: Mapping[str, Any], workdir: Path) -> list[str]:
         else:
             args += [options[name], str(value)]
     return args
+
+
+def without_connections(scenario: Scenario, env: Mapping[str, str]) -> tuple[Scenario, dict[str, str]]:
+    """
+    The scenario as the command line runs it without Airflow: every connection turned into variables.
+
+    The AWS connection's keys become ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (no session
+    token), its region ``AWS_DEFAULT_REGION`` and its STS endpoint ``AWS_ENDPOINT_URL_STS``; the
+    proxy connection's login and password become ``LAMBDA_UE_PROXY_USER``/``LAMBDA_UE_PROXY_PASSWORD``.
+    No ``AIRFLOW_CONN_*`` variable is left, so nothing can come from a connection.
+
+    :param env: The variables the scenario runs with (:func:`base_environment` and its own).
+    :return: The scenario without connection ids, and its variables.
+    """
+    fields = dict(scenario.fields)
+    variables = dict(env)
+
+    def connection(conn_id: str) -> dict[str, Any]:
+        definition: dict[str, Any] = json.loads(variables[f"AIRFLOW_CONN_{conn_id.upper()}"])
+        return definition
+
+    aws_conn_id = fields.get("aws_conn_id")
+    if aws_conn_id:
+        conn = connection(aws_conn_id)
+        variables["AWS_ACCESS_KEY_ID"] = conn["login"]
+        variables["AWS_SECRET_ACCESS_KEY"] = conn["password"]
+        variables.pop("AWS_SESSION_TOKEN", None)
+        extra = conn.get("extra") or {}
+        if extra.get("region_name"):
+            variables["AWS_DEFAULT_REGION"] = extra["region_name"]
+        sts_endpoint = (extra.get("service_config") or {}).get("sts", {}).get("endpoint_url")
+        if sts_endpoint:
+            variables["AWS_ENDPOINT_URL_STS"] = sts_endpoint
+    fields["aws_conn_id"] = None
+    proxy_conn_id = fields.pop("proxy_conn_id", None)
+    if proxy_conn_id:
+        conn = connection(proxy_conn_id)
+        variables["LAMBDA_UE_PROXY_USER"] = conn["login"]
+        variables["LAMBDA_UE_PROXY_PASSWORD"] = conn["password"]
+    for name in [name for name in variables if name.startswith("AIRFLOW_CONN_")]:
+        del variables[name]
+    return dataclasses.replace(scenario, fields=fields), variables
 
 
 def run_cli(scenario: Scenario, env: Mapping[str, str], workdir: Path) -> Outcome:

@@ -103,7 +103,7 @@ def test_unforeseen_failure_is_exit_1_with_a_document_and_no_secret(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("cannot use http://someone:hunter2-secret@proxy.invalid:3128")
 
-    monkeypatch.setattr(path, "build_hook", broken)
+    monkeypatch.setattr(path, "build_invoker", broken)
 
     code, document = run_cli("invoke", "--function-name", "f", "--endpoint-url", "http://127.0.0.1:9")
 

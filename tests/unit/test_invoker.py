@@ -1,0 +1,136 @@
+"""The client without Airflow (``hooks/invoker.py``), the taxonomy's registration and the CLI's own masker.
+
+No server: the clients are built but never called. The command line's runs without Airflow, against
+real servers, are in ``tests/e2e/test_cli.py`` and ``tests/e2e/test_leaks.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import uuid
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_lambda_ue import _private_api, exceptions, taxonomy
+from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.hooks.invoker import KEEPALIVE_OPTIONS, EnvironmentInvoker
+from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from airflow_provider_lambda_ue.masking import REDACTED, mask, redact_secrets
+from airflow_provider_lambda_ue.validation import validate
+
+TAXONOMY = [
+    "LambdaInvokeError",
+    "LambdaFailError",
+    "LambdaFunctionError",
+    "LambdaAuthenticationError",
+    "LambdaAuthorizationError",
+    "LambdaConnectionError",
+    "LambdaProxyConnectionError",
+    "LambdaDataValidationError",
+    "LambdaReadTimeoutError",
+]
+
+
+@pytest.mark.parametrize("name", TAXONOMY)
+def test_a_taxonomy_class_builds_the_public_class_once_airflow_is_loaded(name: str) -> None:
+    core, public = getattr(taxonomy, name), getattr(exceptions, name)
+    assert issubclass(public, core)
+    assert core.__module__ == "airflow_provider_lambda_ue.taxonomy"
+
+    error = core("detail")
+
+    assert type(error) is public
+    assert isinstance(error, core)
+    assert type(pickle.loads(pickle.dumps(error))) is public
+    assert str(error) == str(public("detail"))
+    assert (error.exit_code, error.status) == (public.exit_code, public.status)
+
+
+def test_failures_that_retrying_cannot_help_fail_without_retry_when_built_from_the_taxonomy() -> None:
+    for code in (2, 3, 20, 21):
+        assert isinstance(taxonomy.exception_for_exit_code(code)("x"), AirflowFailException), code
+    for code in (1, 10, 11):
+        assert not isinstance(taxonomy.exception_for_exit_code(code)("x"), AirflowFailException), code
+
+
+def test_register_public_refuses_a_class_of_another_branch() -> None:
+    with pytest.raises(TypeError, match="does not derive from"):
+        taxonomy.register_public(taxonomy.LambdaReadTimeoutError, exceptions.LambdaFailError)
+
+
+def test_redact_secrets_cuts_every_registered_secret_and_keeps_json_valid() -> None:
+    secret = f'pw-"quoted"\\-{uuid.uuid4().hex}'
+    other = f"other-{uuid.uuid4().hex}"
+    assert redact_secrets(f"x {secret} y") == f"x {secret} y", "not registered yet"
+    mask(secret, other, None, "")
+
+    document = json.dumps({"detail": f"a {secret} b", "more": [other]})
+    redacted = redact_secrets(document)
+
+    assert secret not in redacted and json.dumps(secret)[1:-1] not in redacted
+    assert other not in redacted
+    assert json.loads(redacted) == {"detail": f"a {REDACTED} b", "more": [REDACTED]}
+    assert redact_secrets(f"plain {secret}") == f"plain {REDACTED}"
+
+
+def _request(**fields: Any) -> InvokeRequest:
+    return validate(
+        LambdaInvokeFields(function_name="f", region_name="us-east-1", aws_conn_id=None, **fields)
+    )
+
+
+PROXIED: dict[str, Any] = {
+    "use_proxy": True,
+    "proxy": "http://127.0.0.1:9,https://127.0.0.1:10",
+    "proxy_type": "HTTPS",
+    "wait_for_completion_timeout": 42,
+    "endpoint_url": "http://127.0.0.1:9",
+}
+
+
+@pytest.mark.parametrize("fields", [{}, PROXIED], ids=["plain", "proxied"])
+def test_the_hook_and_the_invoker_without_airflow_build_one_config(fields: dict[str, Any]) -> None:
+    request = _request(**fields)
+    credentials = ("user", f"pw-{uuid.uuid4().hex}")
+
+    hook = LambdaInvokeHook.from_request(request, proxy_credentials=credentials)
+    invoker = EnvironmentInvoker.from_request(request, proxy_credentials=credentials)
+
+    hook_options = _private_api.config_options(hook.invoke_config())
+    assert hook_options == _private_api.config_options(invoker.invoke_config())
+    assert hook_options["retries"] == {"mode": "standard", "total_max_attempts": 1}
+    assert hook.proxy_url == invoker.proxy_url
+    assert hook.proxy_credentials == invoker.proxy_credentials
+    assert (hook.read_timeout, hook.connect_timeout) == (invoker.read_timeout, invoker.connect_timeout)
+    if fields:
+        assert hook_options["read_timeout"] == 42
+        assert invoker.proxy_url == "http://127.0.0.1:9"
+        assert "proxy_ca_bundle" in hook_options["proxies_config"]
+
+
+def test_the_invoker_without_airflow_builds_a_prepared_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = f"env-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAINVOKERTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    invoker = EnvironmentInvoker.from_request(_request(endpoint_url="http://127.0.0.1:9"))
+    assert invoker.credentials_from_connection is False
+
+    client = invoker.conn
+
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == "us-east-1"
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    options = _private_api.client_socket_options(client)
+    assert options is not None and all(option in options for option in KEEPALIVE_OPTIONS)
+    # The environment's key is in the CLI's masker once the client exists.
+    assert secret not in redact_secrets(f"key {secret}")
+
+
+def test_the_invoker_without_airflow_reads_no_connection() -> None:
+    with pytest.raises(ValueError, match="LambdaInvokeHook"):
+        EnvironmentInvoker.from_request(
+            validate(LambdaInvokeFields(function_name="f", region_name="us-east-1", aws_conn_id="aws_x"))
+        )
