@@ -28,11 +28,17 @@ echo "== pytest"
 workers="${LAMBDA_UE_TEST_WORKERS:-4}"
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)
+# The compatibility tier's environments build meanwhile (mostly installing from uv's cache).
+builds="$AIRFLOW_HOME/compat-build.log"
+.venv/bin/python -m tests.compat.envs build >"$builds" 2>&1 &
+build_pid=$!
 started=$(date +%s)
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
+build_status=0
+wait "$build_pid" || build_status=$?
 [ "$status" = 0 ] || exit "$status"
 
 # The compatibility tier: the package in a locked environment of every supported Airflow minor
@@ -40,8 +46,11 @@ echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
 # LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
 echo "== compatibility tier"
 started=$(date +%s)
-.venv/bin/python -m tests.compat.envs build
-# Serial: its per-target summary lines are gathered in the one pytest process.
-.venv/bin/python -m pytest tests/compat -q -p no:cacheprovider || status=$?
+cat "$builds"
+[ "$build_status" = 0 ] || { echo "compat env build failed (exit $build_status)"; exit "$build_status"; }
+# One target per worker at a time (its tests share the target's environment and Airflow home).
+compat_parallel=()
+[ "$workers" != 0 ] && compat_parallel=(-n 2 --dist loadgroup)
+.venv/bin/python -m pytest tests/compat "${compat_parallel[@]}" -q -p no:cacheprovider || status=$?
 echo "== compatibility tier wall time: $(( $(date +%s) - started )) s (exit $status)"
 exit "$status"

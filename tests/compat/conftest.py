@@ -2,7 +2,8 @@
 
 ``compat_target``
     Session-scoped and parametrized over the selected targets (``LAMBDA_UE_COMPAT``, see
-    :mod:`tests.compat.envs`): pytest runs every test of one target before building the next.
+    :mod:`tests.compat.envs`): pytest runs every test of one target before building the next,
+    and under pytest-xdist (``--dist loadgroup``) all of one target's tests go to one worker.
 ``compat_env``
     The target's environment (built or reused, see :func:`tests.compat.envs.build`) and an
     AIRFLOW_HOME migrated by that environment's ``airflow``, whose DAG folder is ``example_dags``.
@@ -62,7 +63,11 @@ class _Timing:
     seconds: float = 0.0
 
 
+#: Set-up times of the targets this process built (a worker's, or the only process's).
 _TIMINGS: dict[str, _Timing] = {}
+#: What the summary reports: built from the test reports, so that it sees every worker's.
+_SUMMARY: dict[str, _Timing] = {}
+_PROPERTY = "compat_target"
 
 
 @pytest.fixture(scope="session", params=envs.selected(), ids=lambda target: target.name)
@@ -85,15 +90,52 @@ def compat_env(compat_target: Target, tmp_path_factory: pytest.TempPathFactory) 
     yield env
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        target = _target_of(item)
+        if target is not None:
+            item.add_marker(pytest.mark.xdist_group(target.name))
+
+
+def _target_of(item: pytest.Item) -> Target | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("compat_target") if callspec else None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Tag each report with its target and that target's set-up times: under xdist the summary
+    is written by the controller, which sees reports but not the workers' fixtures."""
     outcome = yield
     report = outcome.get_result()
-    callspec = getattr(item, "callspec", None)
-    target = callspec.params.get("compat_target") if callspec else None
+    target = _target_of(item)
     if target is None:
         return
-    timing = _TIMINGS.setdefault(target.name, _Timing())
+    timing = _TIMINGS.get(target.name, _Timing())
+    report.user_properties.append(
+        (
+            _PROPERTY,
+            {
+                "target": target.name,
+                "build": timing.build,
+                "migrate": timing.migrate,
+                "installed": timing.installed,
+            },
+        )
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller writes the summary
+        return
+    tags = [value for name, value in report.user_properties if name == _PROPERTY]
+    if not tags:
+        return
+    tag = tags[-1]
+    timing = _SUMMARY.setdefault(tag["target"], _Timing())
+    timing.build = max(timing.build, tag["build"])
+    timing.migrate = max(timing.migrate, tag["migrate"])
+    timing.installed = timing.installed or tag["installed"]
     timing.seconds += report.duration
     if report.when == "call" or report.outcome != "passed":
         timing.outcomes[report.outcome] += 1
@@ -101,11 +143,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per target: what passed, and how long building, migrating and testing took."""
-    if not _TIMINGS:
+    if not _SUMMARY:
         return
     terminalreporter.section("compatibility tier")
     by_name = {target.name: target for target in envs.TARGETS}
-    for name, timing in _TIMINGS.items():
+    order = [target.name for target in envs.TARGETS]
+    for name, timing in sorted(_SUMMARY.items(), key=lambda item: order.index(item[0])):
         target = by_name[name]
         counts = ", ".join(f"{count} {what}" for what, count in sorted(timing.outcomes.items()))
         green = "GREEN" if set(timing.outcomes) == {"passed"} else "RED"
