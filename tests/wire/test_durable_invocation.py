@@ -412,3 +412,166 @@ def test_poll_failure_is_an_error_event(
     with pytest.raises(LambdaInvokeError):
         path.complete(current, event, log)
     assert listed(local_lambda, function) == []
+
+
+# -- the operator -----------------------------------------------------------------------------
+
+
+class FakeTaskInstance:
+    """What the operator reads of ``ti`` (its identity) and does with it (``xcom_push``)."""
+
+    def __init__(self, run_id: str = "manual__1", map_index: int = -1) -> None:
+        self.dag_id = "durable_dag"
+        self.task_id = "invoke"
+        self.run_id = run_id
+        self.map_index = map_index
+        self.pushed: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed.append((key, value))
+
+
+class FakeStateStore:
+    """``task_state_store`` as the task SDK hands it (get/set of JSON values)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+def operator_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> Any:
+    from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+
+    extra.setdefault("wait_for_completion_timeout", 120)
+    extra.setdefault("durable_poll_interval", 0.5)
+    return LambdaInvokeOperator(
+        task_id="invoke",
+        function_name=function.name,
+        aws_conn_id=None,
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        **extra,
+    )
+
+
+def test_operator_auto_name_waits_on_the_worker_and_records_the_execution(
+    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+) -> None:
+    from airflow_provider_lambda_ue.durable import STATE_STORE_KEY, derive_execution_name
+
+    function = durable("durable_step_wait")
+    operator = operator_for(local_lambda, function, durable_execution_name="auto", payload={"value": 2})
+    ti, store = FakeTaskInstance(), FakeStateStore()
+    document = operator.execute({"ti": ti, "task_state_store": store})
+    name = derive_execution_name("durable_dag", "manual__1", "invoke", -1)
+    assert document["result"]["durable_execution_name"] == name
+    assert document["result"]["durable_execution_status"] == "SUCCEEDED"
+    assert store.values[STATE_STORE_KEY] == {
+        "name": name,
+        "generation": 1,
+        "arn": document["result"]["durable_execution_arn"],
+    }
+    # Another try of the same task instance: the same execution, nothing invoked.
+    again = operator.execute({"ti": FakeTaskInstance(), "task_state_store": store})
+    assert again["result"]["durable_execution_arn"] == document["result"]["durable_execution_arn"]
+    assert listed(local_lambda, function) == [(name, "SUCCEEDED")]
+    assert function.count == 1
+
+
+def test_operator_deferrable_finishes_a_quick_execution_without_deferring(
+    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+) -> None:
+    function = durable("durable_step_wait")
+    operator = operator_for(
+        local_lambda,
+        function,
+        durable_execution_name="quick",
+        payload={"wait_seconds": 1},
+        deferrable=True,
+        durable_grace_period=60,
+    )
+    document = operator.execute({"ti": FakeTaskInstance()})
+    assert document["result"]["durable_execution_status"] == "SUCCEEDED"
+
+
+def test_operator_deferrable_defers_the_wait_to_the_polling_trigger(
+    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+) -> None:
+    from airflow_provider_lambda_ue.compat import TaskDeferred
+
+    function = durable("durable_step_wait")
+    operator = operator_for(
+        local_lambda,
+        function,
+        durable_execution_name="deferring",
+        payload={"value": 7, "wait_seconds": 5},
+        deferrable=True,
+        durable_grace_period=0.5,
+    )
+    assert operator.start_in_triggerer_obstacles()  # a durable execution starts on the worker
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"ti": FakeTaskInstance()})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, LambdaDurableExecutionTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    event = asyncio.run(_first_event(trigger))
+    document = operator.execute_complete({"ti": FakeTaskInstance()}, event)
+    assert json.loads(document["result"]["payload"])["doubled"] == 14
+    assert listed(local_lambda, function) == [("deferring", "SUCCEEDED")]
+    assert function.count == 1
+
+
+def test_operator_on_kill_stops_the_execution_it_waits_for(
+    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+) -> None:
+    """Mark failed / clear on the worker: ``on_kill`` stops the execution; the wait ends STOPPED."""
+    import threading
+
+    function = durable("durable_long_wait")
+    operator = operator_for(local_lambda, function, durable_execution_name="killme", payload={})
+    outcome: list[Any] = []
+
+    def execute() -> None:
+        try:
+            outcome.append(operator.execute({"ti": FakeTaskInstance()}))
+        except LambdaInvokeError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    assert wait_for_count(function.count_file, 1) == 1
+    while operator._durable_arn is None:  # the ARN is known once the start has answered
+        thread.join(0.05)
+    operator.on_kill()
+    thread.join(120)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], LambdaFailError)
+    assert outcome[0].output is not None
+    assert outcome[0].output["result"]["durable_execution_status"] == "STOPPED"
+    assert listed(local_lambda, function) == [("killme", "STOPPED")]
+
+
+def test_operator_on_kill_can_be_turned_off(
+    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+) -> None:
+    function = durable("durable_long_wait")
+    operator = operator_for(
+        local_lambda,
+        function,
+        durable_execution_name="keep",
+        payload={},
+        stop_durable_execution_on_kill=False,
+        wait_for_completion_timeout=2,
+    )
+    with pytest.raises(LambdaReadTimeoutError):
+        operator.execute({"ti": FakeTaskInstance()})
+    arn = executions_of(local_lambda.client("lambda"), function.name)[0]["DurableExecutionArn"]
+    operator._durable_arn = arn  # as during the wait
+    operator.on_kill()
+    assert listed(local_lambda, function) == [("keep", "RUNNING")]
+    local_lambda.client("lambda").stop_durable_execution(DurableExecutionArn=arn)
