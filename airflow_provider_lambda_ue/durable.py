@@ -22,10 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lambda_ue.fields import MAX_DURABLE_NAME_LENGTH
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.output import InvokeResult
 
 STATUS_RUNNING = "RUNNING"
 STATUS_SUCCEEDED = "SUCCEEDED"
@@ -175,3 +180,46 @@ def with_execution(result: Any, execution: DurableExecution) -> Any:
         durable_execution_name=execution.name or result.durable_execution_name,
         durable_execution_status=execution.status,
     )
+
+
+@dataclass
+class DurablePolicy:
+    """
+    How a caller starts and waits for a durable execution.
+
+    :param generations: Walk the generations (:mod:`.durable`): an execution that ended FAILED,
+        TIMED_OUT or STOPPED is followed by a new one (the operator: a retry runs the function
+        again). Off (the command line): the name is the execution, whatever its status.
+    :param poll_interval: Longest pause between two ``GetDurableExecution`` calls (seconds).
+    :param known: What an earlier try recorded (``task_state_store``): ``{"name", "generation",
+        "arn"}``; the walk starts at that generation.
+    :param record: Called with that record once the execution of this try is known.
+    :param sleep: Pauses between polls.
+    :param clock: Seconds since the epoch (deadlines survive a triggerer's restart).
+    """
+
+    generations: bool = False
+    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
+    known: Mapping[str, Any] | None = None
+    record: Callable[[dict[str, Any]], None] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class DurableStart:
+    """
+    The execution a try waits for.
+
+    :param result: The start's answer (or, for an execution found, the answer a start would have
+        given: 202), with the execution's ARN, name and status.
+    :param execution: The execution's status when the start returned.
+    :param generation: Its generation.
+    :param deadline: When the wait runs out (seconds since the epoch): the try's start plus
+        ``wait_for_completion_timeout``.
+    """
+
+    result: InvokeResult
+    execution: DurableExecution
+    generation: int
+    deadline: float

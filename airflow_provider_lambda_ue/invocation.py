@@ -8,19 +8,19 @@ success, attached as ``.output`` to the raised exception on failure.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_lambda_ue.classifier import classify
 from airflow_provider_lambda_ue.durable import (
-    DEFAULT_POLL_INTERVAL_SECONDS,
     FAILED_STATUSES,
     STATUS_FAILED,
     STATUS_RUNNING,
     STATUS_SUCCEEDED,
     DurableExecution,
+    DurablePolicy,
+    DurableStart,
     generation_name,
     next_poll_delay,
     with_execution,
@@ -339,49 +339,6 @@ def describe_function_error(result: InvokeResult) -> str:
 
 DURABLE_EVENT = "durable"
 """Event status of a durable wait that ended (the execution ended, or the wait ran out)."""
-
-
-@dataclass
-class DurablePolicy:
-    """
-    How a caller starts and waits for a durable execution.
-
-    :param generations: Walk the generations (:mod:`.durable`): an execution that ended FAILED,
-        TIMED_OUT or STOPPED is followed by a new one (the operator: a retry runs the function
-        again). Off (the command line): the name is the execution, whatever its status.
-    :param poll_interval: Longest pause between two ``GetDurableExecution`` calls (seconds).
-    :param known: What an earlier try recorded (``task_state_store``): ``{"name", "generation",
-        "arn"}``; the walk starts at that generation.
-    :param record: Called with that record once the execution of this try is known.
-    :param sleep: Pauses between polls.
-    :param clock: Seconds since the epoch (deadlines survive a triggerer's restart).
-    """
-
-    generations: bool = False
-    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
-    known: Mapping[str, Any] | None = None
-    record: Callable[[dict[str, Any]], None] | None = None
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.time
-
-
-@dataclass(frozen=True)
-class DurableStart:
-    """
-    The execution a try waits for.
-
-    :param result: The start's answer (or, for an execution found, the answer a start would have
-        given: 202), with the execution's ARN, name and status.
-    :param execution: The execution's status when the start returned.
-    :param generation: Its generation.
-    :param deadline: When the wait runs out (seconds since the epoch): the try's start plus
-        ``wait_for_completion_timeout``.
-    """
-
-    result: InvokeResult
-    execution: DurableExecution
-    generation: int
-    deadline: float
 
 
 def start_durable(

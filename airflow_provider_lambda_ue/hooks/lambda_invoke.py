@@ -33,7 +33,6 @@ from airflow_provider_lambda_ue.classifier import (
     error_code,
     fix_xml_error,
 )
-from airflow_provider_lambda_ue.durable import DurableExecution
 from airflow_provider_lambda_ue.exceptions import LambdaConnectionError
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
@@ -48,6 +47,7 @@ from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     keepalive_socket,
 )
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS, SharedClient
+from airflow_provider_lambda_ue.hooks.durable_executions import DurableExecutionsMixin
 from airflow_provider_lambda_ue.hooks.proxies import system_ca_bundle, url_with_credentials
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
@@ -84,7 +84,7 @@ def incomplete_response(response: dict[str, Any]) -> str | None:
     )
 
 
-class LambdaInvokeHook(AwsBaseHook):
+class LambdaInvokeHook(DurableExecutionsMixin, AwsBaseHook):
     """
     Invoke AWS Lambda functions with the ue-aws-lambda field set.
 
@@ -303,94 +303,6 @@ class LambdaInvokeHook(AwsBaseHook):
                 self._sleep(delay)
                 attempt += 1
 
-    # -- durable executions ----------------------------------------------------------------------
-
-    def _lambda_client(self) -> Any:
-        # The stubs of the amazon provider's ``conn`` predate the durable-execution operations.
-        client: Any = self.conn
-        return client
-
-    def get_durable_execution(self, arn: str) -> DurableExecution:
-        """
-        ``GetDurableExecution``: the execution's status, with its result or error once it ended.
-
-        :raises LambdaInvokeError: The contract's exception for the failure.
-        """
-        try:
-            response = self._lambda_client().get_durable_execution(DurableExecutionArn=arn)
-        except Exception as exc:
-            raise classify(exc, proxy_url=self.proxy_url) from exc
-        return DurableExecution.from_response(response)
-
-    def find_durable_execution(self, request: InvokeRequest, name: str) -> DurableExecution | None:
-        """
-        The function's execution named ``name`` (``ListDurableExecutionsByFunction``), None if none.
-
-        The newest one if the service lists several (names are unique per function while retained).
-
-        :raises LambdaInvokeError: The contract's exception for the failure.
-        """
-        kwargs: dict[str, Any] = {"FunctionName": request.function_name, "DurableExecutionName": name}
-        if request.qualifier:
-            kwargs["Qualifier"] = request.qualifier
-        try:
-            page = self._lambda_client().list_durable_executions_by_function(**kwargs)
-            listed = page.get("DurableExecutions") or []
-        except Exception as exc:
-            raise classify(exc, proxy_url=self.proxy_url) from exc
-        named = [item for item in listed if item.get("DurableExecutionName") == name]
-        if not named:
-            return None
-        newest = max(named, key=lambda item: str(item.get("StartTimestamp") or ""))
-        return self.get_durable_execution(str(newest["DurableExecutionArn"]))
-
-    def stop_durable_execution(self, arn: str, message: str) -> None:
-        """
-        ``StopDurableExecution``; an execution that already ended is left as it is.
-
-        :raises LambdaInvokeError: The contract's exception for the failure.
-        """
-        try:
-            self._lambda_client().stop_durable_execution(
-                DurableExecutionArn=arn, Error={"ErrorType": "Stopped", "ErrorMessage": message}
-            )
-        except Exception as exc:
-            if error_code(exc) in _ALREADY_ENDED_CODES:
-                return
-            raise classify(exc, proxy_url=self.proxy_url) from exc
-
-    async def get_durable_execution_async(self, arn: str) -> DurableExecution:
-        """:meth:`get_durable_execution` on the shared aiobotocore client (the triggerer's loop)."""
-        proxy_url = self.proxy_url
-        try:
-            lease = await self.lease_async_client()
-        except Exception as exc:
-            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
-        try:
-            response = await lease.client.get_durable_execution(DurableExecutionArn=arn)
-        except Exception as raised:
-            raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised
-        finally:
-            await SHARED_CLIENTS.release(lease)
-        return DurableExecution.from_response(response)
-
-    async def stop_durable_execution_async(self, arn: str, message: str) -> None:
-        """:meth:`stop_durable_execution` on the shared aiobotocore client (a trigger's ``on_kill``)."""
-        proxy_url = self.proxy_url
-        try:
-            lease = await self.lease_async_client()
-        except Exception as exc:
-            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
-        try:
-            await lease.client.stop_durable_execution(
-                DurableExecutionArn=arn, Error={"ErrorType": "Stopped", "ErrorMessage": message}
-            )
-        except Exception as raised:
-            if error_code(raised) not in _ALREADY_ENDED_CODES:
-                raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised
-        finally:
-            await SHARED_CLIENTS.release(lease)
-
     def _retry_delay(self, attempt: int, exc: BaseException) -> float | None:
         """
         The retry policy shared by :meth:`invoke` and :meth:`invoke_async`.
@@ -556,8 +468,6 @@ async def _prepare_async_client(client: Any) -> None:
     await mask_signing_credentials_async(client)
 
 
-#: StopDurableExecution's answers for an execution that has already ended (nothing to stop).
-_ALREADY_ENDED_CODES = frozenset({"ResourceConflictException", "ConflictException"})
 #: ``user_agent_extra`` of the connection -> with Airflow's additions (see ``_async_config``).
 _ASYNC_USER_AGENT_EXTRA: dict[str | None, str | None] = {}
 #: aiohttp's connection limit per async client (one connection per open invocation).
