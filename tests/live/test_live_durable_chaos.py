@@ -10,6 +10,10 @@ and prints them. The plain-function figures under the same chaos are in test_liv
 * a FAILED execution, then the retry: **2** executions, each try's document and log naming its own;
 * the task marked failed mid-wait (REST API): the execution is **STOPPED** (deferred: by the
   trigger's ``on_kill``; on the worker: by the operator's ``on_kill``).
+
+The last two against a plain function too (``tests/handlers/start_end.py``): a failing function
+with ``retries=1`` runs twice; a synchronous invocation whose task is marked failed runs on to its
+end (Lambda has no way to stop an invocation).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pytest
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.durable import DurableFunction, create_durable_function, executions_of
+from tests.support.local_lambda import HANDLERS_DIR, unique_function_name
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",
@@ -176,3 +181,59 @@ def test_task_marked_failed_mid_wait_stops_the_execution(
     assert statuses == ["STOPPED"]
     assert state == "failed"
     assert function.count == 1
+
+
+# -- the same chaos against a plain function ------------------------------------------------------
+
+
+def _plain_function(local_lambda: LocalLambda, tmp_path: Path) -> tuple[str, Path]:
+    name = unique_function_name("start-end")
+    record = tmp_path / f"{name}.lines"
+    source = (HANDLERS_DIR / "start_end.py").read_text(encoding="utf-8")
+    local_lambda.create_function(name, source, timeout=60, environment={"COUNT_FILE": str(record)})
+    return name, record
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+
+def _wait_for_lines(path: Path, expected: list[str], timeout: float = 120) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while _lines(path) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return _lines(path)
+
+
+def test_plain_function_failing_then_the_retry(
+    live_airflow: LiveAirflow, local_lambda: LocalLambda, tmp_path: Path
+) -> None:
+    name, record = _plain_function(local_lambda, tmp_path)
+    live_airflow.wait_for_dag("live_plain_failed_retry")
+    run_id = live_airflow.trigger("live_plain_failed_retry", {"function": name})
+    state = live_airflow.wait_for_run("live_plain_failed_retry", run_id, timeout=300)
+    runs = _lines(record).count("start")
+    print(f"\nplain, function error then retry: the function ran {runs} time(s); run {state}")
+    assert state == "failed"
+    assert runs == 2
+
+
+def test_plain_function_marked_failed_mid_invocation_runs_on(
+    live_airflow: LiveAirflow, local_lambda: LocalLambda, tmp_path: Path
+) -> None:
+    name, record = _plain_function(local_lambda, tmp_path)
+    live_airflow.wait_for_dag("live_plain_mark_failed")
+    run_id = live_airflow.trigger("live_plain_mark_failed", {"function": name})
+    assert _wait_for_lines(record, ["start"]) == ["start"]
+    _wait_for_state(live_airflow, "live_plain_mark_failed", run_id, "running")
+
+    live_airflow.set_task_state("live_plain_mark_failed", run_id, "invoke", "failed")
+
+    state = live_airflow.wait_for_run("live_plain_mark_failed", run_id, timeout=120)
+    lines = _wait_for_lines(record, ["start", "end"])
+    print(
+        f"\nplain, marked failed mid-invocation: the function ran to its end: "
+        f"{lines == ['start', 'end']}; run {state}"
+    )
+    assert state == "failed"
+    assert lines == ["start", "end"]

@@ -48,3 +48,25 @@ with DAG("live_durable_mark_failed_deferred", schedule=None, catchup=False):
 
 with DAG("live_durable_mark_failed_worker", schedule=None, catchup=False):
     _durable(payload={"wait_seconds": 600}, deferrable=False)
+
+# The same chaos against a plain function (the README's comparison table).
+with DAG("live_plain_failed_retry", schedule=None, catchup=False):
+    LambdaInvokeOperator(
+        task_id="invoke",
+        function_name=FUNCTION,
+        region_name="us-east-1",
+        endpoint_url=ENDPOINT,
+        payload={"seconds": 1, "fail": True},
+        retries=1,
+        retry_delay=timedelta(seconds=1),
+    )
+
+with DAG("live_plain_mark_failed", schedule=None, catchup=False):
+    LambdaInvokeOperator(
+        task_id="invoke",
+        function_name=FUNCTION,
+        region_name="us-east-1",
+        endpoint_url=ENDPOINT,
+        payload={"seconds": WAIT_SECONDS},
+        wait_for_completion_timeout=120,
+    )
