@@ -79,6 +79,9 @@ VALIDATION_ERROR_CODES = frozenset(
         "UnsupportedMediaTypeException",
         "MalformedPolicyDocument",
         "MissingParameter",
+        # A durable execution name already used with another payload (409): the input is at fault,
+        # and a retry with the same input can only fail the same way.
+        "DurableExecutionAlreadyStartedException",
     }
 )
 #: Answers that prove the function did not run, so sending Invoke again cannot run it twice.

@@ -24,7 +24,6 @@ from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     DEFAULT_TIMEOUT_SECONDS,
-    INVOCATION_REQUEST_RESPONSE,
     LOG_TYPE_NONE,
     PROXY_HTTP,
     LambdaInvokeFields,
@@ -36,6 +35,8 @@ examples:
   lambda-ue invoke --function-name my-function --log-type Tail --payload '{"key": "value"}'
   lambda-ue invoke --function-name my-function:prod --invocation-type Event --payload @event.json
   lambda-ue invoke --function-name my-function | jq -r .result.payload
+  lambda-ue invoke --function-name my-durable-function --durable-execution-name order-42 \
+    --payload '{"order": 42}' --wait-for-completion-timeout 3600
   jq -c .order order.json | lambda-ue invoke --function-name my-function --payload @- --compact
   AIRFLOW_CONN_AWS_PROD='{"conn_type": "aws", "login": "AKIA...", "password": "...",
                           "extra": {"region_name": "eu-west-1"}}' \\
@@ -59,7 +60,8 @@ exit codes:
   2  AUTHENTICATION_ERROR        3  AUTHORIZATION_ERROR
   10 CONNECTION_ERROR            11 CONNECTION_ERROR (proxy)
   20 DATA_VALIDATION_ERROR (bad fields and bad arguments)
-  21 READ_TIMEOUT_ERROR (the function is never run twice)
+  21 READ_TIMEOUT_ERROR (the function is never run twice; a durable execution is left running)
+  durable executions: FAILED, TIMED_OUT, STOPPED exit 1; a name already used with another payload 20
 
 stdout holds the output document (JSON) and nothing else; progress, the decoded log tail and the
 status go to stderr.
@@ -133,12 +135,18 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     )
     fn.add_argument(
         "--invocation-type",
-        default=INVOCATION_REQUEST_RESPONSE,
-        help="RequestResponse (default), Event or DryRun",
+        default=None,
+        help="RequestResponse (default), Event or DryRun; with --durable-execution-name the default is "
+        "Event (started, then polled until it ends)",
     )
     fn.add_argument("--log-type", default=LOG_TYPE_NONE, help="None (default) or Tail")
     fn.add_argument("--qualifier", help="version or alias")
     fn.add_argument("--tenant-id", help="tenant of a function with tenant isolation (Invoke's TenantId)")
+    fn.add_argument(
+        "--durable-execution-name",
+        help="start the durable execution of this name (1-64 of [a-zA-Z0-9-_]), or report the one "
+        "already started with it, and wait until it ends (at most --wait-for-completion-timeout)",
+    )
     fn.add_argument(
         "--payload", type=_json_argument, help="JSON text, @path to read it from a file, or @- from stdin"
     )

@@ -43,6 +43,12 @@ AIRFLOW_V_3_1_PLUS: bool = AIRFLOW_VERSION >= (3, 1, 0)
 AIRFLOW_V_3_2_PLUS: bool = AIRFLOW_VERSION >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS: bool = AIRFLOW_VERSION >= (3, 3, 0)
 
+HAS_TASK_STATE_STORE: bool = AIRFLOW_V_3_3_PLUS
+"""The task context has ``task_state_store`` (kept across a task instance's tries): 3.3 and later."""
+TRIGGER_HAS_ON_KILL: bool = AIRFLOW_V_3_3_PLUS
+"""The triggerer calls ``BaseTrigger.on_kill`` when a user acts on the deferred task: 3.3 and later.
+Before, a user's action and a triggerer's shutdown both only cancel ``run``."""
+
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk.configuration import conf
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
@@ -61,6 +67,8 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "HAS_TASK_STATE_STORE",
+    "TRIGGER_HAS_ON_KILL",
     "AirflowException",
     "AirflowFailException",
     "TaskDeferred",

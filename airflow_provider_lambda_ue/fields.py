@@ -45,6 +45,11 @@ MAX_EVENT_PAYLOAD_BYTES = 1_048_576
 MAX_CLIENT_CONTEXT_B64_BYTES = 3_583
 
 DEFAULT_AWS_CONN_ID = "aws_default"
+
+#: ``durable_execution_name`` value asking for a name derived from the task instance (operator only).
+DURABLE_NAME_AUTO = "auto"
+#: ``DurableExecutionName``: 1 to 64 letters, digits, ``-`` and ``_`` (Invoke's API reference).
+MAX_DURABLE_NAME_LENGTH = 64
 DEFAULT_TIMEOUT_SECONDS = 60
 
 #: Shown in the output document in place of a secret that is set.
@@ -66,7 +71,8 @@ class LambdaInvokeFields:
     :param region_name: AWS region; None uses the environment's region chain or the connection.
     :param role_based_access: Assume ``role_arn`` with STS before invoking.
     :param role_arn: IAM role ARN to assume when ``role_based_access`` is on.
-    :param invocation_type: ``RequestResponse``, ``Event`` or ``DryRun`` (seed labels accepted).
+    :param invocation_type: ``RequestResponse``, ``Event`` or ``DryRun`` (seed labels accepted); None
+        (not given): ``Event`` for a durable execution, else ``RequestResponse``.
     :param log_type: ``None`` or ``Tail``.
     :param payload: JSON text, a dict or a list.
     :param client_context: A JSON object as text or dict.
@@ -80,6 +86,9 @@ class LambdaInvokeFields:
     :param endpoint_url: Custom Lambda endpoint URL (http or https).
     :param fail_on_function_error: Whether a function error fails the task (exit code 1).
     :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``).
+    :param durable_execution_name: Start a durable execution with this ``DurableExecutionName``
+        (idempotent: the same name and payload is the same execution), or ``"auto"`` for a name
+        derived from the task instance (operator only).
     """
 
     function_name: Any = None
@@ -88,7 +97,7 @@ class LambdaInvokeFields:
     region_name: Any = None
     role_based_access: Any = False
     role_arn: Any = None
-    invocation_type: Any = INVOCATION_REQUEST_RESPONSE
+    invocation_type: Any = None
     log_type: Any = LOG_TYPE_NONE
     payload: Any = None
     client_context: Any = None
@@ -102,6 +111,7 @@ class LambdaInvokeFields:
     endpoint_url: Any = None
     fail_on_function_error: Any = True
     tenant_id: Any = None
+    durable_execution_name: Any = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -155,6 +165,8 @@ DOCUMENT_ENTRIES: tuple[DocumentEntry, ...] = (
     DocumentEntry("endpoint_url", "endpoint_url"),
     # Not a seed field: after the seed's entries, so theirs keep their order.
     DocumentEntry("tenant_id", "tenant_id"),
+    # durable_execution_name is not an entry: a durable document's ``result`` names the execution
+    # (the name it was started with, a retry's generation included), and plain documents stay as they were.
 )
 
 
@@ -194,6 +206,13 @@ class InvokeRequest:
     endpoint_url: str | None = None
     fail_on_function_error: bool = True
     tenant_id: str | None = None
+    #: The name as given (``"auto"`` already replaced by the derived name); None: a plain invocation.
+    durable_execution_name: str | None = None
+
+    @property
+    def durable(self) -> bool:
+        """Whether this request starts (or finds) a durable execution."""
+        return self.durable_execution_name is not None
 
     @property
     def sends_log_type(self) -> bool:
@@ -205,8 +224,13 @@ class InvokeRequest:
         """The role to assume, or None when role-based access is off."""
         return self.role_arn if self.role_based_access else None
 
-    def invoke_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for the Lambda ``Invoke`` API call."""
+    def invoke_kwargs(self, durable_execution_name: str | None = None) -> dict[str, Any]:
+        """
+        Keyword arguments for the Lambda ``Invoke`` API call.
+
+        :param durable_execution_name: The ``DurableExecutionName`` to send, when it is not the
+            request's own (a later generation after a failed execution, see :mod:`.durable`).
+        """
         kwargs: dict[str, Any] = {
             "FunctionName": self.function_name,
             "InvocationType": self.invocation_type,
@@ -221,6 +245,9 @@ class InvokeRequest:
             kwargs["Qualifier"] = self.qualifier
         if self.tenant_id is not None:
             kwargs["TenantId"] = self.tenant_id
+        name = durable_execution_name or self.durable_execution_name
+        if name is not None:
+            kwargs["DurableExecutionName"] = name
         return kwargs
 
     def to_dict(self) -> dict[str, Any]:

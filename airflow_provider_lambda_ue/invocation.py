@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_lambda_ue.classifier import classify
+from airflow_provider_lambda_ue.durable import (
+    FAILED_STATUSES,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    STATUS_SUCCEEDED,
+    DurableExecution,
+    DurablePolicy,
+    DurableStart,
+    generation_name,
+    next_poll_delay,
+    with_execution,
+)
 from airflow_provider_lambda_ue.fields import (
     INVOCATION_EVENT,
     LOG_TYPE_TAIL,
@@ -35,6 +47,7 @@ from airflow_provider_lambda_ue.taxonomy import (
     LambdaFunctionError,
     LambdaInvokeError,
     LambdaProxyConnectionError,
+    LambdaReadTimeoutError,
     exception_for_exit_code,
 )
 from airflow_provider_lambda_ue.validation import validate
@@ -206,15 +219,26 @@ def run(
     invocation: Invocation,
     hook: LambdaInvokerBase,
     log: Log,
+    *,
+    durable: DurablePolicy | None = None,
 ) -> dict[str, Any]:
     """
     Invoke synchronously (in this thread) and finish.
+
+    A durable request (``durable_execution_name``) starts or finds its execution and polls it
+    until it ends or ``wait_for_completion_timeout`` runs out (:func:`start_durable`,
+    :func:`wait_durable`, :func:`finish_durable`).
 
     :return: The output document of a success.
     :raises LambdaInvokeError: With the document attached.
     """
     request = invocation.request
     assert request is not None
+    if request.durable:
+        policy = durable or DurablePolicy()
+        started = start_durable(invocation, hook, log, policy)
+        execution = wait_durable(invocation, hook, started, log, policy)
+        return finish_durable(invocation, started.result, execution, log)
     log.info(
         "Invoking %s (%s%s)%s",
         request.function_name,
@@ -298,11 +322,15 @@ def complete(
     """
     Finish an invocation that the trigger performed, from the trigger's event.
 
-    :param event: ``{"status": "success", "result": {...}}`` or
+    :param event: ``{"status": "success", "result": {...}}``, ``{"status": "durable", "result":
+        {...}, "execution": {...}}`` (:class:`~.durable.DurableExecution`: ended, or the wait ran out) or
         ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ..., "request_id": ...}``.
     """
     if event.get("status") == "success":
-        return finish(invocation, InvokeResult(**event["result"]), log)
+        return finish(invocation, InvokeResult.from_dict(event["result"]), log)
+    if event.get("status") == DURABLE_EVENT:
+        result = InvokeResult.from_dict(event["result"])
+        return finish_durable(invocation, result, DurableExecution.from_dict(event["execution"]), log)
     error_class = exception_for_exit_code(int(event.get("exit_code", 1)))
     detail = str(event.get("detail", ""))
     error: LambdaInvokeError
@@ -344,3 +372,145 @@ def describe_function_error(result: InvokeResult) -> str:
     if len(text) > _MAX_ERROR_TEXT:
         text = text[: _MAX_ERROR_TEXT - 3] + "..."
     return f"Function error ({kind})" + (f": {text}" if text else "")
+
+
+# -- durable executions -----------------------------------------------------------------------
+
+DURABLE_EVENT = "durable"
+"""Event status of a durable wait that ended (the execution ended, or the wait ran out)."""
+
+
+def start_durable(
+    invocation: Invocation, hook: LambdaInvokerBase, log: Log, policy: DurablePolicy
+) -> DurableStart:
+    """
+    Start the request's durable execution, or find the one an earlier try started.
+
+    Without generations: ``Invoke`` with the name (idempotent: the same name and payload return the
+    existing execution). With generations: the walk of :mod:`.durable`: a RUNNING or SUCCEEDED
+    execution is reattached without any Invoke, a failed one leads to the next name, and the first
+    name without an execution is started.
+
+    :raises LambdaInvokeError: With the document attached (a name used with another payload: exit 20).
+    """
+    request = invocation.request
+    assert request is not None and request.durable_execution_name is not None
+    base = request.durable_execution_name
+    deadline = policy.clock() + request.wait_for_completion_timeout
+    generation = 1
+    known = policy.known or {}
+    if policy.generations and known.get("name") == base:
+        generation = max(1, int(known.get("generation") or 1))
+    try:
+        while policy.generations:
+            name = generation_name(base, generation)
+            found = hook.find_durable_execution(request, name)
+            if found is None:
+                break
+            if found.status in FAILED_STATUSES:
+                log.info(
+                    "Durable execution %s ended %s in an earlier try: this try starts a new one",
+                    name,
+                    found.status,
+                )
+                generation += 1
+                continue
+            log.info(
+                "Found durable execution %s (%s) of an earlier try: not invoking again",
+                found.arn,
+                found.status,
+            )
+            result = with_execution(InvokeResult(status_code=202, durable_execution_name=name), found)
+            _record(policy, base, generation, found.arn)
+            return DurableStart(result, found, generation, deadline)
+        name = generation_name(base, generation)
+        log.info(
+            "Starting durable execution %s of %s (%s)", name, request.function_name, request.invocation_type
+        )
+        answer = hook.invoke(request, durable_execution_name=name)
+        if not answer.durable_execution_arn:
+            raise LambdaFailError(
+                f"{request.function_name} answered without a durable execution ARN: is it a durable function?"
+            )
+        _record(policy, base, generation, answer.durable_execution_arn)
+        execution = hook.get_durable_execution(answer.durable_execution_arn)
+    except LambdaInvokeError as err:
+        request_id = error_request_id(err)
+        log_request_id(log, request_id)
+        raise invocation.failed(err, request_id=request_id) from err.__cause__
+    log.info("Durable execution %s: %s", execution.arn, execution.status)
+    answer = replace(answer, durable_execution_arn=execution.arn, durable_execution_name=name)
+    return DurableStart(with_execution(answer, execution), execution, generation, deadline)
+
+
+def _record(policy: DurablePolicy, base: str, generation: int, arn: str) -> None:
+    if policy.record is not None:
+        policy.record({"name": base, "generation": generation, "arn": arn})
+
+
+def wait_durable(
+    invocation: Invocation,
+    hook: LambdaInvokerBase,
+    started: DurableStart,
+    log: Log,
+    policy: DurablePolicy,
+    *,
+    until: float | None = None,
+) -> DurableExecution:
+    """
+    Poll ``GetDurableExecution`` until the execution ends or ``until`` (default: the deadline) passes.
+
+    :return: The execution as last seen (RUNNING when the time ran out).
+    :raises LambdaInvokeError: A poll failed, with the document attached.
+    """
+    until = started.deadline if until is None else min(until, started.deadline)
+    execution = started.execution
+    delay: float | None = None
+    while not execution.terminal:
+        left = until - policy.clock()
+        if left <= 0:
+            break
+        delay = next_poll_delay(delay, policy.poll_interval)
+        policy.sleep(min(delay, left))
+        try:
+            execution = hook.get_durable_execution(execution.arn)
+        except LambdaInvokeError as err:
+            raise invocation.failed(err, with_execution(started.result, execution)) from err.__cause__
+    return execution
+
+
+def finish_durable(
+    invocation: Invocation, result: InvokeResult, execution: DurableExecution, log: Log
+) -> dict[str, Any]:
+    """
+    The outcome of a durable execution: its result in the seed's ``payload`` place, or its failure.
+
+    SUCCEEDED: exit 0. FAILED: a function error (exit 1, or success with ``function_error`` set
+    when ``fail_on_function_error`` is off). TIMED_OUT, STOPPED: exit 1. Still RUNNING (the wait ran
+    out): exit 21; the execution is left running, and a retry or a cleared task finds it again.
+
+    :raises LambdaInvokeError: For every outcome but a success, with the document attached.
+    """
+    request = invocation.request
+    assert request is not None
+    result = with_execution(result, execution)
+    log.info("Durable execution %s: %s", execution.arn, execution.status)
+    if execution.status in (STATUS_SUCCEEDED, STATUS_FAILED):
+        return finish(invocation, result, log)
+    if execution.status == STATUS_RUNNING:
+        raise invocation.failed(
+            LambdaReadTimeoutError(
+                f"durable execution {execution.arn} is still RUNNING after "
+                f"{request.wait_for_completion_timeout} s; it is left running (a cleared task finds it again)"
+            ),
+            result,
+        )
+    error = execution.error or {}
+    message = error.get("ErrorMessage") or ""
+    raise invocation.failed(
+        LambdaFailError(
+            f"durable execution {execution.name or execution.arn} ended {execution.status}"
+            + (f": {message}" if message else "")
+        ),
+        result,
+    )

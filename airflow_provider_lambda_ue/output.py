@@ -36,6 +36,9 @@ class InvokeResult:
     :param executed_version: The version that ran, or None.
     :param function_error: ``Unhandled``/``Handled`` when the function reported an error, else None.
     :param request_id: The invocation's request id (``x-amzn-RequestId``), what AWS Support asks for.
+    :param durable_execution_arn: The durable execution's ARN (None: a plain invocation).
+    :param durable_execution_name: The name it was started with (a retry's generation, see :mod:`.durable`).
+    :param durable_execution_status: Its last known status (RUNNING, SUCCEEDED, FAILED, ...).
     """
 
     status_code: int
@@ -44,6 +47,9 @@ class InvokeResult:
     executed_version: str | None = None
     function_error: str | None = None
     request_id: str | None = None
+    durable_execution_arn: str | None = None
+    durable_execution_name: str | None = None
+    durable_execution_status: str | None = None
 
     @classmethod
     def from_response(cls, response: dict[str, Any], payload: bytes | None) -> InvokeResult:
@@ -61,11 +67,17 @@ class InvokeResult:
             executed_version=response.get("ExecutedVersion") or None,
             function_error=response.get("FunctionError") or None,
             request_id=response_request_id(response),
+            durable_execution_arn=response.get("DurableExecutionArn") or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The document's ``result`` section."""
-        return {
+        """
+        The document's ``result`` section.
+
+        A durable execution adds its ``durable_execution_arn``, ``_name`` and ``_status`` after the
+        seed's keys; a plain invocation's section is the seed's, unchanged.
+        """
+        section: dict[str, Any] = {
             "status_code": self.status_code,
             "log_result": self.log_result,
             "payload": self.payload,
@@ -73,6 +85,16 @@ class InvokeResult:
             "function_error": self.function_error,
             "request_id": self.request_id,
         }
+        if self.durable_execution_arn is not None:
+            section["durable_execution_arn"] = self.durable_execution_arn
+            section["durable_execution_name"] = self.durable_execution_name
+            section["durable_execution_status"] = self.durable_execution_status
+        return section
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InvokeResult:
+        """Inverse of :meth:`to_dict` (a trigger's event carries the result as plain data)."""
+        return cls(**data)
 
 
 def response_request_id(response: dict[str, Any]) -> str | None:

@@ -19,10 +19,14 @@ from urllib.parse import urlsplit
 
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
+    DURABLE_NAME_AUTO,
+    INVOCATION_DRY_RUN,
     INVOCATION_EVENT,
+    INVOCATION_REQUEST_RESPONSE,
     INVOCATION_TYPE_ALIASES,
     LOG_TYPES,
     MAX_CLIENT_CONTEXT_B64_BYTES,
+    MAX_DURABLE_NAME_LENGTH,
     MAX_EVENT_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES,
     PROXY_HTTP,
@@ -59,6 +63,7 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$
 # Invoke's TenantId shape (botocore's service model: pattern, min 1, max 256).
 _TENANT_ID = re.compile(r"[a-zA-Z0-9._:/=+\-@ ]+")
 _MAX_TENANT_ID_LENGTH = 256
+_DURABLE_NAME = re.compile(r"[a-zA-Z0-9_-]+")
 
 
 class _Problems:
@@ -144,7 +149,10 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
     :raises LambdaDataValidationError: Naming every bad field (exit code 20).
     """
     problems = _Problems()
-    action, invocation_type, log_type, proxy_type = _check_choices(raw, problems)
+    durable_execution_name = _check_durable_name(raw, problems)
+    durable = blank_to_none(raw.durable_execution_name) is not None
+    action, invocation_type, log_type, proxy_type = _check_choices(raw, problems, durable=durable)
+    _check_durable_combination(durable_execution_name, invocation_type, problems)
     flags = _check_flags(raw, problems)
     timeout = _check_timeout(raw, problems)
     function_name, qualifier = _check_function(raw, problems)
@@ -185,6 +193,7 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
         endpoint_url=endpoint_url,
         fail_on_function_error=flags["fail_on_function_error"],
         tenant_id=tenant_id,
+        durable_execution_name=durable_execution_name,
     )
 
 
@@ -192,15 +201,22 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
 
 
 def _check_choices(
-    raw: LambdaInvokeFields, problems: _Problems
+    raw: LambdaInvokeFields, problems: _Problems, *, durable: bool = False
 ) -> tuple[str | None, str | None, str | None, str | None]:
-    """``action``, ``invocation_type``, ``log_type`` and ``proxy_type``: one of their choices."""
+    """
+    ``action``, ``invocation_type``, ``log_type`` and ``proxy_type``: one of their choices.
+
+    An invocation type not given is ``Event`` for a durable execution (started, then polled: it may
+    run far longer than a synchronous invocation's 15 minutes), else ``RequestResponse``.
+    """
     action = canonical(blank_to_none(raw.action) or ACTION_TRIGGER, (ACTION_TRIGGER,))
     if action is None:
         problems.add("action", f"unknown action {show(raw.action)}; the only action is {ACTION_TRIGGER!r}")
 
     invocation_type = None
-    if isinstance(raw.invocation_type, str):
+    if blank_to_none(raw.invocation_type) is None:
+        invocation_type = INVOCATION_EVENT if durable else INVOCATION_REQUEST_RESPONSE
+    elif isinstance(raw.invocation_type, str):
         invocation_type = INVOCATION_TYPE_ALIASES.get(raw.invocation_type.strip().lower())
     if invocation_type is None:
         problems.add(
@@ -438,3 +454,38 @@ def _check_tenant(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
             f"{show(tenant_id)} may only hold letters, digits, spaces and the characters . _ : / = + - @",
         )
     return tenant_id
+
+
+def _check_durable_name(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
+    """``durable_execution_name``: 1 to 64 letters, digits, ``-`` and ``_`` (Invoke's pattern)."""
+    name = blank_to_none(raw.durable_execution_name)
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        problems.add("durable_execution_name", f"must be text, got {show(name)}")
+        return None
+    name = name.strip()
+    if name.lower() == DURABLE_NAME_AUTO:
+        problems.add(
+            "durable_execution_name",
+            f"{DURABLE_NAME_AUTO!r} derives the name from the task instance, which only the operator has; "
+            "give the name itself",
+        )
+    elif len(name) > MAX_DURABLE_NAME_LENGTH:
+        problems.add("durable_execution_name", f"is longer than {MAX_DURABLE_NAME_LENGTH} characters")
+    elif not _DURABLE_NAME.fullmatch(name):
+        problems.add(
+            "durable_execution_name",
+            f"{show(name)} may only hold letters, digits, '-' and '_'",
+        )
+    else:
+        return name
+    return None
+
+
+def _check_durable_combination(name: str | None, invocation_type: str | None, problems: _Problems) -> None:
+    """A durable execution is started (``Event``, ``RequestResponse``), never a ``DryRun``."""
+    if name is not None and invocation_type == INVOCATION_DRY_RUN:
+        problems.add(
+            "invocation_type", "DryRun cannot start a durable execution (durable_execution_name is set)"
+        )

@@ -32,6 +32,7 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTPS_WITH_CREDENTIALS,
     InvokeRequest,
 )
+from airflow_provider_lambda_ue.hooks.durable_executions import DurableExecutionsMixin
 from airflow_provider_lambda_ue.hooks.proxies import system_ca_bundle, url_with_credentials
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
@@ -81,7 +82,7 @@ def incomplete_response(response: dict[str, Any]) -> str | None:
     )
 
 
-class LambdaInvokerBase:
+class LambdaInvokerBase(DurableExecutionsMixin):
     """
     The field set's client settings and the Invoke policy, whoever builds the client.
 
@@ -232,15 +233,16 @@ class LambdaInvokerBase:
 
     # -- invocation -------------------------------------------------------------------------
 
-    def invoke(self, request: InvokeRequest) -> InvokeResult:
+    def invoke(self, request: InvokeRequest, *, durable_execution_name: str | None = None) -> InvokeResult:
         """
         Invoke the function once; resend only after an answer proving it did not run.
 
         :param request: The validated request.
+        :param durable_execution_name: The ``DurableExecutionName`` to start, when not the request's.
         :return: What Lambda answered (including function errors, which are not exceptions here).
         :raises LambdaInvokeError: The contract's exception for the failure (no output document).
         """
-        kwargs = request.invoke_kwargs()
+        kwargs = request.invoke_kwargs(durable_execution_name)
         try:
             client: Any = self._lambda_client()
         except Exception as exc:

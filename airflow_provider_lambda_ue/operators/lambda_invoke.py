@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_lambda_ue.compat import conf
+from airflow_provider_lambda_ue.durable import DEFAULT_GRACE_SECONDS, DEFAULT_POLL_INTERVAL_SECONDS
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     DEFAULT_AWS_CONN_ID,
     DEFAULT_TIMEOUT_SECONDS,
-    INVOCATION_REQUEST_RESPONSE,
+    DURABLE_NAME_AUTO,
     LOG_TYPE_NONE,
     PROXY_HTTP,
     LambdaInvokeFields,
@@ -52,7 +53,8 @@ class LambdaInvokeOperator(BaseOperator):
     :param role_based_access: Assume ``role_arn`` with STS before invoking.
     :param role_arn: IAM role ARN; required with ``role_based_access``. (templated)
     :param invocation_type: ``RequestResponse``, ``Event`` or ``DryRun``; the seed's labels
-        ``Request Response``/``Request_Response`` are accepted. (templated)
+        ``Request Response``/``Request_Response`` are accepted. Default: ``RequestResponse``, and
+        ``Event`` with ``durable_execution_name`` (started, then polled). (templated)
     :param log_type: ``None`` or ``Tail`` (decoded into the task log); not sent with Event. (templated)
     :param payload: JSON text, a dict/list, or a ``.json`` template file. (templated)
     :param client_context: A JSON object as text or dict, or a ``.json`` template file. (templated)
@@ -69,8 +71,21 @@ class LambdaInvokeOperator(BaseOperator):
         task succeeds and the document's ``result.function_error`` is set.
     :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``); the
         handler reads it as ``context.tenant_id``. (templated)
-    :param deferrable: Hold synchronous invocations in the triggerer instead of a worker slot
-        (default: ``[operators] default_deferrable``).
+    :param durable_execution_name: Start a Lambda durable execution with this
+        ``DurableExecutionName`` (1-64 of ``[a-zA-Z0-9-_]``) and wait until it ends, at most
+        ``wait_for_completion_timeout`` seconds; ``"auto"`` derives the name from the task instance
+        (DAG, run, task, map index; the same for every try). A retry finds the execution of the
+        earlier try: RUNNING, it waits for it; SUCCEEDED, it returns its result without invoking;
+        FAILED, TIMED_OUT or STOPPED, it starts a new one. See the README's "Durable executions".
+        (templated)
+    :param stop_durable_execution_on_kill: Stop the durable execution (``StopDurableExecution``)
+        when the waiting task is marked failed or cleared, on the worker or in the triggerer.
+    :param durable_poll_interval: Longest pause between two status polls of a durable execution
+        (seconds; the first polls come quicker).
+    :param durable_grace_period: With ``deferrable``, how long the worker waits for a durable
+        execution to end before deferring to the triggerer (seconds).
+    :param deferrable: Hold synchronous invocations, and waits for durable executions, in the
+        triggerer instead of a worker slot (default: ``[operators] default_deferrable``).
     :param start_from_trigger: With ``deferrable``, start the task in the triggerer (Airflow's
         ``start_from_trigger``): no worker runs before the wait, so a quick answer cannot race the
         scheduler, and each invocation costs one worker process instead of two. Where Airflow
@@ -91,6 +106,7 @@ class LambdaInvokeOperator(BaseOperator):
         "invocation_type",
         "log_type",
         "tenant_id",
+        "durable_execution_name",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"payload": "json", "client_context": "json"}
@@ -105,7 +121,7 @@ class LambdaInvokeOperator(BaseOperator):
         region_name: str | None = None,
         role_based_access: bool | str = False,
         role_arn: str | None = None,
-        invocation_type: str = INVOCATION_REQUEST_RESPONSE,
+        invocation_type: str | None = None,
         log_type: str | None = LOG_TYPE_NONE,
         payload: str | dict[str, Any] | list[Any] | None = None,
         client_context: str | dict[str, Any] | None = None,
@@ -119,6 +135,10 @@ class LambdaInvokeOperator(BaseOperator):
         endpoint_url: str | None = None,
         fail_on_function_error: bool | str = True,
         tenant_id: str | None = None,
+        durable_execution_name: str | None = None,
+        stop_durable_execution_on_kill: bool = True,
+        durable_poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
+        durable_grace_period: float = DEFAULT_GRACE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         start_from_trigger: bool = True,
         **kwargs: Any,
@@ -144,7 +164,13 @@ class LambdaInvokeOperator(BaseOperator):
         self.endpoint_url = endpoint_url
         self.fail_on_function_error = fail_on_function_error
         self.tenant_id = tenant_id
+        self.durable_execution_name = durable_execution_name
+        self.stop_durable_execution_on_kill = stop_durable_execution_on_kill
+        self.durable_poll_interval = durable_poll_interval
+        self.durable_grace_period = durable_grace_period
         self.deferrable = deferrable
+        # The durable execution this try waits for on the worker (on_kill stops it).
+        self._durable_arn: str | None = None
         # Decided once, here: the DAG's serialisation (what the scheduler reads) records it at parse
         # time. A mapped task never gets here at parse time: MappedOperator reads the class
         # attributes (start_from_trigger False), so mapped tasks defer from a worker.
@@ -166,19 +192,56 @@ class LambdaInvokeOperator(BaseOperator):
         super().render_template_fields(context, jinja_env)
         _mask_inline_url_passwords(self.proxy, self.endpoint_url)
 
-    def fields(self) -> LambdaInvokeFields:
-        """The field set as this task holds it (after template rendering)."""
-        return LambdaInvokeFields(**{name: getattr(self, name) for name in LambdaInvokeFields.names()})
+    def fields(self, context: Context | None = None) -> LambdaInvokeFields:
+        """
+        The field set as this task holds it (after template rendering).
+
+        :param context: The task's context: ``durable_execution_name="auto"`` becomes the name
+            derived from its task instance (:func:`~.durable.derive_execution_name`).
+        """
+        values = {name: getattr(self, name) for name in LambdaInvokeFields.names()}
+        name = values["durable_execution_name"]
+        if context is not None and isinstance(name, str) and name.strip().lower() == DURABLE_NAME_AUTO:
+            from airflow_provider_lambda_ue.durable import derive_execution_name
+
+            ti = context["ti"]
+            values["durable_execution_name"] = derive_execution_name(
+                ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", None)
+            )
+        return LambdaInvokeFields(**values)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate, invoke (or defer), and return the output document."""
         from airflow_provider_lambda_ue import invocation as path
 
         with _document_on_failure(context):
-            current = self._prepare()
+            current = self._prepare(context)
+            assert current.request is not None
+            if current.request.durable:
+                return self._execute_durable(context, current)
             if self.deferrable and self._can_defer(current):
                 self._defer(current)
             return path.run(current, self._hook, self.log)
+
+    def on_kill(self) -> None:
+        """
+        Stop the durable execution this task waits for on the worker (mark failed, clear).
+
+        Not for a worker that dies: nothing runs then, and the retry finds the execution again.
+        Off with ``stop_durable_execution_on_kill=False``. A wait held by the triggerer is stopped
+        by the trigger (:meth:`LambdaDurableExecutionTrigger.on_kill`).
+        """
+        arn = self._durable_arn
+        hook = getattr(self, "_hook", None)
+        if arn is None or hook is None or not self.stop_durable_execution_on_kill:
+            return
+        self.log.info("Task killed: stopping durable execution %s", arn)
+        try:
+            hook.stop_durable_execution(
+                arn, f"Airflow task {self.task_id} was killed (marked failed or cleared)"
+            )
+        except LambdaInvokeError as exc:
+            self.log.warning("Could not stop durable execution %s: %s", arn, exc)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """
@@ -192,7 +255,7 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue.triggers.lambda_invoke import RUN_ON_WORKER
 
         with _document_on_failure(context):
-            current = self._prepare()
+            current = self._prepare(context)
             if event.get("status") == RUN_ON_WORKER:
                 self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
                 return path.run(current, self._hook, self.log)
@@ -233,6 +296,8 @@ class LambdaInvokeOperator(BaseOperator):
         dag = self.dag if self.has_dag() else None
         if templated and dag is not None and _own_jinja_settings(dag):
             obstacles.append("the DAG's own Jinja settings apply on the worker only")
+        if values["durable_execution_name"]:
+            obstacles.append("a durable execution is started on the worker; the triggerer only polls it")
         kind = str(values["invocation_type"] or "").replace(" ", "").replace("_", "").lower()
         if kind in ("event", "dryrun"):
             obstacles.append(f"{values['invocation_type']} invocations answer at once")
@@ -240,12 +305,56 @@ class LambdaInvokeOperator(BaseOperator):
 
     # -- internals ------------------------------------------------------------------------
 
-    def _prepare(self) -> Invocation:
+    def _prepare(self, context: Context | None = None) -> Invocation:
         from airflow_provider_lambda_ue import invocation as path
 
-        current = path.prepare(self.fields(), self.log)
+        current = path.prepare(self.fields(context), self.log)
         self._hook = path.build_hook(current)
         return current
+
+    def _execute_durable(self, context: Context, current: Invocation) -> dict[str, Any]:
+        """
+        Start (or find) the durable execution, wait on the worker or defer the wait, and finish.
+
+        With ``deferrable`` the worker waits ``durable_grace_period`` and finishes without deferring
+        when the execution has ended by then; otherwise the trigger polls (it never starts anything).
+        """
+        from airflow_provider_lambda_ue import invocation as path
+
+        policy = path.DurablePolicy(
+            generations=True,
+            poll_interval=float(self.durable_poll_interval),
+            **_task_state_store_hooks(context, self.log),
+        )
+        started = path.start_durable(current, self._hook, self.log, policy)
+        self._durable_arn = started.execution.arn
+        try:
+            until = None
+            if self.deferrable:
+                until = policy.clock() + float(self.durable_grace_period)
+            execution = path.wait_durable(current, self._hook, started, self.log, policy, until=until)
+            if execution.terminal or not self.deferrable or policy.clock() >= started.deadline:
+                return path.finish_durable(current, started.result, execution, self.log)
+        finally:
+            self._durable_arn = None
+        from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
+
+        assert current.request is not None
+        self.log.info(
+            "Deferring the wait for durable execution %s to the triggerer (it polls; it never starts one)",
+            execution.arn,
+        )
+        self.defer(
+            trigger=LambdaDurableExecutionTrigger(
+                request=current.request.to_dict(),
+                result=started.result.to_dict(),
+                deadline=started.deadline,
+                poll_interval=float(self.durable_poll_interval),
+                stop_on_kill=bool(self.stop_durable_execution_on_kill),
+            ),
+            method_name="execute_complete",
+        )
+        raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
     def _can_defer(self, current: Invocation) -> bool:
         """
@@ -343,6 +452,36 @@ def _own_jinja_settings(dag: Any) -> bool:
         or getattr(dag, "render_template_as_native_obj", False)
         or getattr(dag, "jinja_environment_kwargs", None)
     )
+
+
+def _task_state_store_hooks(context: Context, log: Any) -> dict[str, Any]:
+    """
+    ``known`` and ``record`` of a :class:`~.invocation.DurablePolicy`, from the task's ``task_state_store``.
+
+    Airflow 3.3's store keeps the generation and ARN of this task instance's execution across its
+    tries, so a retry starts its walk there. Where there is no store (older Airflow, ``dags
+    test``), nothing is kept and the walk starts at the first name: the names alone find the
+    executions, the store only saves list calls.
+    """
+    from airflow_provider_lambda_ue import compat
+    from airflow_provider_lambda_ue.durable import STATE_STORE_KEY
+
+    store = context.get("task_state_store") if compat.HAS_TASK_STATE_STORE else None
+    if store is None:
+        return {}
+    try:
+        known = store.get(STATE_STORE_KEY)
+    except Exception as exc:  # a store that cannot be read costs list calls, nothing else
+        log.info("task_state_store not readable (%s): finding the execution by its name", exc)
+        return {}
+
+    def record(value: dict[str, Any]) -> None:
+        try:
+            store.set(STATE_STORE_KEY, value)
+        except Exception as exc:
+            log.info("task_state_store not writable (%s): a retry finds the execution by its name", exc)
+
+    return {"known": known if isinstance(known, dict) else None, "record": record}
 
 
 @contextmanager

@@ -81,7 +81,10 @@ look up an earlier synchronous invocation. What a user can do:
   worker then fails the task rather than invoking again, whereas a lost triggerer re-runs the
   trigger whatever ``retries`` says;
 * restart or redeploy triggerers when no long invocation is open, and run more than one, so that a
-  lost one is replaced quickly.
+  lost one is replaced quickly;
+* make it a durable function and set ``durable_execution_name``: the worker starts the execution
+  and :class:`~airflow_provider_lambda_ue.triggers.durable_execution.LambdaDurableExecutionTrigger`
+  only polls it, so a lost triggerer costs nothing but a later answer.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ CONTRACT_TEMPLATE_FIELDS = (
     "log_type",
 )
 #: The contract's list and the fields added since (issue 17: ``tenant_id``).
-TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id")
+TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id", "durable_execution_name")
 
 
 def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
@@ -111,7 +111,8 @@ def test_defaults_are_the_contracts() -> None:
         "region_name": None,
         "role_based_access": False,
         "role_arn": None,
-        "invocation_type": "RequestResponse",
+        # Not given: RequestResponse, and Event with durable_execution_name (issue 14); validation decides.
+        "invocation_type": None,
         "log_type": "None",
         "payload": None,
         "client_context": None,
@@ -125,7 +126,9 @@ def test_defaults_are_the_contracts() -> None:
         "endpoint_url": None,
         "fail_on_function_error": True,
         "tenant_id": None,
+        "durable_execution_name": None,
     }
+    assert prepare(operator.fields(), logging.getLogger("t")).request.invocation_type == "RequestResponse"  # type: ignore[union-attr]
     assert operator.deferrable is False  # [operators] default_deferrable is False in the tests
 
 
@@ -151,6 +154,7 @@ def test_fields_maps_every_parameter() -> None:
         "endpoint_url": "https://lambda.example.com",
         "fail_on_function_error": "false",
         "tenant_id": "acme",
+        "durable_execution_name": "order-42",
     }
     assert set(values) == set(LambdaInvokeFields.names())
     operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)

@@ -1,0 +1,151 @@
+"""The trigger that waits for a Lambda durable execution: it polls, it never starts anything.
+
+The worker starts the execution (:func:`airflow_provider_lambda_ue.invocation.start_durable`) and
+defers the wait here. The trigger's state is its keyword arguments alone (the execution's ARN,
+the deadline as a time of day, the start's answer), so a triggerer that dies or restarts hands an
+identical trigger to the next one, which polls the same execution again: unlike
+:class:`~airflow_provider_lambda_ue.triggers.lambda_invoke.LambdaInvokeTrigger`, whose open
+request is lost with its triggerer, nothing here can run the function a second time.
+
+Stopping: when a user marks the deferred task failed or clears it, Airflow 3.3+ calls
+:meth:`LambdaDurableExecutionTrigger.on_kill`, which stops the execution (``stop_on_kill``). A
+triggerer's shutdown cancels ``run`` as well but never calls ``on_kill``: the execution goes on
+and the next triggerer polls it. Before 3.3 both only cancel ``run``; there, as the amazon
+provider's EMR Serverless trigger does, the task's state tells them apart: a task still DEFERRED
+is a triggerer going away, any other state a user's action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+__all__ = ["LambdaDurableExecutionTrigger"]
+
+
+class LambdaDurableExecutionTrigger(BaseTrigger):
+    """
+    Poll ``GetDurableExecution`` (aiobotocore) until the execution ends or the deadline passes.
+
+    Yields ``{"status": "durable", "result": {...}, "execution": {...}}`` (the execution as last
+    seen: ended, or RUNNING when the deadline passed) or an error event
+    (:func:`airflow_provider_lambda_ue.invocation.error_event`) when a poll fails. The worker finishes
+    with :func:`airflow_provider_lambda_ue.invocation.complete`.
+
+    :param request: The validated request (:meth:`InvokeRequest.to_dict`; connection ids, no secret).
+    :param result: The start's answer (:meth:`InvokeResult.to_dict`) with the execution's ARN.
+    :param deadline: When the wait runs out, in seconds since the epoch (the worker's start of the
+        try plus ``wait_for_completion_timeout``): a restarted triggerer keeps it.
+    :param poll_interval: Longest pause between two polls (seconds).
+    :param stop_on_kill: Stop the execution when a user kills the task (mark failed, clear).
+    """
+
+    def __init__(
+        self,
+        request: dict[str, Any],
+        result: dict[str, Any],
+        deadline: float,
+        poll_interval: float = 10.0,
+        stop_on_kill: bool = True,
+    ) -> None:
+        super().__init__()
+        self.request = request
+        self.result = result
+        self.deadline = float(deadline)
+        self.poll_interval = float(poll_interval)
+        self.stop_on_kill = bool(stop_on_kill)
+
+    @property
+    def arn(self) -> str:
+        """The execution's ARN."""
+        return str(self.result["durable_execution_arn"])
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and keyword arguments (plain data: the ARN, the deadline, connection ids)."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "request": self.request,
+                "result": self.result,
+                "deadline": self.deadline,
+                "poll_interval": self.poll_interval,
+                "stop_on_kill": self.stop_on_kill,
+            },
+        )
+
+    def _hook(self) -> Any:
+        from airflow_provider_lambda_ue.fields import InvokeRequest
+        from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+
+        return LambdaInvokeHook.from_request(InvokeRequest.from_dict(self.request))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the execution ends or the deadline passes; yield it, or the failure."""
+        from airflow_provider_lambda_ue import compat
+        from airflow_provider_lambda_ue.durable import DurableExecution, next_poll_delay
+        from airflow_provider_lambda_ue.exceptions import classify
+        from airflow_provider_lambda_ue.invocation import DURABLE_EVENT, error_event
+
+        hook = self._hook()
+        execution = DurableExecution(arn=self.arn, name=self.result.get("durable_execution_name"))
+        delay: float | None = None
+        self.log.info("Waiting for durable execution %s (polling; nothing is started here)", self.arn)
+        try:
+            while True:
+                execution = await hook.get_durable_execution_async(self.arn)
+                left = self.deadline - time.time()
+                if execution.terminal or left <= 0:
+                    break
+                delay = next_poll_delay(delay, self.poll_interval)
+                await asyncio.sleep(min(delay, left))
+        except asyncio.CancelledError:
+            if not compat.TRIGGER_HAS_ON_KILL and self.stop_on_kill and await self._killed_by_user():
+                await self._stop()
+            raise
+        except Exception as exc:  # the worker rebuilds the contract's exception from plain data
+            error = classify(exc, proxy_url=hook.proxy_url)
+            self.log.info("Polling durable execution %s failed: %s", self.arn, error)
+            yield TriggerEvent(error_event(error))
+            return
+        self.log.info("Durable execution %s: %s", self.arn, execution.status)
+        yield TriggerEvent({"status": DURABLE_EVENT, "result": self.result, "execution": execution.to_dict()})
+
+    async def on_kill(self) -> None:
+        """A user marked the deferred task failed or cleared it (Airflow 3.3+): stop the execution."""
+        if self.stop_on_kill:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+
+        self.log.info("Task killed: stopping durable execution %s", self.arn)
+        try:
+            await self._hook().stop_durable_execution_async(
+                self.arn, "the Airflow task was killed (marked failed or cleared)"
+            )
+        except LambdaInvokeError as exc:
+            self.log.warning("Could not stop durable execution %s: %s", self.arn, exc)
+
+    async def _killed_by_user(self) -> bool:
+        """Before Airflow 3.3: whether the cancellation is a user's (the task is no longer DEFERRED)."""
+        ti = self.task_instance
+        if ti is None:
+            return False
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        try:
+            states = await asyncio.to_thread(
+                RuntimeTaskInstance.get_task_states,
+                dag_id=ti.dag_id,
+                task_ids=[ti.task_id],
+                run_ids=[ti.run_id],
+                map_index=ti.map_index,
+            )
+            state = states[ti.run_id][ti.task_id]
+        except Exception:
+            return False  # unknown: leave the execution running rather than stop it wrongly
+        return str(state) != "deferred"

@@ -1,0 +1,66 @@
+"""Issue 14: the installed ``lambda-ue`` console script against a durable function, run twice.
+
+``lambda-ue invoke --durable-execution-name NAME ...`` twice in a row reports the same execution
+and runs the handler once; the handler runs on the local endpoint with AWS's durable SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.durable import create_durable_function, executions_of
+from tests.support.fake_servers import subprocess_environment
+
+pytest.importorskip(
+    "aws_durable_execution_sdk_python_testing",
+    reason="AWS's durable SDKs need Python >= 3.11 (the test extra installs them there)",
+)
+
+pytestmark = pytest.mark.timeout(600)
+
+LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
+
+
+def test_lambda_ue_twice_with_one_durable_execution_name(local_lambda: LocalLambda, tmp_path: Path) -> None:
+    function = create_durable_function(local_lambda, tmp_path, "durable_step_wait")
+    env = subprocess_environment(
+        tmp_path / "home",
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
+    command = [
+        str(LAMBDA_UE), "invoke",
+        "--function-name", function.name,
+        "--durable-execution-name", "nightly-2026-12-01",
+        "--payload", '{"value": 50, "wait_seconds": 2}',
+        "--endpoint-url", local_lambda.url,
+        "--wait-for-completion-timeout", "300",
+    ]  # fmt: skip
+    runs = [
+        subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+        for _ in range(2)
+    ]
+    documents = [json.loads(run.stdout) for run in runs]
+    for run, document in zip(runs, documents, strict=True):
+        assert run.returncode == 0, run.stderr
+        assert document["exit_code"] == 0
+        assert document["result"]["durable_execution_status"] == "SUCCEEDED"
+        assert json.loads(document["result"]["payload"])["doubled"] == 100
+        assert "Durable execution" in run.stderr  # progress on stderr, the document alone on stdout
+    arns = {document["result"]["durable_execution_arn"] for document in documents}
+    assert len(arns) == 1
+    listed = executions_of(local_lambda.client("lambda"), function.name)
+    assert [(item["DurableExecutionName"], item["Status"]) for item in listed] == [
+        ("nightly-2026-12-01", "SUCCEEDED")
+    ]
+    assert listed[0]["DurableExecutionArn"] in arns
+    assert function.count == 1
