@@ -11,20 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
+from tests.support.links import function_url, log_url
 from tests.support.local_lambda import CountingFunction
-
-CONSOLE = "https://console.aws.amazon.com"
-
-
-def _function_url(name: str, path: str) -> str:
-    return f"{CONSOLE}/lambda/home?region=us-east-1#/functions/{name}{path}?tab=code"
-
-
-def _log_url(name: str, request_id: str) -> str:
-    return (
-        f"{CONSOLE}/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
-        f"$252Faws$252Flambda$252F{name}/log-events$3FfilterPattern$3D$2522{request_id}$2522"
-    )
 
 
 def test_links_resolve_to_the_console_on_every_path(
@@ -47,8 +35,8 @@ def test_links_resolve_to_the_console_on_every_path(
         request_id = document["result"]["request_id"]
         assert request_id, document
         assert live_airflow.extra_links("live_links", run_id, task_id, map_index) == {
-            "CloudWatch Logs": _log_url(function.name, request_id),
-            "Lambda Function": _function_url(function.name, path),
+            "CloudWatch Logs": log_url(function.name, request_id),
+            "Lambda Function": function_url(function.name, path),
         }, task_id
     assert function.count() == 3
     # The mapped task deferred from a worker and the trigger ended it: its links came from there.
