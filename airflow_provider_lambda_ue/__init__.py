@@ -46,4 +46,9 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_lambda_ue.triggers.lambda_invoke"],
             }
         ],
+        # The operator's links (the UI's buttons on a task instance), registered as Airflow expects.
+        "extra-links": [
+            "airflow_provider_lambda_ue.links.LambdaFunctionLink",
+            "airflow_provider_lambda_ue.links.LambdaInvocationLogLink",
+        ],
     }

@@ -1,7 +1,7 @@
 """
-Every touch of a library's private API, in one place: botocore, aiobotocore and ``AwsBaseHook``.
+Every touch of a library's private API, in one place: botocore, aiobotocore, ``AwsBaseHook`` and Airflow.
 
-A botocore, aiobotocore or amazon provider upgrade is audited here and nowhere else. Each function
+A botocore, aiobotocore, amazon provider or Airflow upgrade is audited here and nowhere else. Each function
 names the private attribute it reads or writes and what the package uses it for; where the
 attribute may be gone, the function degrades (returns None, does nothing) rather than fails, and
 the tests that pin the behaviour say which one broke.
@@ -95,6 +95,24 @@ def config_with_user_agent(hook: AwsBaseHook, config: Config) -> Config:
     """``config`` with Airflow's user agent added (``AwsBaseHook._get_config``, stack inspection)."""
     with_user_agent: Config = hook._get_config(config)
     return with_user_agent
+
+
+# -- Airflow ----------------------------------------------------------------------------------
+
+
+def set_xcom_in_db(key: str, value: Any, *, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    """
+    Store an XCom in the metadata database, past any custom XCom backend (``BaseXCom._set_xcom_in_db``).
+
+    What the task runner's ``finalize`` stores an extra link's URL with (Airflow 3.0 to 3.3): the API
+    server reads ``_link_*`` XComs straight from the database. Used by the triggerer, which ends or
+    starts tasks without a worker run and so without ``finalize``.
+    """
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    BaseXCom._set_xcom_in_db(
+        key=key, value=value, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index
+    )
 
 
 # -- aiobotocore ------------------------------------------------------------------------------

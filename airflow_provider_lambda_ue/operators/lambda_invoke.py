@@ -6,7 +6,7 @@ boto3, no botocore, no amazon provider. The hook and the trigger are imported in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +28,28 @@ from airflow_provider_lambda_ue.masking import mask_inline_url_passwords as _mas
 
 if TYPE_CHECKING:
     import jinja2
-    from airflow.sdk import Context
+    from airflow.sdk import BaseOperatorLink, Context
 
     from airflow_provider_lambda_ue.invocation import Invocation
+
+
+class _ExtraLinks:
+    """
+    ``operator_extra_links`` imported on first use: the link classes come from the amazon provider.
+
+    A class attribute as Airflow expects (mapped tasks read it from the class, serialisation from
+    the task), but the import of :mod:`airflow_provider_lambda_ue.links` waits until a DAG is
+    serialised or a task finishes, so that importing this module stays cheap.
+    """
+
+    _links: tuple[BaseOperatorLink, ...] | None = None
+
+    def __get__(self, obj: object, objtype: type | None = None) -> tuple[BaseOperatorLink, ...]:
+        if _ExtraLinks._links is None:
+            from airflow_provider_lambda_ue.links import LambdaFunctionLink, LambdaInvocationLogLink
+
+            _ExtraLinks._links = (LambdaFunctionLink(), LambdaInvocationLogLink())
+        return _ExtraLinks._links
 
 
 class LambdaInvokeOperator(BaseOperator):
@@ -111,6 +130,8 @@ class LambdaInvokeOperator(BaseOperator):
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"payload": "json", "client_context": "json"}
     ui_color = "#ff9900"
+    #: The function in the Lambda console, and this invocation's log in CloudWatch (see :mod:`.links`).
+    operator_extra_links: Collection[BaseOperatorLink] = _ExtraLinks()  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -214,14 +235,20 @@ class LambdaInvokeOperator(BaseOperator):
         """Validate, invoke (or defer), and return the output document."""
         from airflow_provider_lambda_ue import invocation as path
 
-        with _document_on_failure(context):
+        with _document_on_failure(context, lambda document: self._persist_links(context, document)):
             current = self._prepare(context)
             assert current.request is not None
             if current.request.durable:
-                return self._execute_durable(context, current)
+                document = self._execute_durable(context, current)
+                self._persist_links(context, document)
+                return document
             if self.deferrable and self._can_defer(current):
+                # The function link now: this worker run's end shows it while the trigger waits.
+                self._persist_links(context)
                 self._defer(current)
-            return path.run(current, self._hook, self.log)
+            document = path.run(current, self._hook, self.log)
+            self._persist_links(context, document)
+            return document
 
     def on_kill(self) -> None:
         """
@@ -254,12 +281,15 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue import invocation as path
         from airflow_provider_lambda_ue.triggers.lambda_invoke import RUN_ON_WORKER
 
-        with _document_on_failure(context):
+        with _document_on_failure(context, lambda document: self._persist_links(context, document)):
             current = self._prepare(context)
             if event.get("status") == RUN_ON_WORKER:
                 self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
-                return path.run(current, self._hook, self.log)
-            return path.complete(current, event, self.log)
+                document = path.run(current, self._hook, self.log)
+            else:
+                document = path.complete(current, event, self.log)
+            self._persist_links(context, document)
+            return document
 
     def start_in_triggerer_obstacles(self) -> list[str]:
         """
@@ -308,7 +338,7 @@ class LambdaInvokeOperator(BaseOperator):
     def _prepare(self, context: Context | None = None) -> Invocation:
         from airflow_provider_lambda_ue import invocation as path
 
-        current = path.prepare(self.fields(context), self.log)
+        self._current = current = path.prepare(self.fields(context), self.log)
         self._hook = path.build_hook(current)
         return current
 
@@ -340,6 +370,8 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
 
         assert current.request is not None
+        # The function link now: this worker run's end shows it while the trigger waits.
+        self._persist_links(context)
         self.log.info(
             "Deferring the wait for durable execution %s to the triggerer (it polls; it never starts one)",
             execution.arn,
@@ -355,6 +387,26 @@ class LambdaInvokeOperator(BaseOperator):
             method_name="execute_complete",
         )
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
+
+    def _persist_links(self, context: Context, document: dict[str, Any] | None = None) -> None:
+        """
+        Persist the extra links' values (:func:`.links.persist`): the function, and the log once answered.
+
+        :param document: The outcome's document; its ``result.request_id`` names the invocation.
+        """
+        current: Invocation | None = getattr(self, "_current", None)
+        hook = getattr(self, "_hook", None)
+        if current is None or current.request is None or hook is None:
+            return
+        from airflow_provider_lambda_ue import links
+
+        request_id = ((document or {}).get("result") or {}).get("request_id")
+        try:
+            region = links.region_of(hook)
+        except Exception as exc:
+            self.log.warning("No extra links: the region is unknown (%s)", exc)
+            return
+        links.persist(context, self, current.request, region, request_id=request_id)
 
     def _can_defer(self, current: Invocation) -> bool:
         """
@@ -385,7 +437,11 @@ class LambdaInvokeOperator(BaseOperator):
             trigger_cls=f"{LambdaInvokeTrigger.__module__}.{LambdaInvokeTrigger.__qualname__}",
             next_method="execute_complete",
             # The raw fields, named like the templated fields so that Airflow renders them there.
-            trigger_kwargs={name: getattr(self, name) for name in LambdaInvokeFields.names()},
+            trigger_kwargs={
+                **{name: getattr(self, name) for name in LambdaInvokeFields.names()},
+                # Whether the trigger shows the function link while it waits (no worker run has).
+                "links": bool(self.do_xcom_push),
+            },
         )
 
     def _defer(self, current: Invocation) -> None:
@@ -421,6 +477,8 @@ class LambdaInvokeOperator(BaseOperator):
             "credentials_set": current.credentials_set,
             "proxy_credentials_set": current.proxy_credentials_set,
             "on_failure": not self.retries,
+            # The trigger stores the log link itself when it ends the task (no worker run follows).
+            "links": bool(self.do_xcom_push),
         }
 
 
@@ -485,11 +543,19 @@ def _task_state_store_hooks(context: Context, log: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def _document_on_failure(context: Context) -> Iterator[None]:
-    """Push a failure's output document to XCom ``return_value`` before the exception fails the task."""
+def _document_on_failure(
+    context: Context, on_failure: Callable[[dict[str, Any] | None], None] | None = None
+) -> Iterator[None]:
+    """
+    Push a failure's output document to XCom ``return_value`` before the exception fails the task.
+
+    :param on_failure: Called with the document too (the extra links of a failed invocation).
+    """
     try:
         yield
     except LambdaInvokeError as exc:
         if exc.output is not None:
             context["ti"].xcom_push(key="return_value", value=exc.output)
+        if on_failure is not None:
+            on_failure(exc.output)
         raise

@@ -36,6 +36,8 @@ class DagTestResult:
     xcoms: dict[tuple[str, int], Any] = field(default_factory=dict)
     #: ``{(task_id, map_index): rendered template fields}``
     rendered: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: ``{(task_id, map_index): {extra link XCom key (``_link_<class>``): URL}}``, as the UI reads them
+    links: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def state(self, task_id: str, map_index: int = -1) -> str | None:
         """The final state of a task instance."""
@@ -126,6 +128,12 @@ class AirflowEnv:
                 (dag_id, run_id, "return_value"),
             ):
                 result.xcoms[(task_id, map_index)] = _json(value)
+            for task_id, map_index, key, value in db.execute(
+                "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ? "
+                "AND key LIKE '\\_link\\_%' ESCAPE '\\'",
+                (dag_id, run_id),
+            ):
+                result.links.setdefault((task_id, map_index), {})[key] = _json(value)
             for task_id, map_index, value in db.execute(
                 "SELECT task_id, map_index, rendered_fields FROM rendered_task_instance_fields "
                 "WHERE dag_id = ? AND run_id = ?",

@@ -394,6 +394,16 @@ class LiveAirflow:
         # As stored: a document stored as JSON text (not as an object) would come back as a string.
         return answer["value"]
 
+    def extra_links(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+    ) -> dict[str, str | None]:
+        """A task instance's extra links as the UI gets them: ``{link name: URL or None}``."""
+        answer = self.get(
+            f"/dags/{dag_id}/dagRuns/{_quote(run_id)}/taskInstances/{task_id}/links", map_index=map_index
+        )
+        found: dict[str, str | None] = answer["extra_links"]
+        return found
+
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
     ) -> str:

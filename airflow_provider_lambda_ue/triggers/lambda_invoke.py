@@ -102,6 +102,7 @@ import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
     from airflow_provider_lambda_ue.output import InvokeResult
     from airflow_provider_lambda_ue.taxonomy import LambdaInvokeError
 
@@ -196,16 +197,24 @@ class LambdaInvokeTrigger(BaseTrigger):
 
     :param request: The validated request (:meth:`InvokeRequest.to_dict`): connection ids, never
         keys or passwords; the proxy URL never carries credentials (validation rejects that).
+    :param links: When the task started in the triggerer: store the function link's URL before
+        invoking, so that the UI shows it while the trigger waits (the operator's ``do_xcom_push``).
+        A task deferred from a worker says it in ``end_here``.
     :param fields: The task's raw fields (:class:`LambdaInvokeFields` names), when the task started
         in the triggerer.
     """
 
     def __init__(
-        self, request: dict[str, Any] | None = None, end_here: dict[str, Any] | None = None, **fields: Any
+        self,
+        request: dict[str, Any] | None = None,
+        end_here: dict[str, Any] | None = None,
+        links: bool = True,
+        **fields: Any,
     ) -> None:
         super().__init__()
         self.request = request
         self.end_here = end_here
+        self.links = links
         unknown = set(fields) - set(LambdaInvokeFields.names())
         if unknown:
             raise TypeError(f"LambdaInvokeTrigger got unknown fields: {', '.join(sorted(unknown))}")
@@ -220,15 +229,16 @@ class LambdaInvokeTrigger(BaseTrigger):
         kwargs: dict[str, Any] = (
             {"request": self.request, "end_here": self.end_here}
             if self.request is not None
-            else dict(self.fields)
+            else {**self.fields, "links": self.links}
         )
         return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
 
-    def _validate_here(self) -> tuple[InvokeRequest, list[str]]:
+    def _validate_here(self) -> tuple[InvokeRequest, list[str], LambdaInvokeHook]:
         """
         Validate the (rendered) fields of a task that started in the triggerer.
 
-        :return: The request, and why it must run on the worker instead (empty: it runs here).
+        :return: The request, why it must run on the worker instead (empty: it runs here), and the
+            hook that read the connection.
         :raises LambdaInvokeError: Exit 20 naming every bad field, before any network call.
         """
         from airflow_provider_lambda_ue import invocation as path
@@ -237,7 +247,7 @@ class LambdaInvokeTrigger(BaseTrigger):
         current = path.prepare(raw, self.log)
         assert current.request is not None
         hook = path.build_hook(current)
-        return current.request, sync_only_reasons(current.request, hook.conn_config.botocore_config)
+        return current.request, sync_only_reasons(current.request, hook.conn_config.botocore_config), hook
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Invoke once (retrying only what provably did not run) and yield the answer or the failure."""
@@ -249,11 +259,14 @@ class LambdaInvokeTrigger(BaseTrigger):
         request: InvokeRequest | None = None
         try:
             if self.request is None:
-                request, reasons = self._validate_here()
+                request, reasons, checked = self._validate_here()
                 if reasons:
                     self.log.info("Invoking on the worker instead: %s", "; ".join(reasons))
                     yield TriggerEvent({"status": RUN_ON_WORKER, "reasons": reasons})
                     return
+                if self.links:
+                    # No worker run has shown the function link yet: show it during the wait.
+                    self._store_links(request, checked, None)
             else:
                 request = InvokeRequest.from_dict(self.request)
             hook = LambdaInvokeHook.from_request(request)
@@ -267,16 +280,17 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
             self.log.info("Invocation failed: %s", error)
-            yield self._end_event(request, error=error) or TriggerEvent(error_event(error))
+            yield self._end_event(request, hook, error=error) or TriggerEvent(error_event(error))
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
-        yield self._end_event(request, result=result) or TriggerEvent(
+        yield self._end_event(request, hook, result=result) or TriggerEvent(
             {"status": "success", "result": result.to_dict()}
         )
 
     def _end_event(
         self,
         request: InvokeRequest | None,
+        hook: LambdaInvokeHook | None,
         result: InvokeResult | None = None,
         error: LambdaInvokeError | None = None,
     ) -> TriggerEvent | None:
@@ -286,7 +300,8 @@ class LambdaInvokeTrigger(BaseTrigger):
         None (resume on the worker) when the operator did not ask for it (``end_here``), when the
         request was never validated, for a failure of a task with retries, and outside a real
         triggerer: ``airflow dags test`` runs triggers in line, without a trigger row, and hands only
-        an event's payload to the next method.
+        an event's payload to the next method. No worker run follows an end here, so the extra
+        links' URLs are stored here too (:func:`.links.store_urls`).
         """
         if self.end_here is None or request is None or self.trigger_id is None:
             return None
@@ -310,9 +325,42 @@ class LambdaInvokeTrigger(BaseTrigger):
         except LambdaInvokeError as failure:
             if not spec.get("on_failure") or not self._push_document(failure.output):
                 return None
+            if spec.get("links", True):
+                self._store_links(request, hook, failure.output)
             self.log.error("%s", failure)
             return TaskFailedEvent()
-        return TaskSuccessEvent() if self._push_document(document) else None
+        if not self._push_document(document):
+            return None
+        if spec.get("links", True):
+            self._store_links(request, hook, document)
+        return TaskSuccessEvent()
+
+    def _store_links(
+        self, request: InvokeRequest, hook: LambdaInvokeHook | None, document: dict[str, Any] | None
+    ) -> None:
+        """
+        Store the extra links' URLs for a task no worker run shows them for (best effort, never fails).
+
+        :param document: The outcome's document (its request id makes the log link); None before
+            the invocation: the function link only.
+        """
+        ti = self.task_instance
+        if ti is None or self.trigger_id is None or hook is None:
+            return
+        from airflow_provider_lambda_ue import links
+
+        request_id = ((document or {}).get("result") or {}).get("request_id")
+        try:
+            region = links.region_of(hook)
+            links.store_urls(
+                ti,
+                {
+                    links.LambdaFunctionLink: links.function_link_args(request, region),
+                    links.LambdaInvocationLogLink: links.log_link_args(request, region, request_id),
+                },
+            )
+        except Exception as exc:
+            self.log.warning("Could not store the extra links from the triggerer: %s", exc)
 
     def _push_document(self, document: dict[str, Any] | None) -> bool:
         """

@@ -4,8 +4,9 @@
 environment of that release (see :mod:`tests.compat.envs`), every program a subprocess of it.
 
 Per target: Airflow is the version the lock says, the provider registers (``airflow providers
-list``), the example DAG runs green under ``airflow dags test`` synchronously and deferred (the
-trigger runs in line) with the same document on XCom, and ``lambda-ue`` produces the contract's
+list``) with its extra links (``airflow providers links``), the example DAG runs green under
+``airflow dags test`` synchronously and deferred (the trigger runs in line) with the same document
+and the same console links on XCom, and ``lambda-ue`` produces the contract's
 exit codes 0, 1, 10, 11, 20 and 21 from real causes. All against the one local Lambda endpoint
 (moto's server running the handler code) of the session, and a real authenticating proxy.
 """
@@ -28,6 +29,7 @@ from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.compat.conftest import CompatEnv
 from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.fake_servers import subprocess_environment
+from tests.support.links import expected_links
 from tests.support.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
@@ -86,6 +88,12 @@ def test_airflow_version_and_provider_registration(compat_env: CompatEnv) -> Non
     assert [DISTRIBUTION_NAME, __version__] in [row[:1] + row[-1:] for row in rows], listed.stdout
     if target.amazon:
         assert ["apache-airflow-providers-amazon", target.amazon] in [row[:1] + row[-1:] for row in rows]
+
+    # The operator's extra links are registered with this release's providers manager.
+    links = run(compat_env, [compat_env.airflow, "providers", "links", "--output", "plain"], {})
+    assert links.returncode == 0, links.stderr[-4000:]
+    for name in ("LambdaFunctionLink", "LambdaInvocationLogLink"):
+        assert f"airflow_provider_lambda_ue.links.{name}" in links.stdout, links.stdout
 
 
 #: Run with the environment's Python: what compat.py chose, as JSON.
@@ -191,6 +199,10 @@ def test_example_dag_sync_and_deferred(
             "received": {"greeting": "hello", "run_id": result.run_id},
         }
         assert result.run_id is not None
+        # The extra links, as this release's task runner stored them for its UI.
+        assert result.links[("invoke_sync_with_log", -1)] == expected_links(
+            functions.demo, document["result"]["request_id"]
+        ), mode
         documents[deferrable] = _comparable(document, result.run_id)
     assert documents[True] == documents[False]
 

@@ -27,6 +27,7 @@ from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLambdaClient
 from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.links import expected_links
 from tests.support.local_lambda import (
     ECHO_HANDLER,
     RAISE_HANDLER,
@@ -242,6 +243,8 @@ def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions
     assert any(line.startswith("REPORT RequestId: ") for line in lines)
     for line in lines:
         assert f"| {line.rstrip()}" in result.output
+    # The extra links, as the worker run's end stored them for the UI.
+    assert result.links[("invoke_sync_with_log", -1)] == expected_links(functions.demo, outcome["request_id"])
     # Rendered template fields: the payload with the run id filled in.
     rendered = result.rendered[("invoke_sync_with_log", -1)]
     assert rendered["function_name"] == functions.demo
@@ -466,6 +469,8 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
     assert f"lambda-ue demo: invoked as {function} (version $LATEST)" in lines
     for line in lines:
         assert f"| {line.rstrip()}" in result.output
+    # The links name the environment's region too.
+    assert result.links[(task_id, -1)] == expected_links(function, outcome["request_id"], region=region)
     assert_no_leak(airflow_env, result, secret_forms(secret))
 
 

@@ -88,7 +88,11 @@ def test_a_deferrable_task_starts_in_the_triggerer() -> None:
     assert args is not None
     assert args.trigger_cls == "airflow_provider_lambda_ue.triggers.lambda_invoke.LambdaInvokeTrigger"
     assert args.next_method == "execute_complete"
-    assert args.trigger_kwargs == {name: getattr(op, name) for name in LambdaInvokeFields.names()}
+    # The raw fields, and whether the trigger shows the extra links while it waits.
+    assert args.trigger_kwargs == {
+        **{name: getattr(op, name) for name in LambdaInvokeFields.names()},
+        "links": True,
+    }
     assert args.trigger_kwargs["payload"] == {"run": "{{ run_id }}"}  # rendered in the triggerer
 
 
@@ -166,7 +170,7 @@ def test_the_scheduler_sees_start_from_trigger_in_the_serialised_dag() -> None:
     kwargs = task.start_trigger_args.trigger_kwargs
     kwargs = kwargs.get("__var", kwargs)  # stored in Airflow's serialisation format
     assert kwargs["function_name"] == "fn"
-    assert set(kwargs) == set(LambdaInvokeFields.names())
+    assert set(kwargs) == {*LambdaInvokeFields.names(), "links"}
     assert task.start_trigger_args.next_method == "execute_complete"
     other = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("on_worker")
     assert other.start_from_trigger is False

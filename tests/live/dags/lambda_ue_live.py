@@ -92,6 +92,25 @@ with DAG("live_race", schedule=None, catchup=False, max_active_tasks=64):
         deferrable=True,
     ).expand(payload=[{"n": n} for n in range(RACE_TASKS - RACE_TASKS // 2)])
 
+with DAG("live_links", schedule=None, catchup=False):
+    # The extra links on each way a task runs: synchronously (alias), started in the triggerer (a
+    # full ARN and a version), deferred from a worker and ended by the trigger (mapped, $LATEST).
+    _invoke("sync", qualifier="live", deferrable=False)
+    _invoke(
+        "in_triggerer",
+        function_name="arn:aws:lambda:us-east-1:123456789012:function:" + FUNCTION,
+        qualifier="1",
+        deferrable=True,
+    )
+    LambdaInvokeOperator.partial(
+        task_id="mapped",
+        function_name=FUNCTION,
+        qualifier="$LATEST",
+        region_name="us-east-1",
+        endpoint_url=ENDPOINT,
+        deferrable=True,
+    ).expand(payload=[{"n": 0}])
+
 # Chaos: a 10-second function, so that a component can be killed while it runs.
 with DAG("live_chaos_deferred", schedule=None, catchup=False):
     _invoke("invoke", deferrable=True, wait_for_completion_timeout=60)
