@@ -41,6 +41,7 @@ __all__ = [
     "LambdaConnectionError",
     "LambdaDataValidationError",
     "LambdaFailError",
+    "LambdaFullLogError",
     "LambdaFunctionError",
     "LambdaInvokeError",
     "LambdaProxyConnectionError",
@@ -103,6 +104,14 @@ class LambdaFailError(LambdaInvokeError):
 
 class LambdaFunctionError(LambdaFailError):
     """Exit code 1: the function ran and reported an error (``X-Amz-Function-Error``)."""
+
+
+class LambdaFullLogError(LambdaFailError, AirflowFailException):
+    """
+    Exit code 1: the function ran, but its complete log could not be read (``full_log_required``).
+
+    Not retried by Airflow: a retry would run the function again to read a log.
+    """
 
 
 class LambdaAuthenticationError(LambdaInvokeError, AirflowFailException):

@@ -46,6 +46,8 @@ MAX_CLIENT_CONTEXT_B64_BYTES = 3_583
 
 DEFAULT_AWS_CONN_ID = "aws_default"
 DEFAULT_TIMEOUT_SECONDS = 60
+#: How long, at most, the complete log is waited for after Lambda answered (``full_log_timeout``).
+DEFAULT_FULL_LOG_TIMEOUT_SECONDS = 300
 
 #: Shown in the output document in place of a secret that is set.
 MASK = "****"
@@ -80,6 +82,12 @@ class LambdaInvokeFields:
     :param endpoint_url: Custom Lambda endpoint URL (http or https).
     :param fail_on_function_error: Whether a function error fails the task (exit code 1).
     :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``).
+    :param fetch_full_log: After the invocation, read its complete log from CloudWatch Logs into
+        the task log.
+    :param full_log_required: Fail (exit 1) when the complete log cannot be read; implies
+        ``fetch_full_log``.
+    :param full_log_timeout: Seconds to wait, at most, for the complete log to appear and end.
+    :param logs_endpoint_url: Custom CloudWatch Logs endpoint URL (http or https).
     """
 
     function_name: Any = None
@@ -102,6 +110,10 @@ class LambdaInvokeFields:
     endpoint_url: Any = None
     fail_on_function_error: Any = True
     tenant_id: Any = None
+    fetch_full_log: Any = False
+    full_log_required: Any = False
+    full_log_timeout: Any = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
+    logs_endpoint_url: Any = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -194,6 +206,10 @@ class InvokeRequest:
     endpoint_url: str | None = None
     fail_on_function_error: bool = True
     tenant_id: str | None = None
+    fetch_full_log: bool = False
+    full_log_required: bool = False
+    full_log_timeout: int = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
+    logs_endpoint_url: str | None = None
 
     @property
     def sends_log_type(self) -> bool:

@@ -40,6 +40,7 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTPS_WITH_CREDENTIALS,
     InvokeRequest,
 )
+from airflow_provider_lambda_ue.fulllog import FullLog, FullLogReader, default_log_group, log_group_of
 from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     KEEPALIVE_OPTIONS,
     as_botocore_error,
@@ -57,6 +58,9 @@ from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 #: A connection that cannot be opened within this time fails (exit 10) instead of waiting for the
 #: read timeout, which is for the function's run time.
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
+#: CloudWatch Logs calls: botocore's standard retries (throttling, 5xx), and their read timeout.
+LOGS_MAX_ATTEMPTS = 5
+LOGS_READ_TIMEOUT = 60
 
 
 def incomplete_response(response: dict[str, Any]) -> str | None:
@@ -265,6 +269,74 @@ class LambdaInvokeHook(AwsBaseHook):
         if socket_options is not None:
             socket_options.extend(opt for opt in KEEPALIVE_OPTIONS if opt not in socket_options)
         return client
+
+    # -- the complete log (CloudWatch Logs) ----------------------------------------------------
+
+    def logs_client(self, endpoint_url: str | None = None) -> Any:
+        """
+        A CloudWatch Logs client with this hook's credentials, role, proxies, CA bundle and timeouts.
+
+        The same session as Invoke's (the connection, or the environment's chain, and the assumed
+        role) and the same botocore settings (proxies with their credentials, the TLS proxy's CA,
+        TCP keepalive), with botocore's standard retries back on: reading a log is safe to repeat.
+
+        :param endpoint_url: The Logs endpoint (``logs_endpoint_url``); else the connection's
+            ``service_config.logs.endpoint_url``, ``AWS_ENDPOINT_URL_LOGS`` or the connection's
+            endpoint, else AWS's.
+        """
+        endpoint = endpoint_url or self.conn_config.get_service_endpoint_url(service_name="logs")
+        config = self.config.merge(
+            Config(
+                retries={"mode": "standard", "max_attempts": LOGS_MAX_ATTEMPTS},
+                read_timeout=LOGS_READ_TIMEOUT,
+            )
+        )
+        session: Any = self.get_session(region_name=self.region_name)
+        client: Any = session.client("logs", endpoint_url=endpoint, config=config, verify=self.verify)
+        client.meta.events.register("before-parse.cloudwatch-logs", fix_xml_error)
+        mask_signing_credentials(client)
+        return client
+
+    def read_full_log(
+        self,
+        request: InvokeRequest,
+        request_id: str,
+        *,
+        emit: Callable[[str], None],
+        since_ms: int,
+    ) -> FullLog:
+        """
+        Stream an invocation's complete log from CloudWatch Logs (see :mod:`.fulllog`).
+
+        The log group comes from the function's logging configuration (``GetFunctionConfiguration``
+        with this hook's Lambda client), else ``/aws/lambda/<name>``.
+
+        :param request: The validated request (function, qualifier, ``full_log_timeout``, endpoint).
+        :param request_id: The invocation's request id.
+        :param emit: Receives each line, in order.
+        :param since_ms: When the invocation began (epoch milliseconds).
+        :return: What was found; never raises for a missing log or permission.
+        """
+        try:
+            lambda_client: Any = self.conn
+        except Exception as exc:
+            return FullLog(log_group=default_log_group(request.function_name), problem=str(exc))
+        group, why = log_group_of(lambda_client, request.function_name, request.qualifier)
+        if why:
+            self.log.info("Could not read the function's logging configuration (%s); reading %s", why, group)
+        try:
+            logs = self.logs_client(request.logs_endpoint_url)
+        except Exception as exc:
+            return FullLog(log_group=group, problem=f"{type(exc).__name__}: {exc}")
+        reader = FullLogReader(
+            logs,
+            log_group=group,
+            request_id=request_id,
+            emit=emit,
+            timeout=request.full_log_timeout,
+            since_ms=since_ms,
+        )
+        return reader.read()
 
     # -- invocation -------------------------------------------------------------------------
 

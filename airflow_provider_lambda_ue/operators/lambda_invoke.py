@@ -17,6 +17,7 @@ from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     DEFAULT_AWS_CONN_ID,
+    DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     INVOCATION_REQUEST_RESPONSE,
     LOG_TYPE_NONE,
@@ -69,6 +70,17 @@ class LambdaInvokeOperator(BaseOperator):
         task succeeds and the document's ``result.function_error`` is set.
     :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``); the
         handler reads it as ``context.tenant_id``. (templated)
+    :param fetch_full_log: After the invocation ends, read its complete log from CloudWatch Logs
+        (the function's log group, found by the request id) into the task log, for RequestResponse
+        and Event invocations, with the same credentials, role, proxies and CA bundle. A log that
+        cannot be read (no ``logs:`` permission, not there in time) is a warning.
+    :param full_log_required: Fail (exit 1, not retried: the function has run) when the complete
+        log cannot be read; implies ``fetch_full_log``.
+    :param full_log_timeout: Seconds to wait, at most, for the complete log to appear and reach
+        its end (an Event invocation's function may still be running).
+    :param logs_endpoint_url: Custom CloudWatch Logs endpoint URL (http or https); default: the
+        connection's ``service_config.logs.endpoint_url``, ``AWS_ENDPOINT_URL_LOGS``, else AWS's.
+        (templated)
     :param deferrable: Hold synchronous invocations in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     :param start_from_trigger: With ``deferrable``, start the task in the triggerer (Airflow's
@@ -91,6 +103,7 @@ class LambdaInvokeOperator(BaseOperator):
         "invocation_type",
         "log_type",
         "tenant_id",
+        "logs_endpoint_url",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"payload": "json", "client_context": "json"}
@@ -119,6 +132,10 @@ class LambdaInvokeOperator(BaseOperator):
         endpoint_url: str | None = None,
         fail_on_function_error: bool | str = True,
         tenant_id: str | None = None,
+        fetch_full_log: bool | str = False,
+        full_log_required: bool | str = False,
+        full_log_timeout: int | str = DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
+        logs_endpoint_url: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         start_from_trigger: bool = True,
         **kwargs: Any,
@@ -144,6 +161,10 @@ class LambdaInvokeOperator(BaseOperator):
         self.endpoint_url = endpoint_url
         self.fail_on_function_error = fail_on_function_error
         self.tenant_id = tenant_id
+        self.fetch_full_log = fetch_full_log
+        self.full_log_required = full_log_required
+        self.full_log_timeout = full_log_timeout
+        self.logs_endpoint_url = logs_endpoint_url
         self.deferrable = deferrable
         # Decided once, here: the DAG's serialisation (what the scheduler reads) records it at parse
         # time. A mapped task never gets here at parse time: MappedOperator reads the class
@@ -164,7 +185,7 @@ class LambdaInvokeOperator(BaseOperator):
         rendered-fields view and the task log.
         """
         super().render_template_fields(context, jinja_env)
-        _mask_inline_url_passwords(self.proxy, self.endpoint_url)
+        _mask_inline_url_passwords(self.proxy, self.endpoint_url, self.logs_endpoint_url)
 
     def fields(self) -> LambdaInvokeFields:
         """The field set as this task holds it (after template rendering)."""
@@ -196,7 +217,7 @@ class LambdaInvokeOperator(BaseOperator):
             if event.get("status") == RUN_ON_WORKER:
                 self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
                 return path.run(current, self._hook, self.log)
-            return path.complete(current, event, self.log)
+            return path.complete(current, event, self.log, hook=self._hook)
 
     def start_in_triggerer_obstacles(self) -> list[str]:
         """

@@ -284,6 +284,10 @@ class LambdaInvokeTrigger(BaseTrigger):
         """
         if self.end_here is None or request is None or self.trigger_id is None:
             return None
+        if request.fetch_full_log:
+            # Reading the complete log polls CloudWatch for minutes: the worker does it, not the
+            # triggerer's event loop.
+            return None
         from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
 
         from airflow_provider_lambda_ue import invocation as path
