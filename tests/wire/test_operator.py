@@ -53,8 +53,8 @@ CONTRACT_TEMPLATE_FIELDS = (
     "invocation_type",
     "log_type",
 )
-#: The contract's list and the fields added since (issue 17: ``tenant_id``).
-TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id")
+#: The contract's list and the fields added since (issue 17: ``tenant_id``, ``logs_endpoint_url``).
+TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id", "logs_endpoint_url")
 
 
 def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
@@ -125,6 +125,10 @@ def test_defaults_are_the_contracts() -> None:
         "endpoint_url": None,
         "fail_on_function_error": True,
         "tenant_id": None,
+        "fetch_full_log": False,
+        "full_log_required": False,
+        "full_log_timeout": 300,
+        "logs_endpoint_url": None,
     }
     assert operator.deferrable is False  # [operators] default_deferrable is False in the tests
 
@@ -151,6 +155,10 @@ def test_fields_maps_every_parameter() -> None:
         "endpoint_url": "https://lambda.example.com",
         "fail_on_function_error": "false",
         "tenant_id": "acme",
+        "fetch_full_log": "true",
+        "full_log_required": False,
+        "full_log_timeout": "600",
+        "logs_endpoint_url": "https://logs.example.com",
     }
     assert set(values) == set(LambdaInvokeFields.names())
     operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)
