@@ -219,7 +219,7 @@ class FullLogReader:
             # Pages of a long search may be empty but go on (nextToken); a search that ended
             # without a match starts again once more events may have been ingested.
             token = page.get("nextToken")
-            if token:
+            if token and self._clock() < self._deadline:
                 continue
             if not self._wait():
                 self.outcome.problem = (
@@ -267,11 +267,11 @@ class FullLogReader:
                     self.outcome.complete = True
                     return
             next_token = page.get("nextForwardToken")
-            if events and next_token:
+            if next_token and next_token != token:
+                # A new position (a page may be empty and still move on): read on at once.
                 token = next_token
                 continue
             # The end of what is ingested so far: the same token is handed back until more arrives.
-            token = next_token or token
             if not self._wait():
                 self.outcome.problem = (
                     f"the end of request {self.request_id}'s log did not arrive in time "

@@ -345,6 +345,8 @@ def complete(
     :param hook: Reads the complete log (``fetch_full_log``).
     """
     if event.get("status") == "success":
+        if isinstance(event.get("started_ms"), int):
+            invocation.started_ms = event["started_ms"]
         return finish(invocation, InvokeResult(**event["result"]), log, hook=hook)
     error_class = exception_for_exit_code(int(event.get("exit_code", 1)))
     detail = str(event.get("detail", ""))

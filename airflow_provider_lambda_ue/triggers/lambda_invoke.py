@@ -87,6 +87,7 @@ look up an earlier synchronous invocation. What a user can do:
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
@@ -257,6 +258,7 @@ class LambdaInvokeTrigger(BaseTrigger):
                 f" (qualifier {request.qualifier})" if request.qualifier else "",
                 f" through proxy {hook.proxy_url}" if hook.proxy_url else "",
             )
+            started_ms = int(time.time() * 1000)
             result = await hook.invoke_async(request)
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
@@ -265,7 +267,8 @@ class LambdaInvokeTrigger(BaseTrigger):
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         yield self._end_event(request, result=result) or TriggerEvent(
-            {"status": "success", "result": result.to_dict()}
+            # When Invoke was sent: where the worker looks for the complete log (fetch_full_log).
+            {"status": "success", "result": result.to_dict(), "started_ms": started_ms}
         )
 
     def _end_event(

@@ -32,6 +32,8 @@ ACCOUNT = "123456789012"
 TEXT_FUNCTION = "full-log-text"
 JSON_FUNCTION = "full-log-json"
 JSON_GROUP = "/custom/full-log-json"
+#: Its log reaches CloudWatch Logs only 60 s after each invocation: never, for these tests.
+LATE_FUNCTION = "full-log-late"
 #: Seconds between an invocation's end and its log in CloudWatch Logs (polling is always needed).
 INGESTION_DELAY = 1.5
 HANDLER = (
@@ -102,6 +104,9 @@ def iam_world() -> Iterator[World]:
         server.create_function(TEXT_FUNCTION, HANDLER, timeout=30)
         server.create_function(
             JSON_FUNCTION, HANDLER, timeout=30, logging_config={"LogFormat": "JSON", "LogGroup": JSON_GROUP}
+        )
+        server.create_function(
+            LATE_FUNCTION, HANDLER, timeout=30, environment={"LOCAL_LAMBDA_LOGS_DELAY_SECONDS": "60"}
         )
         keys = {
             "reader": server.create_iam_user("reader", list(READER_ACTIONS)),
@@ -256,10 +261,10 @@ def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch,
 def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
     connect_as(monkeypatch, world, "reader")
     log = Collected()
-    assert run(world, log, full_log_timeout=1)["exit_code"] == 0
+    assert run(world, log, function_name=LATE_FUNCTION, full_log_timeout=2)["exit_code"] == 0
     assert "no log event of request" in log.warnings()
     with pytest.raises(LambdaFullLogError) as info:
-        run(world, Collected(), full_log_timeout=1, full_log_required=True)
+        run(world, Collected(), function_name=LATE_FUNCTION, full_log_timeout=2, full_log_required=True)
     assert "no log event of request" in info.value.detail
 
 

@@ -17,7 +17,8 @@
 
 Events are timestamped from the START time to the END time in order, so they sort as they were
 written. The same lines make the ``LogType=Tail`` answer. ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` in the
-server's environment delays the writing, like CloudWatch's ingestion delay.
+server's environment (or in one function's ``Environment.Variables``, for that function) delays the
+writing, like CloudWatch's ingestion delay.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def save(fn: Any, group: str, stream: str, events: list[tuple[int, str]]) -> Non
         except Exception:
             log.warning("could not store the log of %s", getattr(fn, "function_name", "?"), exc_info=True)
 
-    delay = _delay_seconds()
+    delay = _delay_seconds(getattr(fn, "environment_vars", None) or {})
     if delay <= 0:
         write()
         return
@@ -278,9 +279,11 @@ def save(fn: Any, group: str, stream: str, events: list[tuple[int, str]]) -> Non
     timer.start()
 
 
-def _delay_seconds() -> float:
+def _delay_seconds(function_environment: dict[str, str]) -> float:
+    """The function's own ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` variable, else the server's, else 0."""
+    value = function_environment.get(LOGS_DELAY_ENV) or os.environ.get(LOGS_DELAY_ENV) or "0"
     try:
-        return max(0.0, float(os.environ.get(LOGS_DELAY_ENV, "0") or 0))
+        return max(0.0, float(value))
     except ValueError:
         return 0.0
 
