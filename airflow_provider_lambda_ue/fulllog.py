@@ -27,7 +27,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.fields import InvokeRequest
+    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
 #: Events read at most per invocation; the rest of a longer log is left out (with a warning).
 MAX_EVENTS = 100_000
@@ -278,3 +282,49 @@ class FullLogReader:
                     "(the function may still be running)"
                 )
                 return
+
+
+def read_full_log(
+    hook: LambdaInvokeHook,
+    request: InvokeRequest,
+    request_id: str,
+    *,
+    emit: Callable[[str], None],
+    since_ms: int,
+) -> FullLog:
+    """
+    Stream an invocation's complete log from CloudWatch Logs, with the hook's clients.
+
+    The log group comes from the function's logging configuration (``GetFunctionConfiguration``
+    with the hook's Lambda client), else ``/aws/lambda/<name>``; the Logs client is
+    :meth:`~airflow_provider_lambda_ue.hooks.lambda_invoke.LambdaInvokeHook.logs_client`.
+
+    :param hook: The invocation's hook (credentials, role, proxies, CA bundle, endpoints).
+    :param request: The validated request (function, qualifier, ``full_log_timeout``, endpoint).
+    :param request_id: The invocation's request id.
+    :param emit: Receives each line, in order.
+    :param since_ms: When the invocation began (epoch milliseconds).
+    :return: What was found; never raises for a missing log or permission.
+    """
+    try:
+        lambda_client: Any = hook.conn
+    except Exception as exc:
+        return FullLog(
+            log_group=default_log_group(request.function_name), problem=f"{type(exc).__name__}: {exc}"
+        )
+    group, why = log_group_of(lambda_client, request.function_name, request.qualifier)
+    if why:
+        hook.log.info("Could not read the function's logging configuration (%s); reading %s", why, group)
+    try:
+        logs = hook.logs_client(request.logs_endpoint_url)
+    except Exception as exc:
+        return FullLog(log_group=group, problem=f"{type(exc).__name__}: {exc}")
+    reader = FullLogReader(
+        logs,
+        log_group=group,
+        request_id=request_id,
+        emit=emit,
+        timeout=request.full_log_timeout,
+        since_ms=since_ms,
+    )
+    return reader.read()

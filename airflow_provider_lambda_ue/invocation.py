@@ -285,6 +285,7 @@ def stream_full_log(
         return None
     if not result.request_id:
         return _full_log_missing(log, request, "Lambda's answer has no request id to find the log by")
+    from airflow_provider_lambda_ue.fulllog import read_full_log
     from airflow_provider_lambda_ue.masking import redact
 
     # Where the invocation started elsewhere (the triggerer), it began at most one read timeout ago.
@@ -306,7 +307,7 @@ def stream_full_log(
         result.request_id,
         request.full_log_timeout,
     )
-    found: FullLog = hook.read_full_log(request, result.request_id, emit=emit, since_ms=since_ms)
+    found: FullLog = read_full_log(hook, request, result.request_id, emit=emit, since_ms=since_ms)
     where = f"{found.log_group}" + (f", stream {found.log_stream}" if found.log_stream else "")
     if found.complete:
         log.info("End of the complete log: %d events (%s)", found.events, where)
@@ -324,6 +325,9 @@ def stream_full_log(
 
 def _full_log_missing(log: Log, request: InvokeRequest, problem: str) -> str | None:
     """Warn that the complete log is missing; return the failure's detail if it is required."""
+    from airflow_provider_lambda_ue.masking import redact
+
+    problem = redact(problem)  # an error's text may quote a URL with credentials
     if request.full_log_required:
         return f"the function ran, but its complete log could not be read: {problem}"
     log.warning("The complete log could not be read (full_log_required is off): %s", problem)

@@ -40,7 +40,6 @@ from airflow_provider_lambda_ue.fields import (
     PROXY_HTTPS_WITH_CREDENTIALS,
     InvokeRequest,
 )
-from airflow_provider_lambda_ue.fulllog import FullLog, FullLogReader, default_log_group, log_group_of
 from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
     KEEPALIVE_OPTIONS,
     as_botocore_error,
@@ -276,13 +275,12 @@ class LambdaInvokeHook(AwsBaseHook):
         """
         A CloudWatch Logs client with this hook's credentials, role, proxies, CA bundle and timeouts.
 
-        The same session as Invoke's (the connection, or the environment's chain, and the assumed
-        role) and the same botocore settings (proxies with their credentials, the TLS proxy's CA,
-        TCP keepalive), with botocore's standard retries back on: reading a log is safe to repeat.
+        Invoke's session (connection or environment chain, assumed role) and botocore settings
+        (proxies and their credentials, the TLS proxy's CA, keepalive), with botocore's standard
+        retries back on: reading a log is safe to repeat.
 
-        :param endpoint_url: The Logs endpoint (``logs_endpoint_url``); else the connection's
-            ``service_config.logs.endpoint_url``, ``AWS_ENDPOINT_URL_LOGS`` or the connection's
-            endpoint, else AWS's.
+        :param endpoint_url: ``logs_endpoint_url``; else the connection's ``service_config.logs``,
+            ``AWS_ENDPOINT_URL_LOGS``, the connection's endpoint, or AWS's.
         """
         endpoint = endpoint_url or self.conn_config.get_service_endpoint_url(service_name="logs")
         config = self.config.merge(
@@ -296,47 +294,6 @@ class LambdaInvokeHook(AwsBaseHook):
         client.meta.events.register("before-parse.cloudwatch-logs", fix_xml_error)
         mask_signing_credentials(client)
         return client
-
-    def read_full_log(
-        self,
-        request: InvokeRequest,
-        request_id: str,
-        *,
-        emit: Callable[[str], None],
-        since_ms: int,
-    ) -> FullLog:
-        """
-        Stream an invocation's complete log from CloudWatch Logs (see :mod:`.fulllog`).
-
-        The log group comes from the function's logging configuration (``GetFunctionConfiguration``
-        with this hook's Lambda client), else ``/aws/lambda/<name>``.
-
-        :param request: The validated request (function, qualifier, ``full_log_timeout``, endpoint).
-        :param request_id: The invocation's request id.
-        :param emit: Receives each line, in order.
-        :param since_ms: When the invocation began (epoch milliseconds).
-        :return: What was found; never raises for a missing log or permission.
-        """
-        try:
-            lambda_client: Any = self.conn
-        except Exception as exc:
-            return FullLog(log_group=default_log_group(request.function_name), problem=str(exc))
-        group, why = log_group_of(lambda_client, request.function_name, request.qualifier)
-        if why:
-            self.log.info("Could not read the function's logging configuration (%s); reading %s", why, group)
-        try:
-            logs = self.logs_client(request.logs_endpoint_url)
-        except Exception as exc:
-            return FullLog(log_group=group, problem=f"{type(exc).__name__}: {exc}")
-        reader = FullLogReader(
-            logs,
-            log_group=group,
-            request_id=request_id,
-            emit=emit,
-            timeout=request.full_log_timeout,
-            since_ms=since_ms,
-        )
-        return reader.read()
 
     # -- invocation -------------------------------------------------------------------------
 

@@ -63,6 +63,53 @@ def logging_config(fn: Any) -> tuple[str, str]:
     return group, log_format
 
 
+def keep_logging_config() -> None:
+    """
+    Make moto's functions keep ``LoggingConfig`` (moto ignores it) and report it as Lambda does.
+
+    ``CreateFunction`` and ``UpdateFunctionConfiguration`` set it; ``GetFunctionConfiguration``
+    answers it with Lambda's defaults filled in (``LogFormat`` ``Text``, ``LogGroup``
+    ``/aws/lambda/<name>``); the invocation's log goes to that group in that format
+    (this module). Idempotent.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    if getattr(LambdaFunction, "_local_lambda_logging", False):
+        return
+    original_init = LambdaFunction.__init__
+    original_configuration = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def set_logging_config(self: Any, config: Any) -> None:
+        self.logging_config = {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
+        self.logs_group_name = logging_config(self)[0]
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        set_logging_config(self, spec.get("LoggingConfig"))
+
+    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = original_configuration(self, *args, **kwargs)
+        group, log_format = logging_config(self)
+        config["LoggingConfig"] = {
+            **getattr(self, "logging_config", {}),
+            "LogFormat": log_format,
+            "LogGroup": group,
+        }
+        return config
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "LoggingConfig" in config_updates:
+            merged = {**getattr(self, "logging_config", {}), **(config_updates.get("LoggingConfig") or {})}
+            set_logging_config(self, merged)
+        return dict(original_update(self, config_updates))
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+    LambdaFunction._local_lambda_logging = True  # type: ignore[attr-defined]
+
+
 def stream_name(version: str, when: datetime.datetime | None = None) -> str:
     """A new execution environment's stream name: ``YYYY/MM/DD/[$LATEST]<hex>``."""
     day = when or datetime.datetime.now(datetime.timezone.utc)

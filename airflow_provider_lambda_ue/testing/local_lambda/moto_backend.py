@@ -372,53 +372,6 @@ def _keep_durable_config() -> None:
     LambdaFunction._local_lambda_durable = True  # type: ignore[attr-defined]
 
 
-def _keep_logging_config() -> None:
-    """
-    Make moto's functions keep ``LoggingConfig`` (moto ignores it) and report it as Lambda does.
-
-    ``CreateFunction`` and ``UpdateFunctionConfiguration`` set it; ``GetFunctionConfiguration``
-    answers it with Lambda's defaults filled in (``LogFormat`` ``Text``, ``LogGroup``
-    ``/aws/lambda/<name>``); the invocation's log goes to that group in that format
-    (:mod:`.cloudwatch`). Idempotent.
-    """
-    from moto.awslambda.models import LambdaFunction
-
-    if getattr(LambdaFunction, "_local_lambda_logging", False):
-        return
-    original_init = LambdaFunction.__init__
-    original_configuration = LambdaFunction.get_configuration
-    original_update = LambdaFunction.update_configuration
-
-    def set_logging_config(self: Any, config: Any) -> None:
-        self.logging_config = {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
-        self.logs_group_name = cloudwatch.logging_config(self)[0]
-
-    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        original_init(self, account_id, spec, *args, **kwargs)
-        set_logging_config(self, spec.get("LoggingConfig"))
-
-    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = original_configuration(self, *args, **kwargs)
-        group, log_format = cloudwatch.logging_config(self)
-        config["LoggingConfig"] = {
-            **getattr(self, "logging_config", {}),
-            "LogFormat": log_format,
-            "LogGroup": group,
-        }
-        return config
-
-    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
-        if "LoggingConfig" in config_updates:
-            merged = {**getattr(self, "logging_config", {}), **(config_updates.get("LoggingConfig") or {})}
-            set_logging_config(self, merged)
-        return dict(original_update(self, config_updates))
-
-    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
-    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
-    LambdaFunction._local_lambda_logging = True  # type: ignore[attr-defined]
-
-
 def _keep_invocation_request_id() -> None:
     """
     Make moto keep the request id that :func:`_invoke` set instead of drawing a random one.
@@ -464,7 +417,7 @@ def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | 
     _Hook.executor = executor
     _Hook.durable_runner = durable_runner
     _keep_durable_config()
-    _keep_logging_config()
+    cloudwatch.keep_logging_config()
     _keep_invocation_request_id()
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     lambda_simple_backends.backend = _executing_backend_class()
