@@ -248,3 +248,28 @@ def test_json_layout_with_a_tenant() -> None:
     assert "initDurationMs" not in records[-1]["record"]["metrics"]
     # Compact, as Lambda writes them.
     assert '": ' not in events[0][1] and '", "' not in events[0][1]
+
+
+class _Quiet:
+    def info(self, msg: Any, /, *args: Any) -> None:
+        pass
+
+    def warning(self, msg: Any, /, *args: Any) -> None:
+        pass
+
+
+def test_trigger_event_says_when_invoke_was_sent() -> None:
+    """The worker searches the complete log from when the triggerer sent Invoke, not from its own start."""
+    from airflow_provider_lambda_ue.invocation import Invocation, complete
+    from airflow_provider_lambda_ue.output import InvokeResult
+
+    raw = make(fetch_full_log=True)
+    current = Invocation(raw=raw, request=validate(raw))
+    event = {
+        "status": "success",
+        "result": InvokeResult(status_code=200, request_id=RID).to_dict(),
+        "started_ms": 123,
+    }
+    # Without a hook nothing is read: only the document and the start time.
+    assert complete(current, event, _Quiet())["exit_code"] == 0
+    assert current.started_ms == 123
