@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
+    DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     LOG_TYPE_NONE,
     PROXY_HTTP,
@@ -178,6 +179,29 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     )
     aws.add_argument("--role-arn", help="assume this IAM role with STS (turns role-based access on)")
     aws.add_argument("--endpoint-url", help="custom Lambda endpoint URL (http or https)")
+
+    logs = invoke.add_argument_group("complete log (CloudWatch Logs)")
+    logs.add_argument(
+        "--fetch-full-log",
+        action="store_true",
+        help="after the invocation, print its complete log from CloudWatch Logs on stderr "
+        "(RequestResponse and Event); a log that cannot be read is a warning",
+    )
+    logs.add_argument(
+        "--full-log-required",
+        action="store_true",
+        help="exit 1 when the complete log cannot be read (implies --fetch-full-log)",
+    )
+    logs.add_argument(
+        "--full-log-timeout",
+        default=DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
+        help="seconds to wait for the complete log to appear and end "
+        f"(default {DEFAULT_FULL_LOG_TIMEOUT_SECONDS})",
+    )
+    logs.add_argument(
+        "--logs-endpoint-url",
+        help="custom CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_LOGS, the connection's, AWS's)",
+    )
 
     proxy = invoke.add_argument_group("proxy")
     proxy.add_argument("--use-proxy", action="store_true", help="send Lambda and STS traffic through --proxy")

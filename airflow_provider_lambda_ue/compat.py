@@ -17,6 +17,9 @@ name                          3.2 and later                       3.0 and 3.1
 ``TaskDeferred``              ``airflow.sdk.exceptions``          ``airflow.exceptions``
 ============================  ==================================  ===========================
 
+``redact`` (the secrets masker's) is ``airflow.sdk.log.redact`` from 3.1 on, and
+``airflow.sdk.execution_time.secrets_masker.redact`` in 3.0.
+
 Unchanged since 3.0 and imported directly where used: ``airflow.sdk.BaseOperator``,
 ``airflow.sdk.Context``, ``airflow.sdk.Connection``, ``airflow.sdk.log.mask_secret``,
 ``airflow.triggers.base.BaseTrigger``/``TriggerEvent``.
@@ -62,6 +65,20 @@ else:
         TaskDeferred,
     )
 
+
+def redact(text: str) -> str:
+    """
+    ``text`` with every secret registered with Airflow's masker replaced by ``***``.
+
+    Imported on first use: the secrets masker is not cheap enough for DAG parsing.
+    """
+    if AIRFLOW_V_3_1_PLUS:
+        from airflow.sdk.log import redact as _redact
+    else:  # pragma: no cover - Airflow 3.0 (the compatibility tier)
+        from airflow.sdk.execution_time.secrets_masker import redact as _redact  # type: ignore[no-redef]
+    return str(_redact(text))
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_1_PLUS",
@@ -73,4 +90,5 @@ __all__ = [
     "AirflowFailException",
     "TaskDeferred",
     "conf",
+    "redact",
 ]

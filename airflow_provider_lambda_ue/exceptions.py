@@ -44,6 +44,7 @@ __all__ = [
     "LambdaConnectionError",
     "LambdaDataValidationError",
     "LambdaFailError",
+    "LambdaFullLogError",
     "LambdaFunctionError",
     "LambdaInvokeError",
     "LambdaProxyConnectionError",
@@ -74,6 +75,14 @@ class LambdaFailError(LambdaInvokeError, _core.LambdaFailError):
 
 class LambdaFunctionError(LambdaFailError, _core.LambdaFunctionError):
     """Exit code 1: the function ran and reported an error (``X-Amz-Function-Error``)."""
+
+
+class LambdaFullLogError(LambdaFailError, _core.LambdaFullLogError, AirflowFailException):
+    """
+    Exit code 1: the function ran, but its complete log could not be read (``full_log_required``).
+
+    Not retried by Airflow: a retry would run the function again to read a log.
+    """
 
 
 class LambdaAuthenticationError(LambdaInvokeError, _core.LambdaAuthenticationError, AirflowFailException):
@@ -112,6 +121,7 @@ _PUBLIC_CLASSES: tuple[type[LambdaInvokeError], ...] = (
     LambdaInvokeError,
     LambdaFailError,
     LambdaFunctionError,
+    LambdaFullLogError,
     LambdaAuthenticationError,
     LambdaAuthorizationError,
     LambdaConnectionError,

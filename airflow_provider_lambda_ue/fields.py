@@ -51,6 +51,8 @@ DURABLE_NAME_AUTO = "auto"
 #: ``DurableExecutionName``: 1 to 64 letters, digits, ``-`` and ``_`` (Invoke's API reference).
 MAX_DURABLE_NAME_LENGTH = 64
 DEFAULT_TIMEOUT_SECONDS = 60
+#: How long, at most, the complete log is waited for after Lambda answered (``full_log_timeout``).
+DEFAULT_FULL_LOG_TIMEOUT_SECONDS = 300
 
 #: Shown in the output document in place of a secret that is set.
 MASK = "****"
@@ -89,6 +91,12 @@ class LambdaInvokeFields:
     :param durable_execution_name: Start a durable execution with this ``DurableExecutionName``
         (idempotent: the same name and payload is the same execution), or ``"auto"`` for a name
         derived from the task instance (operator only).
+    :param fetch_full_log: After the invocation, read its complete log from CloudWatch Logs into
+        the task log.
+    :param full_log_required: Fail (exit 1) when the complete log cannot be read; implies
+        ``fetch_full_log``.
+    :param full_log_timeout: Seconds to wait, at most, for the complete log to appear and end.
+    :param logs_endpoint_url: Custom CloudWatch Logs endpoint URL (http or https).
     """
 
     function_name: Any = None
@@ -112,6 +120,10 @@ class LambdaInvokeFields:
     fail_on_function_error: Any = True
     tenant_id: Any = None
     durable_execution_name: Any = None
+    fetch_full_log: Any = False
+    full_log_required: Any = False
+    full_log_timeout: Any = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
+    logs_endpoint_url: Any = None
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -208,6 +220,10 @@ class InvokeRequest:
     tenant_id: str | None = None
     #: The name as given (``"auto"`` already replaced by the derived name); None: a plain invocation.
     durable_execution_name: str | None = None
+    fetch_full_log: bool = False
+    full_log_required: bool = False
+    full_log_timeout: int = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
+    logs_endpoint_url: str | None = None
 
     @property
     def durable(self) -> bool:

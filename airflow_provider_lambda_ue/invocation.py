@@ -8,6 +8,7 @@ success, attached as ``.output`` to the raised exception on failure.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +27,7 @@ from airflow_provider_lambda_ue.durable import (
     with_execution,
 )
 from airflow_provider_lambda_ue.fields import (
+    INVOCATION_DRY_RUN,
     INVOCATION_EVENT,
     LOG_TYPE_TAIL,
     InvokeRequest,
@@ -44,6 +46,7 @@ from airflow_provider_lambda_ue.output import (
 from airflow_provider_lambda_ue.proxy_credentials import ProxyCredentialSource, proxy_credential_source
 from airflow_provider_lambda_ue.taxonomy import (
     LambdaFailError,
+    LambdaFullLogError,
     LambdaFunctionError,
     LambdaInvokeError,
     LambdaProxyConnectionError,
@@ -53,6 +56,7 @@ from airflow_provider_lambda_ue.taxonomy import (
 from airflow_provider_lambda_ue.validation import validate
 
 if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.fulllog import FullLog
     from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
@@ -77,6 +81,7 @@ class Invocation:
     :param credentials_set: Whether AWS credentials came from a connection (None: not resolved).
     :param proxy_credentials_set: Whether proxy credentials were resolved (None: not resolved).
     :param proxy_source: Where the proxy credentials come from, decided once with validation.
+    :param started_ms: When Invoke was first sent (epoch milliseconds), where this process sent it.
     """
 
     raw: LambdaInvokeFields
@@ -84,6 +89,7 @@ class Invocation:
     credentials_set: bool | None = None
     proxy_credentials_set: bool | None = None
     proxy_source: ProxyCredentialSource | None = field(default=None, repr=False)
+    started_ms: int | None = None
 
     def fields_section(self) -> dict[str, Any]:
         """The document's ``invocation.fields``."""
@@ -148,6 +154,8 @@ def prepare(
         log.info("log_type Tail is not sent with Event invocations: Lambda returns no log for them")
     if raw.role_arn and not request.role_based_access:
         log.info("role_arn is set but role_based_access is off: the role is not assumed")
+    if request.fetch_full_log and request.invocation_type == INVOCATION_DRY_RUN:
+        log.info("fetch_full_log does nothing for DryRun invocations: nothing runs, nothing is logged")
     return invocation
 
 
@@ -246,13 +254,14 @@ def run(
         f", qualifier {request.qualifier}" if request.qualifier else "",
         f" through proxy {hook.proxy_url}" if hook.proxy_url else "",
     )
+    invocation.started_ms = int(time.time() * 1000)
     try:
         result = hook.invoke(request)
     except LambdaInvokeError as err:
         request_id = error_request_id(err)
         log_request_id(log, request_id)
         raise invocation.failed(err, request_id=request_id) from err.__cause__
-    return finish(invocation, result, log)
+    return finish(invocation, result, log, hook=hook)
 
 
 def error_request_id(error: BaseException) -> str | None:
@@ -278,12 +287,17 @@ def finish(
     invocation: Invocation,
     result: InvokeResult,
     log: Log,
+    *,
+    hook: LambdaInvokerBase | None = None,
 ) -> dict[str, Any]:
     """
-    Turn Lambda's answer into the outcome: log the tail, build the document, raise on failure.
+    Turn Lambda's answer into the outcome: log the tail (and the complete log), build the document,
+    raise on failure.
 
+    :param hook: The hook that reads the complete log (``fetch_full_log``); without one it is not read.
     :return: The output document (exit code 0: SUCCESS or DECODE_WARNING).
     :raises LambdaFunctionError: For a function error when ``fail_on_function_error`` is on.
+    :raises LambdaFullLogError: When the complete log could not be read and ``full_log_required``.
     """
     request = invocation.request
     assert request is not None
@@ -306,18 +320,89 @@ def finish(
 
     if result.status_code not in TRIGGERED_STATUS_CODES:
         raise invocation.failed(LambdaFailError(f"unexpected status code {result.status_code}"), result)
+    missing = stream_full_log(invocation, result, log, hook) if hook is not None else None
     if result.function_error:
         description = describe_function_error(result)
         if request.fail_on_function_error:
             raise invocation.failed(LambdaFunctionError(description), result)
         log.warning("The function reported an error (fail_on_function_error is off): %s", description)
+    if missing is not None:
+        raise invocation.failed(LambdaFullLogError(missing), result)
     return invocation.document(0, status, result)
+
+
+def stream_full_log(
+    invocation: Invocation, result: InvokeResult, log: Log, hook: LambdaInvokerBase
+) -> str | None:
+    """
+    With ``fetch_full_log``: stream the invocation's complete log from CloudWatch Logs into ``log``.
+
+    Each line goes through the secrets masker first (the command line's stderr is not masked by
+    Airflow). A log that cannot be read, or not to its end, is a warning.
+
+    :return: Why the complete log is missing, when ``full_log_required`` makes that a failure; else None.
+    """
+    request = invocation.request
+    assert request is not None
+    if not request.fetch_full_log or request.invocation_type == INVOCATION_DRY_RUN:
+        return None
+    if not result.request_id:
+        return _full_log_missing(log, request, "Lambda's answer has no request id to find the log by")
+    from airflow_provider_lambda_ue.fulllog import read_full_log
+    from airflow_provider_lambda_ue.masking import redact
+
+    # Where the invocation started elsewhere (the triggerer), it began at most one read timeout ago.
+    since_ms = invocation.started_ms or int((time.time() - request.wait_for_completion_timeout) * 1000)
+    header: list[bool] = []
+
+    def emit(line: str) -> None:
+        if not header:
+            header.append(True)
+            log.info(
+                "Complete log of %s (request id %s) from CloudWatch Logs:",
+                request.function_name,
+                result.request_id,
+            )
+        log.info("| %s", redact(line))
+
+    log.info(
+        "Reading the complete log of request %s from CloudWatch Logs (waiting up to %d s)",
+        result.request_id,
+        request.full_log_timeout,
+    )
+    found: FullLog = read_full_log(hook, request, result.request_id, emit=emit, since_ms=since_ms)
+    where = f"{found.log_group}" + (f", stream {found.log_stream}" if found.log_stream else "")
+    if found.complete:
+        log.info("End of the complete log: %d events (%s)", found.events, where)
+        return None
+    if found.truncated:
+        log.warning("The complete log is cut: %s (%s)", found.problem, where)
+        return None
+    problem = found.problem or "not found"
+    if found.denied:
+        problem += " (the credentials need logs:FilterLogEvents and logs:GetLogEvents on the log group)"
+    if found.events:
+        problem = f"{found.events} events read, then: {problem}"
+    return _full_log_missing(log, request, f"{problem} ({where})")
+
+
+def _full_log_missing(log: Log, request: InvokeRequest, problem: str) -> str | None:
+    """Warn that the complete log is missing; return the failure's detail if it is required."""
+    from airflow_provider_lambda_ue.masking import redact
+
+    problem = redact(problem)  # an error's text may quote a URL with credentials
+    if request.full_log_required:
+        return f"the function ran, but its complete log could not be read: {problem}"
+    log.warning("The complete log could not be read (full_log_required is off): %s", problem)
+    return None
 
 
 def complete(
     invocation: Invocation,
     event: dict[str, Any],
     log: Log,
+    *,
+    hook: LambdaInvokerBase | None = None,
 ) -> dict[str, Any]:
     """
     Finish an invocation that the trigger performed, from the trigger's event.
@@ -325,9 +410,12 @@ def complete(
     :param event: ``{"status": "success", "result": {...}}``, ``{"status": "durable", "result":
         {...}, "execution": {...}}`` (:class:`~.durable.DurableExecution`: ended, or the wait ran out) or
         ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ..., "request_id": ...}``.
+    :param hook: Reads the complete log (``fetch_full_log``).
     """
     if event.get("status") == "success":
-        return finish(invocation, InvokeResult.from_dict(event["result"]), log)
+        if isinstance(event.get("started_ms"), int):
+            invocation.started_ms = event["started_ms"]
+        return finish(invocation, InvokeResult.from_dict(event["result"]), log, hook=hook)
     if event.get("status") == DURABLE_EVENT:
         result = InvokeResult.from_dict(event["result"])
         return finish_durable(invocation, result, DurableExecution.from_dict(event["execution"]), log)

@@ -78,6 +78,18 @@ def redact_credentials(text: str) -> str:
     return _URL_USERINFO.sub("://", text)
 
 
+def redact(text: str) -> str:
+    """
+    ``text`` as it may be shown: secrets known to Airflow's masker as ``***``, URL credentials cut.
+
+    For text read from elsewhere (a function's log) that goes to a log or stream Airflow's task
+    logging does not mask by itself, such as the command line's stderr.
+    """
+    from airflow_provider_lambda_ue.compat import redact as _masker_redact
+
+    return redact_credentials(_masker_redact(text))
+
+
 def mask_inline_url_passwords(*values: Any) -> None:
     """Register the password of every ``scheme://user:password@host`` URL in ``values`` (comma-separated)."""
     passwords: set[str] = set()

@@ -24,6 +24,7 @@ __all__ = [
     "LambdaConnectionError",
     "LambdaDataValidationError",
     "LambdaFailError",
+    "LambdaFullLogError",
     "LambdaFunctionError",
     "LambdaInvokeError",
     "LambdaProxyConnectionError",
@@ -89,6 +90,10 @@ class LambdaFailError(LambdaInvokeError):
 
 class LambdaFunctionError(LambdaFailError):
     """Exit code 1: the function ran and reported an error (``X-Amz-Function-Error``)."""
+
+
+class LambdaFullLogError(LambdaFailError):
+    """Exit code 1: the function ran, but its complete log could not be read (``full_log_required``)."""
 
 
 class LambdaAuthenticationError(LambdaInvokeError):

@@ -112,26 +112,24 @@ def _loads_as_ca_bundle(path: str) -> bool:
     return True
 
 
-def _check_endpoint_url(url: str, problems: _Problems) -> None:
+def _check_endpoint_url(url: str, problems: _Problems, field: str = "endpoint_url") -> None:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
-        problems.add("endpoint_url", f"{show(redact_credentials(url))} is not a valid URL")
+        problems.add(field, f"{show(redact_credentials(url))} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.add(
-            "endpoint_url", f"{show(redact_credentials(url))} must have an http or https scheme and a host"
-        )
+        problems.add(field, f"{show(redact_credentials(url))} must have an http or https scheme and a host")
         return
     if parts.username is not None or parts.password is not None:
-        problems.add("endpoint_url", "must not carry credentials")
+        problems.add(field, "must not carry credentials")
     host = parts.hostname
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host):
-            problems.add("endpoint_url", f"{show(host)} is not a valid host name")
+            problems.add(field, f"{show(host)} is not a valid host name")
 
 
 def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None = None) -> InvokeRequest:
@@ -165,6 +163,8 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
     region_name = _check_region(raw, problems)
     aws_conn_id = _check_connection_ids(raw, proxy_conn_id, problems)
     tenant_id = _check_tenant(raw, problems)
+    full_log_timeout = _check_full_log_timeout(raw, problems)
+    logs_endpoint_url = _check_endpoint(raw, problems, "logs_endpoint_url")
     if problems.items:
         raise LambdaDataValidationError(problems=problems.items)
 
@@ -194,6 +194,11 @@ def validate(raw: LambdaInvokeFields, *, proxy_environ: Mapping[str, str] | None
         fail_on_function_error=flags["fail_on_function_error"],
         tenant_id=tenant_id,
         durable_execution_name=durable_execution_name,
+        # Requiring the complete log means reading it.
+        fetch_full_log=flags["fetch_full_log"] or flags["full_log_required"],
+        full_log_required=flags["full_log_required"],
+        full_log_timeout=full_log_timeout,
+        logs_endpoint_url=logs_endpoint_url,
     )
 
 
@@ -239,9 +244,15 @@ def _check_choices(
 
 
 def _check_flags(raw: LambdaInvokeFields, problems: _Problems) -> dict[str, bool]:
-    """``role_based_access``, ``use_proxy`` and ``fail_on_function_error`` as booleans."""
+    """The switches (``role_based_access``, ``use_proxy``, ``fail_on_function_error``, ...) as booleans."""
     booleans: dict[str, bool] = {}
-    for name in ("role_based_access", "use_proxy", "fail_on_function_error"):
+    for name in (
+        "role_based_access",
+        "use_proxy",
+        "fail_on_function_error",
+        "fetch_full_log",
+        "full_log_required",
+    ):
         value = getattr(raw, name)
         if blank_to_none(value) is None:
             # Not given (blank template or None): the field's default, not "false".
@@ -260,6 +271,18 @@ def _check_timeout(raw: LambdaInvokeFields, problems: _Problems) -> int:
         return parse_whole_seconds(raw.wait_for_completion_timeout)
     except ValueError as err:
         problems.add("wait_for_completion_timeout", str(err))
+        return 0
+
+
+def _check_full_log_timeout(raw: LambdaInvokeFields, problems: _Problems) -> int:
+    """``full_log_timeout``: whole seconds, at least 1 (blank: the default)."""
+    value = raw.full_log_timeout
+    if blank_to_none(value) is None:
+        value = LambdaInvokeFields.full_log_timeout
+    try:
+        return parse_whole_seconds(value)
+    except ValueError as err:
+        problems.add("full_log_timeout", str(err))
         return 0
 
 
@@ -404,16 +427,16 @@ def _check_ca_bundle(raw: LambdaInvokeFields, problems: _Problems) -> str | None
     return ca_bundle
 
 
-def _check_endpoint(raw: LambdaInvokeFields, problems: _Problems) -> str | None:
-    """``endpoint_url``: an http(s) URL with a valid host and no credentials."""
-    endpoint_url = blank_to_none(raw.endpoint_url)
+def _check_endpoint(raw: LambdaInvokeFields, problems: _Problems, field: str = "endpoint_url") -> str | None:
+    """``endpoint_url`` (or ``logs_endpoint_url``): an http(s) URL with a valid host and no credentials."""
+    endpoint_url = blank_to_none(getattr(raw, field))
     if endpoint_url is None:
         return None
     if not isinstance(endpoint_url, str):
-        problems.add("endpoint_url", f"must be text, got {show(endpoint_url)}")
+        problems.add(field, f"must be text, got {show(endpoint_url)}")
         return None
     endpoint_url = endpoint_url.strip()
-    _check_endpoint_url(endpoint_url, problems)
+    _check_endpoint_url(endpoint_url, problems, field)
     return endpoint_url
 
 

@@ -56,6 +56,9 @@ KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [
 #: The role session name for an assumed role without a connection: the one ``AwsBaseHook`` gives
 #: (``Airflow_<conn_id>``), so that the role's sessions look alike in CloudTrail on both paths.
 ENVIRONMENT_ROLE_SESSION_NAME = "Airflow_None"
+#: CloudWatch Logs calls: botocore's standard retries (throttling, 5xx), and their read timeout.
+LOGS_MAX_ATTEMPTS = 5
+LOGS_READ_TIMEOUT = 60
 
 
 def incomplete_response(response: dict[str, Any]) -> str | None:
@@ -91,6 +94,8 @@ class LambdaInvokerBase(DurableExecutionsMixin):
     :meth:`_configure` from ``__init__``.
     """
 
+    #: Where progress is reported (the hook's task logger; the command line's stderr logger).
+    log: Any
     role_arn: str | None
     endpoint_url: str | None
     proxies: dict[str, str]
@@ -130,6 +135,10 @@ class LambdaInvokerBase(DurableExecutionsMixin):
         self._sleep: Callable[[float], None] = time.sleep
 
     # -- what a subclass provides -----------------------------------------------------------
+
+    def lambda_client(self) -> Any:
+        """The sync Lambda client, built on first use (its failures are the caller's to classify)."""
+        return self._lambda_client()
 
     def _lambda_client(self) -> Any:
         """The (sync) Lambda client, built on first use; failures are classified by the caller."""
@@ -230,6 +239,20 @@ class LambdaInvokerBase(DurableExecutionsMixin):
         if socket_options is not None:
             socket_options.extend(opt for opt in KEEPALIVE_OPTIONS if opt not in socket_options)
         return client
+
+    def prepare_logs_client(self, client: Any) -> Any:
+        """Give a new CloudWatch Logs client the XML-error fix-up; mask its keys."""
+        client.meta.events.register("before-parse.cloudwatch-logs", fix_xml_error)
+        mask_signing_credentials(client)
+        return client
+
+    def logs_client(self, endpoint_url: str | None = None) -> Any:
+        """
+        A CloudWatch Logs client with Invoke's credentials, role, proxies, CA bundle and timeouts.
+
+        :param endpoint_url: ``logs_endpoint_url``; else the subclass's resolution.
+        """
+        raise NotImplementedError
 
     # -- invocation -------------------------------------------------------------------------
 
@@ -343,18 +366,37 @@ class EnvironmentInvoker(LambdaInvokerBase):
         return self.conn
 
     @cached_property
-    def conn(self) -> Any:
-        """The Lambda client (built once; assumes the role, through STS, when one is set)."""
+    def session(self) -> Any:
+        """The botocore session (built once; assumes the role, through STS, when one is set)."""
         from botocore.session import get_session
 
         session = get_session()
         if self.region_name:
             session.set_config_variable("region", self.region_name)
-        config = self.invoke_config()
         if self.role_arn:
-            _private_api.set_session_credentials(session, self._assumed_role_credentials(session, config))
-        client = session.create_client("lambda", endpoint_url=self.endpoint_url, config=config)
+            credentials = self._assumed_role_credentials(session, self.invoke_config())
+            _private_api.set_session_credentials(session, credentials)
+        return session
+
+    @cached_property
+    def conn(self) -> Any:
+        """The Lambda client (built once)."""
+        client = self.session.create_client(
+            "lambda", endpoint_url=self.endpoint_url, config=self.invoke_config()
+        )
         return self.prepare_client(client)
+
+    def logs_client(self, endpoint_url: str | None = None) -> Any:
+        """
+        A CloudWatch Logs client on :attr:`session`, with Invoke's config and botocore's standard
+        retries back on: reading a log is safe to repeat.
+
+        :param endpoint_url: ``logs_endpoint_url``; else botocore's (``AWS_ENDPOINT_URL_LOGS``, AWS's).
+        """
+        config = self.invoke_config().merge(logs_config_overrides())
+        return self.prepare_logs_client(
+            self.session.create_client("logs", endpoint_url=endpoint_url, config=config)
+        )
 
     def _assumed_role_credentials(self, session: Any, config: Any) -> Any:
         """Refreshable credentials of :attr:`role_arn`, from STS (the first keys now)."""
@@ -384,6 +426,15 @@ class EnvironmentInvoker(LambdaInvokerBase):
             refresh_using=fetcher.fetch_credentials,
             method="assume-role",
         )
+
+
+def logs_config_overrides() -> Any:
+    """What the CloudWatch Logs client changes in Invoke's config: retries on, a read timeout of its own."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": LOGS_MAX_ATTEMPTS}, read_timeout=LOGS_READ_TIMEOUT
+    )
 
 
 def hook_settings(

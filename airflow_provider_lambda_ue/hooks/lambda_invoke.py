@@ -46,6 +46,7 @@ from airflow_provider_lambda_ue.hooks.invoker import (
     LambdaInvokerBase,
     hook_settings,
     incomplete_response,
+    logs_config_overrides,
 )
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.masking import mask as _mask
@@ -185,6 +186,25 @@ class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
         """Create the client (sync or aiobotocore) with the XML-error fix-up and TCP keepalive timings."""
         client: Any = super().get_client_type(*args, **kwargs)
         return self.prepare_client(client, mask_keys=not kwargs.get("deferrable"))
+
+    # -- the complete log (CloudWatch Logs) ----------------------------------------------------
+
+    def logs_client(self, endpoint_url: str | None = None) -> Any:
+        """
+        A CloudWatch Logs client with this hook's credentials, role, proxies, CA bundle and timeouts.
+
+        Invoke's session (connection or environment chain, assumed role) and botocore settings
+        (proxies and their credentials, the TLS proxy's CA, keepalive), with botocore's standard
+        retries back on: reading a log is safe to repeat.
+
+        :param endpoint_url: ``logs_endpoint_url``; else the connection's ``service_config.logs``,
+            ``AWS_ENDPOINT_URL_LOGS``, the connection's endpoint, or AWS's.
+        """
+        endpoint = endpoint_url or self.conn_config.get_service_endpoint_url(service_name="logs")
+        config = self.config.merge(logs_config_overrides())
+        session: Any = self.get_session(region_name=self.region_name)
+        client: Any = session.client("logs", endpoint_url=endpoint, config=config, verify=self.verify)
+        return self.prepare_logs_client(client)
 
     # -- invocation in the triggerer (aiobotocore) ---------------------------------------------
 

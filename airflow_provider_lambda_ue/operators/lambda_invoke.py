@@ -18,6 +18,7 @@ from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
     DEFAULT_AWS_CONN_ID,
+    DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     DURABLE_NAME_AUTO,
     LOG_TYPE_NONE,
@@ -103,6 +104,17 @@ class LambdaInvokeOperator(BaseOperator):
         (seconds; the first polls come quicker).
     :param durable_grace_period: With ``deferrable``, how long the worker waits for a durable
         execution to end before deferring to the triggerer (seconds).
+    :param fetch_full_log: After the invocation ends, read its complete log from CloudWatch Logs
+        (the function's log group, found by the request id) into the task log, for RequestResponse
+        and Event invocations, with the same credentials, role, proxies and CA bundle. A log that
+        cannot be read (no ``logs:`` permission, not there in time) is a warning.
+    :param full_log_required: Fail (exit 1, not retried: the function has run) when the complete
+        log cannot be read; implies ``fetch_full_log``.
+    :param full_log_timeout: Seconds to wait, at most, for the complete log to appear and reach
+        its end (an Event invocation's function may still be running).
+    :param logs_endpoint_url: Custom CloudWatch Logs endpoint URL (http or https); default: the
+        connection's ``service_config.logs.endpoint_url``, ``AWS_ENDPOINT_URL_LOGS``, else AWS's.
+        (templated)
     :param deferrable: Hold synchronous invocations, and waits for durable executions, in the
         triggerer instead of a worker slot (default: ``[operators] default_deferrable``).
     :param start_from_trigger: With ``deferrable``, start the task in the triggerer (Airflow's
@@ -126,6 +138,7 @@ class LambdaInvokeOperator(BaseOperator):
         "log_type",
         "tenant_id",
         "durable_execution_name",
+        "logs_endpoint_url",
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers = {"payload": "json", "client_context": "json"}
@@ -160,6 +173,10 @@ class LambdaInvokeOperator(BaseOperator):
         stop_durable_execution_on_kill: bool = True,
         durable_poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         durable_grace_period: float = DEFAULT_GRACE_SECONDS,
+        fetch_full_log: bool | str = False,
+        full_log_required: bool | str = False,
+        full_log_timeout: int | str = DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
+        logs_endpoint_url: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         start_from_trigger: bool = True,
         **kwargs: Any,
@@ -189,6 +206,10 @@ class LambdaInvokeOperator(BaseOperator):
         self.stop_durable_execution_on_kill = stop_durable_execution_on_kill
         self.durable_poll_interval = durable_poll_interval
         self.durable_grace_period = durable_grace_period
+        self.fetch_full_log = fetch_full_log
+        self.full_log_required = full_log_required
+        self.full_log_timeout = full_log_timeout
+        self.logs_endpoint_url = logs_endpoint_url
         self.deferrable = deferrable
         # The durable execution this try waits for on the worker (on_kill stops it).
         self._durable_arn: str | None = None
@@ -211,7 +232,7 @@ class LambdaInvokeOperator(BaseOperator):
         rendered-fields view and the task log.
         """
         super().render_template_fields(context, jinja_env)
-        _mask_inline_url_passwords(self.proxy, self.endpoint_url)
+        _mask_inline_url_passwords(self.proxy, self.endpoint_url, self.logs_endpoint_url)
 
     def fields(self, context: Context | None = None) -> LambdaInvokeFields:
         """
@@ -287,7 +308,7 @@ class LambdaInvokeOperator(BaseOperator):
                 self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
                 document = path.run(current, self._hook, self.log)
             else:
-                document = path.complete(current, event, self.log)
+                document = path.complete(current, event, self.log, hook=self._hook)
             self._persist_links(context, document)
             return document
 

@@ -90,6 +90,7 @@ look up an earlier synchronous invocation. What a user can do:
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
@@ -276,6 +277,7 @@ class LambdaInvokeTrigger(BaseTrigger):
                 f" (qualifier {request.qualifier})" if request.qualifier else "",
                 f" through proxy {hook.proxy_url}" if hook.proxy_url else "",
             )
+            started_ms = int(time.time() * 1000)
             result = await hook.invoke_async(request)
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
@@ -284,7 +286,8 @@ class LambdaInvokeTrigger(BaseTrigger):
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         yield self._end_event(request, hook, result=result) or TriggerEvent(
-            {"status": "success", "result": result.to_dict()}
+            # When Invoke was sent: where the worker looks for the complete log (fetch_full_log).
+            {"status": "success", "result": result.to_dict(), "started_ms": started_ms}
         )
 
     def _end_event(
@@ -304,6 +307,10 @@ class LambdaInvokeTrigger(BaseTrigger):
         links' URLs are stored here too (:func:`.links.store_urls`).
         """
         if self.end_here is None or request is None or self.trigger_id is None:
+            return None
+        if request.fetch_full_log:
+            # Reading the complete log polls CloudWatch for minutes: the worker does it, not the
+            # triggerer's event loop.
             return None
         from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent
 

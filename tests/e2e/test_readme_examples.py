@@ -358,6 +358,7 @@ def values(functions: Functions, **more: str) -> dict[str, str]:
 BLOCKS = {
     ("airflow-provider-lambda-ue", 0): "test_setup_commands_name_existing_scripts",
     ("Usage", 0): "test_usage_dag",
+    ("The complete log from CloudWatch Logs", 0): "test_full_log_example",
     ("Deferrable mode", 0): "test_deferrable_snippet_and_bash_operator",
     ("Command line", 0): "test_command_line_examples",
     ("Command line", 1): "test_shell_script_case_example",
@@ -493,6 +494,22 @@ def test_command_line_examples(shell: Shell, functions: Functions) -> None:
     failed = runs["function_error"].document
     assert failed["result"]["function_error"] == "Unhandled"
     assert failed["status_description"] == STATUS_SUCCESS
+
+
+def test_full_log_example(shell: Shell, functions: Functions) -> None:
+    """The Event invocation's whole log, START to REPORT, on stderr (Logs at ``AWS_ENDPOINT_URL``)."""
+    run = shell.run(substitute(block("The complete log from CloudWatch Logs").text, values(functions)))
+    assert run.returncode == 0, run
+    document = run.document
+    assert document["result"]["status_code"] == 202
+    request_id = document["result"]["request_id"]
+    lines = [line for line in run.stderr.splitlines() if line.startswith("INFO | ")]
+    assert lines[0] == f"INFO | START RequestId: {request_id} Version: $LATEST"
+    assert f"INFO | {HELLO}" in lines
+    assert f"INFO | END RequestId: {request_id}" in lines
+    assert lines[-1].startswith(f"INFO | REPORT RequestId: {request_id}\t")
+    assert "End of the complete log" in run.stderr
+    assert HELLO not in run.stdout
 
 
 def test_kubernetes_pod_operator_command(shell: Shell, functions: Functions) -> None:

@@ -53,8 +53,9 @@ CONTRACT_TEMPLATE_FIELDS = (
     "invocation_type",
     "log_type",
 )
-#: The contract's list and the fields added since (issue 17: ``tenant_id``).
-TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id", "durable_execution_name")
+#: The contract's list and the fields added since (issue 17: ``tenant_id``, ``logs_endpoint_url``;
+#: issue 14: ``durable_execution_name``).
+TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id", "durable_execution_name", "logs_endpoint_url")
 
 
 def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
@@ -127,6 +128,10 @@ def test_defaults_are_the_contracts() -> None:
         "fail_on_function_error": True,
         "tenant_id": None,
         "durable_execution_name": None,
+        "fetch_full_log": False,
+        "full_log_required": False,
+        "full_log_timeout": 300,
+        "logs_endpoint_url": None,
     }
     assert prepare(operator.fields(), logging.getLogger("t")).request.invocation_type == "RequestResponse"  # type: ignore[union-attr]
     assert operator.deferrable is False  # [operators] default_deferrable is False in the tests
@@ -155,6 +160,10 @@ def test_fields_maps_every_parameter() -> None:
         "fail_on_function_error": "false",
         "tenant_id": "acme",
         "durable_execution_name": "order-42",
+        "fetch_full_log": "true",
+        "full_log_required": False,
+        "full_log_timeout": "600",
+        "logs_endpoint_url": "https://logs.example.com",
     }
     assert set(values) == set(LambdaInvokeFields.names())
     operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)

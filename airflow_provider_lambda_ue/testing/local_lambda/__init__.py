@@ -21,9 +21,12 @@ that runs the function's Python handler in a subprocess, the way the Lambda Pyth
   "errorType": "Sandbox.Timedout"}``;
 * an exception in the handler answers ``X-Amz-Function-Error: Unhandled`` with Lambda's error
   object ``{"errorMessage", "errorType", "requestId", "stackTrace"}``;
-* the log (``START``/handler output/``END``/``REPORT`` lines) is stored in moto's CloudWatch Logs
-  (group ``/aws/lambda/<name>``), and with ``LogType=Tail`` its last 4096 bytes - cut by bytes, so
-  the tail may start inside a multi-byte UTF-8 character - are returned base64-encoded in
+* the log is written to moto's CloudWatch Logs as Lambda writes it (:mod:`.cloudwatch`): in the
+  group of the function's ``LoggingConfig`` (else ``/aws/lambda/<name>``), a stream per execution
+  environment (``YYYY/MM/DD/[$LATEST]<hex>``, reused by invocations one after another), with
+  ``INIT_START``/``START``/handler output/``END``/``REPORT`` lines, or ``platform.*`` and application
+  records for the JSON log format; with ``LogType=Tail`` the invocation's last 4096 bytes - cut by
+  bytes, so the tail may start inside a multi-byte UTF-8 character - are returned base64-encoded in
   ``X-Amz-Log-Result``;
 * ``X-Amz-Executed-Version`` names the version that ran (``$LATEST`` or the published version a
   numeric qualifier or an alias resolves to);

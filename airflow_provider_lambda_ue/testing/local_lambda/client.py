@@ -189,6 +189,7 @@ class LocalLambdaClient:
         runtime: str = DEFAULT_RUNTIME,
         description: str = "",
         durable_config: Mapping[str, Any] | None = None,
+        logging_config: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """
         Zip a handler and create a function from it (creating the execution role first if needed).
@@ -206,6 +207,8 @@ class LocalLambdaClient:
         :param description: ``Description``.
         :param durable_config: ``DurableConfig`` (``ExecutionTimeout``, ``RetentionPeriodInDays``):
             makes it a durable function, whose handler is written with AWS's durable SDK.
+        :param logging_config: ``LoggingConfig`` (``LogFormat`` ``Text``/``JSON``, ``LogGroup``): where
+            and how the invocations' logs are written to CloudWatch Logs.
         :return: The ``CreateFunction`` response.
         """
         kwargs: dict[str, Any] = {
@@ -223,6 +226,8 @@ class LocalLambdaClient:
             kwargs["Environment"] = {"Variables": {str(k): str(v) for k, v in environment.items()}}
         if durable_config is not None:
             kwargs["DurableConfig"] = dict(durable_config)
+        if logging_config is not None:
+            kwargs["LoggingConfig"] = dict(logging_config)
         response: dict[str, Any] = self.client("lambda").create_function(**kwargs)
         return response
 

@@ -236,6 +236,9 @@ class HandlerExecutor:
             duration_ms=duration_ms,
             init_duration_ms=init_ms,
             timed_out=timed_out,
+            output=output_bytes,
+            runtime_log=extra_log,
+            max_rss_kb=max_rss_kb,
         )
 
     def _spawn(

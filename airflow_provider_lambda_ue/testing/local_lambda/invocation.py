@@ -75,6 +75,9 @@ class InvocationResult:
     :param duration_ms: Time the handler ran, in milliseconds.
     :param init_duration_ms: Time of interpreter start and module import, in milliseconds.
     :param timed_out: Whether the function was killed for running past its timeout.
+    :param output: The handler's own output (stdout and stderr), as written.
+    :param runtime_log: The runtime's lines after it (the error, the timeout message).
+    :param max_rss_kb: Peak memory of the handler's process, in KB.
     """
 
     payload: bytes
@@ -83,6 +86,9 @@ class InvocationResult:
     duration_ms: float
     init_duration_ms: float
     timed_out: bool = False
+    output: bytes = b""
+    runtime_log: str = ""
+    max_rss_kb: int = 0
 
     @property
     def log_tail(self) -> bytes:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import hashlib
 import json
 import logging
-import uuid
 from typing import Any, ClassVar
 
+from airflow_provider_lambda_ue.testing.local_lambda import cloudwatch
+from airflow_provider_lambda_ue.testing.local_lambda.cloudwatch import Environment
 from airflow_provider_lambda_ue.testing.local_lambda.common import (
     DEFAULT_RUNTIME,
+    LOG_TAIL_BYTES,
 )
 from airflow_provider_lambda_ue.testing.local_lambda.durable import (
     DurableRunner,
@@ -20,7 +21,7 @@ from airflow_provider_lambda_ue.testing.local_lambda.durable import (
     is_handler_invocation,
 )
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
-from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest
+from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +97,25 @@ def _role_credentials(backend: Any, fn: Any) -> dict[str, str]:
         return {}
 
 
-def _save_logs(fn: Any, stream_name: str, log_bytes: bytes) -> None:
-    """Store an invocation's log in moto's CloudWatch Logs, like moto's docker executor does."""
-    try:
-        from moto.core.utils import unix_time_millis
+def _finish_log(
+    fn: Any, request: InvocationRequest, environment: Environment, result: InvocationResult
+) -> bytes:
+    """
+    Write the invocation's log to CloudWatch Logs the way Lambda does, free its environment.
 
-        logs_backend = fn.logs_backend
-        logs_backend.ensure_log_group(fn.logs_group_name)
-        logs_backend.create_log_stream(fn.logs_group_name, stream_name)
-        now = unix_time_millis()
-        events = [
-            {"timestamp": now, "message": line}
-            for line in log_bytes.decode("utf-8", errors="replace").splitlines()
-        ]
-        if events:
-            logs_backend.put_log_events(fn.logs_group_name, stream_name, events)
-    except Exception:
-        log.debug("could not store the log of %s", getattr(fn, "function_name", "?"), exc_info=True)
+    :return: The log's text (what ``LogType=Tail`` cuts the tail from).
+    """
+    group, log_format = cloudwatch.logging_config(fn)
+    cold = environment.invocations == 0
+    events = cloudwatch.invocation_log(
+        request, result, log_format=log_format, cold=cold, ended_ms=cloudwatch.now_ms()
+    )
+    cloudwatch.save(fn, group, request.log_stream_name, events)
+    return cloudwatch.log_bytes(events, cold=cold)
+
+
+def _release(backend: Any, request: InvocationRequest, environment: Environment) -> None:
+    cloudwatch.ENVIRONMENTS.release(backend.account_id, request.function_name, request.version, environment)
 
 
 def _invoke(
@@ -168,6 +171,7 @@ def _invoke(
             event=_event(body),
             response_headers=response_headers,
         )
+    environment = cloudwatch.ENVIRONMENTS.acquire(backend.account_id, fn.function_name, str(fn.version))
     request = _invocation_request(
         backend,
         fn,
@@ -175,22 +179,33 @@ def _invoke(
         event=_event(body),
         client_context=_client_context(headers),
         tenant_id=_header(headers, "X-Amz-Tenant-Id"),
+        log_stream_name=environment.stream,
     )
-    stream_name = request.log_stream_name
     # Lambda answers Invoke with the invocation's own request id (the handler's aws_request_id).
     response_headers[_REQUEST_ID_HEADER] = request.request_id
     if invocation_type == "Event":
-        executor.submit(request, on_done=lambda result: _save_logs(fn, stream_name, result.log))
+
+        def on_done(result: InvocationResult) -> None:
+            try:
+                _finish_log(fn, request, environment, result)
+            finally:
+                _release(backend, request, environment)
+
+        executor.submit(request, on_done=on_done)
         response_headers["Content-Length"] = "0"
         return b""
 
-    result = executor.run(request)
-    _save_logs(fn, stream_name, result.log)
+    try:
+        result = executor.run(request)
+        log_text = _finish_log(fn, request, environment, result)
+    finally:
+        _release(backend, request, environment)
     response_headers["X-Amz-Executed-Version"] = request.version
     if result.function_error:
         response_headers["X-Amz-Function-Error"] = result.function_error
     if (_header(headers, "X-Amz-Log-Type") or "None") == "Tail":
-        response_headers["X-Amz-Log-Result"] = result.log_result
+        # The last 4 KB, cut by bytes like Lambda (it may start inside a multi-byte character).
+        response_headers["X-Amz-Log-Result"] = base64.b64encode(log_text[-LOG_TAIL_BYTES:]).decode("ascii")
     response_headers["Content-Length"] = str(len(result.payload))
     return result.payload
 
@@ -265,12 +280,12 @@ def _invocation_request(
     event: str,
     client_context: dict[str, Any] | None,
     tenant_id: str | None = None,
+    log_stream_name: str | None = None,
 ) -> InvocationRequest:
-    """What the executor needs to run ``fn`` once, with a new request id and log stream."""
+    """What the executor needs to run ``fn`` once, with a new request id, in the given log stream."""
     from moto.moto_api._internal import mock_random
 
     version = str(fn.version)
-    today = datetime.datetime.now(datetime.timezone.utc)
     code = bytes(fn.code_bytes)
     return InvocationRequest(
         request_id=str(mock_random.uuid4()),
@@ -289,8 +304,8 @@ def _invocation_request(
         client_context=client_context,
         tenant_id=tenant_id,
         credentials=_role_credentials(backend, fn),
-        log_group_name=fn.logs_group_name,
-        log_stream_name=f"{today:%Y/%m/%d}/[{version}]{uuid.uuid4().hex}",
+        log_group_name=cloudwatch.logging_config(fn)[0],
+        log_stream_name=log_stream_name or cloudwatch.stream_name(version),
     )
 
 
@@ -402,6 +417,7 @@ def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | 
     _Hook.executor = executor
     _Hook.durable_runner = durable_runner
     _keep_durable_config()
+    cloudwatch.keep_logging_config()
     _keep_invocation_request_id()
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     lambda_simple_backends.backend = _executing_backend_class()
