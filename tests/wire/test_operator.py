@@ -58,6 +58,11 @@ CONTRACT_TEMPLATE_FIELDS = (
 TEMPLATE_FIELDS = (*CONTRACT_TEMPLATE_FIELDS, "tenant_id", "durable_execution_name", "logs_endpoint_url")
 
 
+def document_pushes(ti: Any) -> list[tuple[str, Any]]:
+    """What the task pushed to XCom besides its extra links' values (``lambda_ue_*``, see test_links)."""
+    return [(key, value) for key, value in ti.pushed if not key.startswith("lambda_ue_")]
+
+
 def make_dag(dag_id: str = "unit", **kwargs: Any) -> DAG:
     return DAG(dag_id, schedule=None, **kwargs)
 
@@ -426,7 +431,7 @@ def test_invalid_fields_fail_before_any_network_call(fake_lambda: FakeLambdaServ
     assert outcome.exit_code == 20
     for field in ("invocation_type", "payload", "wait_for_completion_timeout"):
         assert field in outcome.status_description
-    assert ti.pushed == [("return_value", outcome.output)]
+    assert document_pushes(ti) == [("return_value", outcome.output)]
     assert outcome.output is not None
     assert outcome.output["exit_code"] == 20
     assert outcome.output["changed"] is False
@@ -438,7 +443,27 @@ def test_execute_returns_the_document(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.ok_response({"answer": 42}, executed_version="3"))
     outcome, ti = run_execute(operator_for(fake_lambda, payload={"q": 1}, qualifier="3"))
     assert isinstance(outcome, dict), outcome
-    assert ti.pushed == []  # a success's document goes to XCom as the return value
+    # A success's document goes to XCom as the return value; pushed are the extra links' values.
+    assert ti.pushed == [
+        (
+            "lambda_ue_function",
+            {
+                "region_name": "us-east-1",
+                "aws_domain": "aws.amazon.com",
+                "function_name": "f",
+                "qualifier": "3",
+            },
+        ),
+        (
+            "lambda_ue_invocation_log",
+            {
+                "region_name": "us-east-1",
+                "aws_domain": "aws.amazon.com",
+                "log_group": "/aws/lambda/f",
+                "request_id": "00000000-0000-4000-8000-000000000000",
+            },
+        ),
+    ]
     assert outcome["exit_code"] == 0
     assert outcome["status_description"] == STATUS_SUCCESS
     assert outcome["changed"] is True
@@ -498,7 +523,7 @@ def test_function_error_pushes_the_document_then_fails(fake_lambda: FakeLambdaSe
     assert not isinstance(outcome, AirflowFailException)  # exit 1 may be retried
     assert outcome.exit_code == 1
     assert outcome.output is not None
-    assert ti.pushed == [("return_value", outcome.output)]
+    assert document_pushes(ti) == [("return_value", outcome.output)]
     assert outcome.output["status_description"] == "FAIL: Function error (Unhandled): ValueError: boom"
     assert outcome.output["changed"] is True
     assert outcome.output["result"]["function_error"] == "Unhandled"
@@ -510,7 +535,7 @@ def test_function_error_with_fail_on_function_error_off(fake_lambda: FakeLambdaS
     fake_lambda.script(fs.ok_response(ERROR_OBJECT, function_error="Handled"))
     outcome, ti = run_execute(operator_for(fake_lambda, fail_on_function_error="false"))
     assert isinstance(outcome, dict), outcome
-    assert ti.pushed == []
+    assert document_pushes(ti) == []
     assert outcome["exit_code"] == 0
     assert outcome["status_description"] == STATUS_SUCCESS
     assert outcome["result"]["function_error"] == "Handled"
@@ -524,7 +549,7 @@ def test_service_error_pushes_the_document(fake_lambda: FakeLambdaServer) -> Non
     outcome, ti = run_execute(operator_for(fake_lambda))
     assert isinstance(outcome, LambdaInvokeError)
     assert outcome.exit_code == 1
-    assert ti.pushed == [("return_value", outcome.output)]
+    assert document_pushes(ti) == [("return_value", outcome.output)]
     assert outcome.output is not None
     assert outcome.output["changed"] is False
     assert outcome.output["status_description"].startswith("FAIL: ")
