@@ -23,8 +23,8 @@ echo "== mypy"
 echo "== pytest"
 # Parallel workers: most of the suite waits on subprocesses and servers, not on the CPU, so more
 # workers than cores pay off (LAMBDA_UE_TEST_WORKERS=0 runs serially). Each worker starts its own
-# session-scoped servers and Airflow homes; loadgroup keeps each xdist_group (the live tier, which
-# shares one live Airflow) on one worker.
+# session-scoped servers and Airflow homes; loadgroup keeps each xdist_group on one worker (the live
+# tier's two groups, each sharing a live Airflow; a compatibility target).
 workers="${LAMBDA_UE_TEST_WORKERS:-4}"
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)
