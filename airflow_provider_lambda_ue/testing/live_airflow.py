@@ -104,6 +104,9 @@ class LiveAirflow:
             AIRFLOW__API_AUTH__JWT_SECRET=_SHARED_SECRET,
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
+            # Free ports, not 8793/8794: live Airflows of parallel tests would share the log servers'.
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()),
         )
         if pythonpath is not None:
             self.env["PYTHONPATH"] = str(pythonpath)
