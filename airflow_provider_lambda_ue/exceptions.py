@@ -133,23 +133,8 @@ for _public in _PUBLIC_CLASSES:
     # Each public class's core is the taxonomy class of the same name.
     _core.register_public(getattr(_core, _public.__name__), _public)
 
-_BY_EXIT_CODE: dict[int, type[LambdaInvokeError]] = {
-    cls.exit_code: cls
-    for cls in (
-        LambdaFailError,
-        LambdaAuthenticationError,
-        LambdaAuthorizationError,
-        LambdaConnectionError,
-        LambdaProxyConnectionError,
-        LambdaDataValidationError,
-        LambdaReadTimeoutError,
-    )
-}
-
-
-def exception_for_exit_code(exit_code: int) -> type[LambdaInvokeError]:
-    """The exception class for an exit code (unknown codes map to :class:`LambdaFailError`)."""
-    return _BY_EXIT_CODE.get(exit_code, LambdaFailError)
+# The table is the taxonomy's; with the classes above registered it answers with them.
+exception_for_exit_code = _core.exception_for_exit_code
 
 
 # The classifier's names, importable from here as before; loaded on first use so that importing

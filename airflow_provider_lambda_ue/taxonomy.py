@@ -200,8 +200,13 @@ _BY_EXIT_CODE: dict[int, type[LambdaInvokeError]] = {
 
 
 def exception_for_exit_code(exit_code: int) -> type[LambdaInvokeError]:
-    """The exception class for an exit code (unknown codes map to :class:`LambdaFailError`)."""
-    return _BY_EXIT_CODE.get(exit_code, LambdaFailError)
+    """
+    The exception class for an exit code (unknown codes map to :class:`LambdaFailError`): its
+    public subclass once registered (:func:`register_public`), the class constructing it builds.
+    """
+    core = _BY_EXIT_CODE.get(exit_code, LambdaFailError)
+    public: type[LambdaInvokeError] = _PUBLIC.get(core, core)
+    return public
 
 
 def register_public(core: type[LambdaInvokeError], public: type[LambdaInvokeError]) -> None:
