@@ -14,8 +14,10 @@ from airflow_provider_lambda_ue.classifier import classify, error_code
 from airflow_provider_lambda_ue.durable import DurableExecution
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from airflow_provider_lambda_ue.fields import InvokeRequest
-    from airflow_provider_lambda_ue.hooks.client_pool import SharedClient
+
 
 #: StopDurableExecution's answers for an execution that has already ended (nothing to stop).
 _ALREADY_ENDED_CODES = frozenset({"ResourceConflictException", "ConflictException"})
@@ -23,7 +25,7 @@ _ALREADY_ENDED_CODES = frozenset({"ResourceConflictException", "ConflictExceptio
 
 class DurableExecutionsMixin:
     """Durable-execution calls for an invoker with ``_lambda_client``, ``proxy_url`` and (for the
-    async calls, the hook's) ``lease_async_client``."""
+    async calls, the hook's) ``leased_async_client``."""
 
     if TYPE_CHECKING:
 
@@ -32,7 +34,7 @@ class DurableExecutionsMixin:
         @property
         def proxy_url(self) -> str | None: ...
 
-        async def lease_async_client(self) -> SharedClient: ...
+        def leased_async_client(self) -> AbstractAsyncContextManager[Any]: ...
 
     def get_durable_execution(self, arn: str) -> DurableExecution:
         """
@@ -85,40 +87,27 @@ class DurableExecutionsMixin:
 
     async def get_durable_execution_async(self, arn: str) -> DurableExecution:
         """:meth:`get_durable_execution` on the shared aiobotocore client (the triggerer's loop)."""
-        # Lazily: the command line's start-up, which never waits asynchronously, does not pay for them.
+        # Lazily: the command line's start-up, which never waits asynchronously, does not pay for it.
         from airflow_provider_lambda_ue.hooks.aiohttp_transport import as_botocore_error
-        from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 
         proxy_url = self.proxy_url
-        try:
-            lease = await self.lease_async_client()
-        except Exception as exc:
-            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
-        try:
-            response = await lease.client.get_durable_execution(DurableExecutionArn=arn)
-        except Exception as raised:
-            raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised
-        finally:
-            await SHARED_CLIENTS.release(lease)
+        async with self.leased_async_client() as client:
+            try:
+                response = await client.get_durable_execution(DurableExecutionArn=arn)
+            except Exception as raised:
+                raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised
         return DurableExecution.from_response(response)
 
     async def stop_durable_execution_async(self, arn: str, message: str) -> None:
         """:meth:`stop_durable_execution` on the shared aiobotocore client (a trigger's ``on_kill``)."""
-        # Lazily: the command line's start-up, which never waits asynchronously, does not pay for them.
         from airflow_provider_lambda_ue.hooks.aiohttp_transport import as_botocore_error
-        from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 
         proxy_url = self.proxy_url
-        try:
-            lease = await self.lease_async_client()
-        except Exception as exc:
-            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
-        try:
-            await lease.client.stop_durable_execution(
-                DurableExecutionArn=arn, Error={"ErrorType": "Stopped", "ErrorMessage": message}
-            )
-        except Exception as raised:
-            if error_code(raised) not in _ALREADY_ENDED_CODES:
-                raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised
-        finally:
-            await SHARED_CLIENTS.release(lease)
+        async with self.leased_async_client() as client:
+            try:
+                await client.stop_durable_execution(
+                    DurableExecutionArn=arn, Error={"ErrorType": "Stopped", "ErrorMessage": message}
+                )
+            except Exception as raised:
+                if error_code(raised) not in _ALREADY_ENDED_CODES:
+                    raise classify(as_botocore_error(raised, proxy_url), proxy_url=proxy_url) from raised

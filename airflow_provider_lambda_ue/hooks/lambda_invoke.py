@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from copy import deepcopy
 from functools import cached_property
 from typing import Any
@@ -230,12 +232,7 @@ class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
         """
         kwargs = request.invoke_kwargs()
         proxy_url = self.proxy_url
-        try:
-            lease = await self.lease_async_client()
-        except Exception as exc:
-            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
-        try:
-            client = lease.client
+        async with self.leased_async_client() as client:
             attempt = 1
             while True:
                 try:
@@ -253,6 +250,22 @@ class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
                         raise classify(failure, proxy_url=proxy_url) from raised
                     await asyncio.sleep(delay)
                     attempt += 1
+
+    @asynccontextmanager
+    async def leased_async_client(self) -> AsyncIterator[Any]:
+        """
+        The shared async client for the time of one call, handed back to the pool after it.
+
+        A client that cannot be built fails as the call would (:func:`.as_botocore_error`, then
+        :func:`.classify`): the same exit codes as on the synchronous path.
+        """
+        proxy_url = self.proxy_url
+        try:
+            lease = await self.lease_async_client()
+        except Exception as exc:
+            raise classify(as_botocore_error(exc, proxy_url), proxy_url=proxy_url) from exc
+        try:
+            yield lease.client
         finally:
             await SHARED_CLIENTS.release(lease)
 
