@@ -1,4 +1,19 @@
-"""Shared pytest configuration: fixture plugin modules."""
+"""Shared pytest configuration: fixture plugin modules, and the xdist groups that share a server.
+
+Under ``--dist loadgroup`` (scripts/test.sh) the tests of one ``xdist_group`` run on one worker, so
+a session-scoped server they all use starts once instead of once per worker:
+
+* ``airflow-dags``: every test that runs ``airflow dags test`` (it uses ``airflow_env``), so that
+  the two homes' fork servers, which import Airflow once each, serve all of their runs;
+* ``live-1`` and ``live-2``: the live tier, each group with a live Airflow of its own (one group
+  would be the suite's critical path, a group per module an Airflow start each).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 pytest_plugins = [
     "tests.support.proxies",
@@ -7,3 +22,42 @@ pytest_plugins = [
     "tests.support.airflow_env",
     "tests.support.fault_lab",
 ]
+
+LIVE = Path(__file__).parent / "live"
+#: The live modules of group ``live-1``; the others are ``live-2``.
+LIVE_1 = {"test_live_race.py", "test_live_dags.py"}
+
+
+def _group(item: pytest.Item) -> str | None:
+    path = Path(str(item.fspath))
+    if path.is_relative_to(LIVE):
+        return "live-1" if path.name in LIVE_1 else "live-2"
+    if "airflow_env" in getattr(item, "fixturenames", ()):
+        return "airflow-dags"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the marks into node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each item with its group."""
+    for item in items:
+        group = _group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A group that xdist did not apply would start its servers on every worker: fail instead."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"--dist loadgroup ignored the xdist_group of {len(lost)} tests (e.g. {lost[0]}): "
+            "this pytest and pytest-xdist do not work together (see pyproject.toml)"
+        )

@@ -70,7 +70,15 @@ _SUMMARY: dict[str, _Timing] = {}
 _PROPERTY = "compat_target"
 
 
-@pytest.fixture(scope="session", params=envs.selected(), ids=lambda target: target.name)
+# Each target's tests on one worker under ``--dist loadgroup``: they share its environment and home.
+# The mark rides on the parameter, so it is there when xdist reads the marks into node ids.
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param(target, marks=pytest.mark.xdist_group(target.name), id=target.name)
+        for target in envs.selected()
+    ],
+)
 def compat_target(request: pytest.FixtureRequest) -> Target:
     return request.param  # type: ignore[no-any-return]
 
@@ -88,13 +96,6 @@ def compat_env(compat_target: Target, tmp_path_factory: pytest.TempPathFactory) 
     airflow_env.env.update(env.environment(airflow_env.env))
     timing.migrate = time.monotonic() - start
     yield env
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        target = _target_of(item)
-        if target is not None:
-            item.add_marker(pytest.mark.xdist_group(target.name))
 
 
 def _target_of(item: pytest.Item) -> Target | None:

@@ -20,20 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 LIVE_DAGS = Path(__file__).resolve().parent / "dags"
 
 
-#: The live tier's two xdist groups, each on one worker with a live Airflow of its own. One group
-#: would be the suite's critical path (its tests take about 15 minutes together, mostly waiting);
-#: two cost one more Airflow start (about 40 s) and halve it. Modules not named here: "live-2".
-_GROUPS = {"test_live_race.py": "live-1", "test_live_dags.py": "live-1"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Pin each live module to its group's worker: a worker per module would start an Airflow each."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.is_relative_to(Path(__file__).parent):
-            item.add_marker(pytest.mark.xdist_group(_GROUPS.get(path.name, "live-2")))
-
-
 @pytest.fixture(scope="session")
 def live_airflow(
     local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
@@ -44,6 +30,11 @@ def live_airflow(
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
             {"conn_type": "aws", "login": "testing", "password": "testing"}
         ),
+        # A killed triggerer's triggers go to the next one once its heartbeat is this old: 10 s
+        # (heartbeats every 2 s) instead of 30 s (every 5 s) brings the chaos tests' restarts
+        # closer to the kill; both are settings a deployment may choose.
+        "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
     }
     with LiveAirflow(
         tmp_path_factory.mktemp("live_airflow_home"), LIVE_DAGS, env=env, parallelism=2, pythonpath=REPO
