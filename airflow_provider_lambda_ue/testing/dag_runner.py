@@ -78,6 +78,11 @@ class AirflowEnv:
             python = str(Path(self.airflow).with_name("python"))
             self._fork_server = DagTestForkServer(python, self.env, self.home / "dag-test-server.log")
 
+    @property
+    def forked_runs(self) -> int | None:
+        """How many runs the fork server has forked; None without one."""
+        return None if self._fork_server is None else self._fork_server.runs
+
     def close(self) -> None:
         """Stop the fork server, if one runs."""
         if self._fork_server is not None:
@@ -195,6 +200,8 @@ class DagTestForkServer:
         assert self._process.stdin is not None and self._process.stdout is not None
         self._commands: IO[bytes] = self._process.stdin
         self._answers: IO[bytes] = self._process.stdout
+        #: Runs forked so far.
+        self.runs = 0
 
     def run(self, argv: list[str], env: Mapping[str, str], timeout: float) -> tuple[int, str]:
         """
@@ -217,11 +224,14 @@ class DagTestForkServer:
             deadline = time.monotonic() + timeout
             # The first answer may wait for the server's own start (the preload).
             pid = int(self._answer(deadline + 120)["pid"])
+            self.runs += 1
             try:
                 returncode = int(self._answer(deadline)["returncode"])
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+                # Its group (the child makes one at once), else the child itself.
+                for kill in (os.killpg, os.kill):
+                    with contextlib.suppress(ProcessLookupError):
+                        kill(pid, signal.SIGKILL)
                 self._answer(time.monotonic() + 30)
                 raise subprocess.TimeoutExpired(argv, timeout) from None
             output = stdout.read_text(errors="replace") + stderr.read_text(errors="replace")

@@ -653,12 +653,13 @@ def test_shell_script_case_example(shell: Shell, functions: Functions) -> None:
 @pytest.fixture(scope="module")
 def readme_dags(
     airflow_env: AirflowEnv, local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[AirflowEnv, Path, dict[str, str]]:
-    """An Airflow home whose DAG folder holds the README's Python snippets."""
+) -> Iterator[tuple[AirflowEnv, Path, dict[str, str]]]:
+    """An Airflow home whose DAG folder holds the README's Python snippets (two runs: a fork server)."""
     root = tmp_path_factory.mktemp("readme-dags")
     (root / "dags").mkdir()
     (root / "payloads").mkdir()
     env = airflow_env.clone(root / "home", root / "dags")
+    env.start_fork_server()
     extra = {
         # The deployment's connection and the shell environment a BashOperator's command sees.
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
@@ -675,7 +676,10 @@ def readme_dags(
         "AWS_ENDPOINT_URL": local_lambda.url,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
-    return env, root, extra
+    try:
+        yield env, root, extra
+    finally:
+        env.close()
 
 
 def assert_no_secret(text: str) -> None:
