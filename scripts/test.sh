@@ -28,9 +28,11 @@ echo "== pytest"
 workers="${LAMBDA_UE_TEST_WORKERS:-4}"
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)
-# The compatibility tier's environments build meanwhile (mostly installing from uv's cache).
+# The compatibility tier's environments build meanwhile (mostly installing from uv's cache), at the
+# lowest CPU priority: on a fresh clone they install and compile for minutes, and the suite, which
+# is CPU-bound on two cores, must not wait for them.
 builds="$AIRFLOW_HOME/compat-build.log"
-.venv/bin/python -m tests.compat.envs build >"$builds" 2>&1 &
+nice -n 19 .venv/bin/python -m tests.compat.envs build >"$builds" 2>&1 &
 build_pid=$!
 started=$(date +%s)
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
