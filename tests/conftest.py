@@ -29,9 +29,8 @@ LIVE_1 = {"test_live_race.py", "test_live_dags.py"}
 
 
 def _group(item: pytest.Item) -> str | None:
-    path = Path(str(item.fspath))
-    if path.is_relative_to(LIVE):
-        return "live-1" if path.name in LIVE_1 else "live-2"
+    if item.path.is_relative_to(LIVE):
+        return "live-1" if item.path.name in LIVE_1 else "live-2"
     if "airflow_env" in getattr(item, "fixturenames", ()):
         return "airflow-dags"
     return None

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -78,6 +78,15 @@ class AirflowEnv:
             python = str(Path(self.airflow).with_name("python"))
             self._fork_server = DagTestForkServer(python, self.env, self.home / "dag-test-server.log")
 
+    @contextlib.contextmanager
+    def forking(self) -> Iterator[AirflowEnv]:
+        """:meth:`start_fork_server` for the ``with`` block, :meth:`close` after it."""
+        self.start_fork_server()
+        try:
+            yield self
+        finally:
+            self.close()
+
     @property
     def forked_runs(self) -> int | None:
         """How many runs the fork server has forked; None without one."""
@@ -98,11 +107,12 @@ class AirflowEnv:
         :param dag_id: The DAG to run.
         :param extra_env: Variables for this run (connections as ``AIRFLOW_CONN_*``, endpoints).
         """
-        env = {**self.env, **(extra_env or {})}
+        extra_env = extra_env or {}
+        env = {**self.env, **extra_env}
         argv = [self.airflow, "dags", "test", dag_id]
         if self._fork_server is not None and not any(
             key.startswith(_READ_AT_IMPORT_PREFIXES) and self.env.get(key) != value
-            for key, value in env.items()
+            for key, value in extra_env.items()
         ):
             returncode, output = self._fork_server.run(argv, env, timeout)
             return self._collect(dag_id, returncode, output)

@@ -659,7 +659,6 @@ def readme_dags(
     (root / "dags").mkdir()
     (root / "payloads").mkdir()
     env = airflow_env.clone(root / "home", root / "dags")
-    env.start_fork_server()
     extra = {
         # The deployment's connection and the shell environment a BashOperator's command sees.
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
@@ -676,10 +675,8 @@ def readme_dags(
         "AWS_ENDPOINT_URL": local_lambda.url,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
     }
-    try:
+    with env.forking():
         yield env, root, extra
-    finally:
-        env.close()
 
 
 def assert_no_secret(text: str) -> None:
