@@ -700,23 +700,6 @@ FAULTS: list[Fault] = [
 ]
 FAULT_IDS = [fault.id for fault in FAULTS]
 
-#: The command-line half: one fault per exit code, and the ones where the process could differ from
-#: the library (a broken connection, a timeout, credentials from the environment, a file argument).
-#: Every process start imports Airflow (5-15 s on a busy machine); ``tests/e2e/test_leaks.py`` runs the
-#: command line through every fault, checking the same document contract.
-CLI_FAULT_IDS = (
-    "endpoint_refused",
-    "closed_mid_body",
-    "read_timeout",
-    "throttled_beyond_budget",
-    "proxy_407_connect_https_endpoint",
-    "expired_token",
-    "assume_role_denied",
-    "payload_too_large",
-    "log_tail_not_base64",
-)
-CLI_FAULTS = [fault for fault in FAULTS if fault.id in CLI_FAULT_IDS]
-
 
 # ---------------------------------------------------------------------------------------------------
 # Running a scenario and checking the outcome

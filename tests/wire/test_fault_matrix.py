@@ -3,18 +3,15 @@
 
 The faults, the lab that builds their servers and the checks live in :mod:`tests.support.fault_lab`
 (``tests/e2e/test_leaks.py`` runs the same faults with distinctive secrets and greps every output).
+The command line's half is there: ``test_no_secret_on_the_command_line`` checks every fault's
+document, requests and process tree through ``lambda-ue``, as this module checks the shared path.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.support.fake_servers import subprocess_environment
 from tests.support.fault_lab import (
-    CLI_FAULT_IDS,
-    CLI_FAULTS,
     FAULT_IDS,
     FAULTS,
     Fault,
@@ -27,7 +24,6 @@ from tests.support.fault_lab import (
     assert_requests,
     base_environment,
     children,
-    run_cli,
     run_in_process,
 )
 
@@ -58,25 +54,7 @@ def test_fault_through_the_shared_path(
     assert_no_new_children(before)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fault", CLI_FAULTS, ids=[fault.id for fault in CLI_FAULTS])
-def test_fault_through_the_command_line(fault: Fault, lab: Lab, secrets: Secrets, tmp_path: Path) -> None:
-    scenario = fault.build(lab, secrets)
-    env = subprocess_environment(tmp_path / "home", {**base_environment(secrets), **scenario.env})
-    (tmp_path / "home").mkdir()
-    before = children()
-
-    outcome = run_cli(scenario, env, tmp_path)
-
-    assert_document(fault, scenario, outcome)
-    assert_requests(scenario)
-    lab.release()
-    assert_no_new_children(before)
-
-
 def test_the_matrix_covers_every_exit_code() -> None:
     """Every exit code of the contract is produced by at least one real fault."""
     assert {fault.exit_code for fault in FAULTS} == {0, 1, 2, 3, 10, 11, 20, 21}
     assert len(set(FAULT_IDS)) == len(FAULT_IDS)
-    assert len(CLI_FAULTS) == len(CLI_FAULT_IDS)
-    assert {fault.exit_code for fault in CLI_FAULTS} == {0, 1, 2, 3, 10, 11, 20, 21}
