@@ -103,6 +103,9 @@ class LiveAirflow:
             AIRFLOW__API__SECRET_KEY=_SHARED_SECRET,
             AIRFLOW__API_AUTH__JWT_SECRET=_SHARED_SECRET,
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+            # The DAG files do not change while this Airflow runs: parse each once, not every 30 s
+            # (each parse is a process of its own, which busy test machines feel).
+            AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="3600",
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
             # Free ports, not 8793/8794: live Airflows of parallel tests would share the log servers'.
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
