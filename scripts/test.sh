@@ -14,6 +14,11 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # No real AWS credentials or proxies from the caller's environment reach the tests.
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
 export NO_PROXY="*"
+# Bytecode for the project's own modules, written once: with PYTHONDONTWRITEBYTECODE set (as on
+# these machines) every test worker, lambda-ue and Airflow process would compile them again, and
+# pytest would rewrite and compile every test module in each worker (about 5 CPU-seconds each).
+unset PYTHONDONTWRITEBYTECODE
+.venv/bin/python -m compileall -q -j 0 airflow_provider_lambda_ue example_dags demo benchmarks >/dev/null
 
 echo "== ruff"
 .venv/bin/ruff check .
