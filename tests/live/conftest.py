@@ -1,4 +1,4 @@
-"""The live Airflow of the live tier: started once per session, shared by every test in tests/live.
+"""The live Airflow of the live tier: started once per worker, shared by the live tests it runs.
 
 api-server, scheduler, dag-processor and triggerer run as separate processes (LocalExecutor,
 SQLite, loopback) with ``tests/live/dags`` as the DAG folder and the session's local Lambda
@@ -20,11 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 LIVE_DAGS = Path(__file__).resolve().parent / "dags"
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: stopped as soon as the worker's last live test has run, not at the end of the
+# session (an idle Airflow still burns CPU, about 4 CPU-seconds a minute, while the worker goes on
+# with the rest of the suite). Under ``--dist loadgroup`` a group's tests run one after another.
+@pytest.fixture(scope="package")
 def live_airflow(
     local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveAirflow]:
-    """A running Airflow (two worker slots) whose DAGs call the local endpoint; stopped after the session."""
+    """A running Airflow (two worker slots) whose DAGs call the local endpoint; ends with the live tests."""
     env = {
         "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
