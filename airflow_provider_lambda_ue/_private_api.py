@@ -77,6 +77,41 @@ def set_session_credentials(session: Any, credentials: Any) -> None:
     session._credentials = credentials
 
 
+#: One botocore ``Loader`` per set of search paths, shared by every session the hooks create.
+_SHARED_LOADERS: dict[tuple[str, ...], Any] = {}
+
+
+def share_data_loader(session: Any) -> None:
+    """
+    Give a session the process's shared botocore ``Loader`` for its search paths (``data_loader``).
+
+    Every boto3 session has a loader of its own, and each client built from a new session parses
+    botocore's JSON again (endpoints, the Lambda model, its endpoint rule set): about 0.1 CPU-second
+    per client, paid by every invocation a triggerer or a threaded caller starts with a new hook.
+    botocore caches what a loader parsed on the loader, and shares it between the clients of one
+    session; sharing the loader extends that to every session with the same search paths (the key,
+    so ``AWS_DATA_PATH`` and boto3's own data folder still count).
+
+    Reads the botocore session of a boto3 session (``boto3.Session._session``); an aiobotocore
+    session is a botocore session itself. ``register_component`` is botocore's public setter. Does
+    nothing where either is missing.
+
+    :param session: A ``boto3.session.Session`` or a botocore (aiobotocore) session.
+    """
+    botocore_session = getattr(session, "_session", session)
+    get_component = getattr(botocore_session, "get_component", None)
+    register_component = getattr(botocore_session, "register_component", None)
+    if get_component is None or register_component is None:
+        return
+    own = get_component("data_loader")
+    search_paths = getattr(own, "search_paths", None)
+    if search_paths is None:
+        return
+    shared = _SHARED_LOADERS.setdefault(tuple(search_paths), own)
+    if shared is not own:
+        register_component("data_loader", shared)
+
+
 # -- AwsBaseHook ------------------------------------------------------------------------------
 
 

@@ -184,6 +184,12 @@ class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
         """Whether AWS credentials come from the connection (rather than the environment's chain)."""
         return bool(self.conn_config.aws_access_key_id and self.conn_config.aws_secret_access_key)
 
+    def get_session(self, region_name: str | None = None, deferrable: bool = False) -> Any:
+        """``AwsBaseHook``'s session, on the process's parsed botocore data (:func:`.share_data_loader`)."""
+        session: Any = super().get_session(region_name=region_name, deferrable=deferrable)
+        _private_api.share_data_loader(session)
+        return session
+
     def get_client_type(self, *args: Any, **kwargs: Any) -> Any:
         """Create the client (sync or aiobotocore) with the XML-error fix-up and TCP keepalive timings."""
         client: Any = super().get_client_type(*args, **kwargs)

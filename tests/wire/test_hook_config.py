@@ -325,3 +325,39 @@ def test_no_proxy_password_when_the_proxy_is_gone(
     assert_no_secret(shown, [PROXY_PASSWORD])
     assert "Connection refused" in info.value.detail
     assert PROXY_USER not in json.dumps(info.value.output)  # the document shows "****"
+
+
+# --------------------------------------------------------------------------------------------
+# botocore's parsed data: one loader per process and search paths, not one per hook
+# --------------------------------------------------------------------------------------------
+
+
+def test_hooks_share_botocore_data_per_search_path(
+    local_lambda: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    name = unique_function_name("shared-data")
+    local_lambda.create_function(name, ECHO_HANDLER)
+
+    def hook() -> LambdaInvokeHook:
+        return LambdaInvokeHook(aws_conn_id=None, region_name="us-east-1", endpoint_url=local_lambda.url)
+
+    def loader(session: Any) -> Any:
+        return session._session.get_component("data_loader")
+
+    first, second = hook(), hook()
+    first_session, second_session = first.get_session(), second.get_session()
+    assert first_session is not second_session
+    assert loader(first_session) is loader(second_session)
+    # Another AWS_DATA_PATH is other data: that session keeps a loader of its own.
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    other = hook().get_session()
+    assert loader(other) is not loader(first_session)
+    assert str(tmp_path) in loader(other).search_paths
+    monkeypatch.delenv("AWS_DATA_PATH")
+    # Clients built on the shared data work, each with its own session's settings.
+    for each in (first, second):
+        answer = each.conn.invoke(FunctionName=name, Payload=b'{"n": 1}')
+        assert answer["StatusCode"] == 200
+        assert json.loads(answer["Payload"].read()) == {"n": 1}
