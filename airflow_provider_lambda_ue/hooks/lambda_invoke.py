@@ -59,7 +59,7 @@ from airflow_provider_lambda_ue.taxonomy import LambdaConnectionError
 __all__ = ["DEFAULT_CONNECT_TIMEOUT_SECONDS", "LambdaInvokeHook", "incomplete_response"]
 
 
-class LambdaInvokeHook(LambdaInvokerBase, AwsBaseHook):
+class LambdaInvokeHook(LambdaInvokerBase, _private_api.FrameCallerLookup, AwsBaseHook):
     """
     Invoke AWS Lambda functions with the ue-aws-lambda field set.
 

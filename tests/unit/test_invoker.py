@@ -134,3 +134,58 @@ def test_the_invoker_without_airflow_reads_no_connection() -> None:
         EnvironmentInvoker.from_request(
             validate(LambdaInvokeFields(function_name="f", region_name="us-east-1", aws_conn_id="aws_x"))
         )
+
+
+# --------------------------------------------------------------------------------------------
+# The user agent's caller: the same answer as AwsBaseHook's, without inspect.stack()
+# --------------------------------------------------------------------------------------------
+
+
+class _SomeOperator:
+    def execute(self, target: str) -> tuple[str | None, str | None]:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        return (
+            LambdaInvokeHook._find_operator_class_name(target),
+            AwsBaseHook._find_operator_class_name(target),
+        )
+
+
+@pytest.mark.parametrize("target", ["execute", "no_such_function"])
+def test_caller_lookup_answers_as_aws_base_hook(target: str) -> None:
+    ours, theirs = _SomeOperator().execute(target)
+    assert ours == theirs
+    assert ours == ("_SomeOperator" if target == "execute" else None)
+
+
+def test_executor_lookup_answers_as_aws_base_hook() -> None:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    def both() -> tuple[str | None, str | None]:
+        return LambdaInvokeHook._find_executor_class_name(), AwsBaseHook._find_executor_class_name()
+
+    # Outside an executor's module neither finds one.
+    assert both() == (None, None)
+    # Called from a module that defines executors: the last class of its globals, for both.
+    namespace: dict[str, Any] = {"both": both}
+    source = "class BaseExecutor: ...\nclass LocalExecutor(BaseExecutor): ...\ndef run(): return both()"
+    exec(source, namespace)
+    assert namespace["run"]() == ("LocalExecutor", "LocalExecutor")
+
+
+def test_a_caller_frame_without_self_is_unknown_in_the_user_agent() -> None:
+    hook = LambdaInvokeHook(aws_conn_id=None, region_name="us-east-1")
+
+    def execute() -> str:  # an "execute" frame with no self: AwsBaseHook's lookup fails the same way
+        return hook._get_caller()
+
+    assert execute() == "Unknown"
+    assert _SomeOperatorWithHook(hook).execute() == "_SomeOperatorWithHook"
+
+
+class _SomeOperatorWithHook:
+    def __init__(self, hook: LambdaInvokeHook) -> None:
+        self.hook = hook
+
+    def execute(self) -> str:
+        return self.hook._get_caller()
