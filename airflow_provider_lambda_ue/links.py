@@ -95,11 +95,18 @@ def _cloudwatch_query(name: str, value: str) -> str:
 
 @functools.cache
 def _partition(region_name: str) -> str | None:
-    """The AWS partition of a region (botocore's endpoint data), None for a region botocore does not know."""
+    """
+    The AWS partition of a region (botocore's endpoint data), None for a region botocore does not know.
+
+    On the hooks' shared botocore data (:func:`._private_api.share_data_loader`): by the time a link
+    is saved, the client has parsed the endpoint data, and a session of its own would parse it again.
+    """
     import boto3
 
     try:
-        partition: str = boto3.session.Session().get_partition_for_region(region_name)
+        session = boto3.session.Session()
+        _private_api.share_data_loader(session)
+        partition: str = session.get_partition_for_region(region_name)
     except Exception:
         return None
     return partition
