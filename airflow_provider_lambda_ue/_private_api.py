@@ -1,10 +1,10 @@
 """
-Every touch of a library's private API, in one place: botocore, aiobotocore, ``AwsBaseHook`` and Airflow.
+Every touch of a library's private API, in one place: boto3, botocore, aiobotocore, ``AwsBaseHook``, Airflow.
 
-A botocore, aiobotocore, amazon provider or Airflow upgrade is audited here and nowhere else. Each function
-names the private attribute it reads or writes and what the package uses it for; where the
-attribute may be gone, the function degrades (returns None, does nothing) rather than fails, and
-the tests that pin the behaviour say which one broke.
+A boto3, botocore, aiobotocore, amazon provider or Airflow upgrade is audited here and nowhere else.
+Each function or mixin names the private attribute it reads, writes or overrides and what the
+package uses it for; where the attribute may be gone, the function degrades (returns None, does
+nothing) rather than fails, and the tests that pin the behaviour say which one broke.
 
 Imports are lazy: the operator module imports :mod:`.masking`, which imports this one.
 """

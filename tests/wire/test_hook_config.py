@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -333,7 +334,7 @@ def test_no_proxy_password_when_the_proxy_is_gone(
 
 
 def test_hooks_share_botocore_data_per_search_path(
-    local_lambda: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    local_lambda: LocalLambda, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
