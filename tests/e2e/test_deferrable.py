@@ -607,11 +607,14 @@ def test_example_dag_deferred_same_xcom(airflow_env: AirflowEnv, local_lambda: L
     }
     documents = {}
     for deferrable in (False, True):
-        result = airflow_env.dags_test(
-            "example_lambda_sync_tail",
-            {**env, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": str(deferrable)},
-            timeout=600,
-        )
+        # False is Airflow's default, so that run leaves the setting alone and is forked from the
+        # home's fork server; a changed setting needs a process of its own (Airflow reads it while
+        # importing the operator).
+        setting = {"AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"} if deferrable else {}
+        forked = airflow_env.forked_runs
+        assert forked is not None
+        result = airflow_env.dags_test("example_lambda_sync_tail", {**env, **setting}, timeout=600)
+        assert airflow_env.forked_runs == forked + (0 if deferrable else 1)
         assert result.run_state == "success", result.output[-5000:]
         assert result.state("invoke_sync_with_log") == "success"
         assert AWS_SECRET not in result.output
