@@ -50,6 +50,7 @@ from tests.support.local_lambda import (
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
+from tests.support.servers import serving
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env"), pytest.mark.timeout(600)]
 
@@ -317,42 +318,53 @@ def test_throttled_then_success(fake_lambda: FakeLambdaServer) -> None:
 # Exit codes 2 and 3: IAM enforced by moto, for Lambda and for STS AssumeRole
 
 
-@pytest.fixture
-def iam_server(local_lambda_iam: LocalLambda) -> Iterator[dict[str, Any]]:
-    """A function, a role allowed to invoke it, users who may or may not do what, IAM enforced."""
-    server = local_lambda_iam
-    name = unique_function_name("iam")
-    server.create_function(name, ECHO_HANDLER)
-    users = {
-        "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
-        "nobody": server.create_iam_user("nobody", []),
-        "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
-    }
-    iam = server.client("iam")
-    # moto matches the trust policy's principal against the caller's ARN literally.
-    principals = [f"arn:aws:iam::123456789012:user/{user}" for user in ("assumer", "nobody")]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
-    }
-    roles = {}
-    for role, actions in (("invoker-role", ["lambda:InvokeFunction"]), ("useless-role", ["s3:ListBucket"])):
-        roles[role] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
-        iam.put_role_policy(
-            RoleName=role,
-            PolicyName=f"{role}-policy",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-                }
-            ),
-        )
-    server.enable_iam_enforcement()
-    yield {"server": server, "function": name, "roles": roles, "users": users}
-    server.disable_iam_enforcement()
+#: The tests that use ``iam_server``: on one worker, so that they share one endpoint.
+IAM = pytest.mark.xdist_group("deferrable-iam")
+
+
+@pytest.fixture(scope="module")
+def iam_server() -> Iterator[dict[str, Any]]:
+    """
+    A function, a role allowed to invoke it, users who may or may not do what, IAM enforced.
+
+    Module-scoped: the tests only invoke, as one user or another, and change nothing in IAM, so they
+    share an endpoint of their own (each start and set-up costs about 1.5 CPU-seconds).
+    """
+    with serving(LocalLambda().start) as server:
+        name = unique_function_name("iam")
+        server.create_function(name, ECHO_HANDLER)
+        users = {
+            "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
+            "nobody": server.create_iam_user("nobody", []),
+            "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
+        }
+        iam = server.client("iam")
+        # moto matches the trust policy's principal against the caller's ARN literally.
+        principals = [f"arn:aws:iam::123456789012:user/{user}" for user in ("assumer", "nobody")]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
+        }
+        roles = {}
+        for role, actions in (
+            ("invoker-role", ["lambda:InvokeFunction"]),
+            ("useless-role", ["s3:ListBucket"]),
+        ):
+            roles[role] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+                "Arn"
+            ]
+            iam.put_role_policy(
+                RoleName=role,
+                PolicyName=f"{role}-policy",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+                    }
+                ),
+            )
+        server.enable_iam_enforcement()
+        yield {"server": server, "function": name, "roles": roles, "users": users}
 
 
 def use_user(
@@ -373,6 +385,7 @@ def iam_operator(iam: dict[str, Any], **kwargs: Any) -> LambdaInvokeOperator:
     )
 
 
+@IAM
 def test_iam_allowed_user(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "invoker")
     document, _ = run_deferred(iam_operator(iam_server))
@@ -380,6 +393,7 @@ def test_iam_allowed_user(aws_conn: Callable[..., None], iam_server: dict[str, A
     assert json.loads(document["result"]["payload"]) == {"who": "iam"}
 
 
+@IAM
 @pytest.mark.parametrize(
     ("user", "secret"),
     [pytest.param(None, None, id="unknown-key"), pytest.param("invoker", "wrong-secret", id="bad-signature")],
@@ -391,11 +405,13 @@ def test_authentication_error(
     failure(iam_operator(iam_server), LambdaAuthenticationError)
 
 
+@IAM
 def test_authorization_error(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "nobody")
     failure(iam_operator(iam_server), LambdaAuthorizationError)
 
 
+@IAM
 def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "assumer")
     role = iam_server["roles"]["invoker-role"]
@@ -404,24 +420,28 @@ def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any])
     assert document["invocation"]["fields"]["role_arn"] == role
 
 
+@IAM
 def test_role_cannot_be_assumed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "nobody")
     role = iam_server["roles"]["invoker-role"]
     failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
 
 
+@IAM
 def test_role_with_bad_credentials(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "assumer", "wrong-secret")
     role = iam_server["roles"]["invoker-role"]
     failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthenticationError)
 
 
+@IAM
 def test_assumed_role_may_not_invoke(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "assumer")
     role = iam_server["roles"]["useless-role"]
     failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
 
 
+@IAM
 def test_role_through_authenticating_proxy(
     aws_conn: Callable[..., None], iam_server: dict[str, Any], http_proxy_auth: ProxyInfo
 ) -> None:
