@@ -5,37 +5,63 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 HEAVY_PREFIXES = ("boto3", "botocore", "aiobotocore", "airflow.providers.amazon.aws", "moto")
 
+#: The module lists probed, each in a fresh interpreter state: the first four must not bring in an
+#: AWS library, the last (the hook) must, so that the probe is seen to detect such imports.
+PROBED = (
+    ("airflow_provider_lambda_ue",),
+    ("airflow_provider_lambda_ue.operators.lambda_invoke",),
+    ("airflow_provider_lambda_ue.triggers.lambda_invoke",),
+    ("airflow_provider_lambda_ue.exceptions", "airflow_provider_lambda_ue.validation"),
+)
+HOOK = ("airflow_provider_lambda_ue.hooks.lambda_invoke",)
+
+# One interpreter imports what any DAG file imports anyway (``airflow.sdk``, about 3 CPU-seconds),
+# then forks a child per module list: each child starts from exactly that baseline, imports its
+# list and reports what was added, one JSON line each, in order.
 _PROBE = """
-import json, sys
-before = set(sys.modules)
-import airflow.sdk  # what any DAG file imports anyway
+import json, os, sys
+import airflow.sdk
 baseline = set(sys.modules)
-for name in {modules!r}:
-    __import__(name)
-added = sorted(set(sys.modules) - baseline)
 baseline_heavy = sorted(m for m in baseline if m.startswith({heavy!r}))
-print(json.dumps({{"added": added, "baseline_heavy": baseline_heavy}}))
+for modules in {lists!r}:
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        for name in modules:
+            __import__(name)
+        added = sorted(set(sys.modules) - baseline)
+        print(json.dumps({{"added": added, "baseline_heavy": baseline_heavy}}), flush=True)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, (modules, status)
 """
 
+# All of this module's tests on one worker, so that the probe runs once per test run.
+pytestmark = pytest.mark.xdist_group("imports")
 
-@pytest.mark.parametrize(
-    "modules",
-    [
-        ["airflow_provider_lambda_ue"],
-        ["airflow_provider_lambda_ue.operators.lambda_invoke"],
-        ["airflow_provider_lambda_ue.triggers.lambda_invoke"],
-        ["airflow_provider_lambda_ue.exceptions", "airflow_provider_lambda_ue.validation"],
-    ],
-)
-def test_import_does_not_load_aws_libraries(modules: list[str]) -> None:
-    code = _PROBE.format(modules=modules, heavy=HEAVY_PREFIXES)
+
+@pytest.fixture(scope="module")
+def reports() -> dict[tuple[str, ...], dict[str, Any]]:
+    """``{module list: {"added": modules the list's import added, "baseline_heavy": ...}}``."""
+    lists = [*PROBED, HOOK]
+    code = _PROBE.format(lists=[list(modules) for modules in lists], heavy=HEAVY_PREFIXES)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == len(lists), proc.stdout + proc.stderr
+    return {modules: json.loads(line) for modules, line in zip(lists, lines, strict=True)}
+
+
+@pytest.mark.parametrize("modules", PROBED, ids="+".join)
+def test_import_does_not_load_aws_libraries(
+    modules: tuple[str, ...], reports: dict[tuple[str, ...], dict[str, Any]]
+) -> None:
+    report = reports[modules]
     heavy = [name for name in report["added"] if name.startswith(HEAVY_PREFIXES)]
     assert heavy == [], f"importing {modules} loaded {heavy}"
     # The probe must really have imported the modules (guards against a vacuous pass).
@@ -45,9 +71,6 @@ def test_import_does_not_load_aws_libraries(modules: list[str]) -> None:
     )
 
 
-def test_hook_module_is_where_boto3_comes_in() -> None:
+def test_hook_module_is_where_boto3_comes_in(reports: dict[tuple[str, ...], dict[str, Any]]) -> None:
     """The counterpart: the hook does import botocore, so the probe above can see such imports."""
-    code = _PROBE.format(modules=["airflow_provider_lambda_ue.hooks.lambda_invoke"], heavy=HEAVY_PREFIXES)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert any(name.startswith("botocore") for name in report["added"])
+    assert any(name.startswith("botocore") for name in reports[HOOK]["added"])
