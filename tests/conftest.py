@@ -27,6 +27,14 @@ pytest_plugins = [
 LIVE = Path(__file__).parent / "live"
 #: The live modules of group ``live-1``; the others are ``live-2``.
 LIVE_1 = {"test_live_race.py", "test_live_dags.py"}
+E2E = Path(__file__).parent / "e2e"
+#: End-to-end tests of a minute or more: the first end-to-end tests handed out, so that none of
+#: them is what the run still waits for at its end.
+LONG_E2E = (
+    "tests/e2e/test_benchmarks_smoke.py::",
+    "tests/e2e/test_readme_examples.py::test_live_demo",
+    "tests/e2e/test_readme_examples.py::test_shell_script_case_example",
+)
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -39,11 +47,27 @@ def _group(item: pytest.Item) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the marks into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each item with its group."""
+    """Mark each item with its group; order the queue that xdist hands out."""
     for item in items:
         group = _group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=_queue_rank)
+
+
+def _queue_rank(item: pytest.Item) -> int:
+    """
+    Where a test goes in the order xdist hands tests out (the groups go first, largest first).
+
+    The groups (live Airflows, ``airflow dags test`` runs) keep both cores busy for most of the run,
+    while the other tests go to the one worker left. The wire and unit tests go there first: they
+    mostly wait (timeouts, retries, servers' delays) and leave the cores to the groups. The
+    end-to-end tests, whose subprocesses want the CPU, come last, when the groups are done and
+    every worker takes them: the cores stay busy to the end instead of idling under waiting tests.
+    """
+    if not item.path.is_relative_to(E2E):
+        return 0
+    return 1 if item.nodeid.startswith(LONG_E2E) else 2
 
 
 @pytest.hookimpl(trylast=True)

@@ -87,3 +87,14 @@ def test_fast_tier_refuses_an_asyncio_server() -> None:
 
     with pytest.raises(SlowTierOnly, match="listen"):
         asyncio.run(start())
+
+
+def test_the_long_tests_handed_out_first_exist() -> None:
+    """``tests/conftest.py`` names the long end-to-end tests; a rename must not drop one silently."""
+    from tests.conftest import LONG_E2E
+
+    for prefix in LONG_E2E:
+        path, _, name = prefix.partition("::")
+        source = (TESTS.parent / path).read_text(encoding="utf-8")
+        assert not name or f"def {name}(" in source, prefix
+        assert name or "def test_" in source, prefix
