@@ -7,6 +7,10 @@ a session-scoped server they all use starts once instead of once per worker:
   the two homes' fork servers, which import Airflow once each, serve all of their runs;
 * ``live-1`` and ``live-2``: the live tier, each group with a live Airflow of its own (one group
   would be the suite's critical path, a group per module an Airflow start each).
+
+A module may declare a group of its own for a costly module-scoped fixture that its tests share
+(``deferrable-iam``: an IAM-enforcing endpoint; ``imports``: the import probe). Ungrouped tests
+are handed out in the order of :func:`_queue_rank`.
 """
 
 from __future__ import annotations
