@@ -11,14 +11,14 @@ import pytest
 
 HEAVY_PREFIXES = ("boto3", "botocore", "aiobotocore", "airflow.providers.amazon.aws", "moto")
 
-#: The module lists probed, each in a fresh interpreter state: the first four must not bring in an
-#: AWS library, the last (the hook) must, so that the probe is seen to detect such imports.
+#: The module lists that must not bring in an AWS library, each probed from the same baseline.
 PROBED = (
     ("airflow_provider_lambda_ue",),
     ("airflow_provider_lambda_ue.operators.lambda_invoke",),
     ("airflow_provider_lambda_ue.triggers.lambda_invoke",),
     ("airflow_provider_lambda_ue.exceptions", "airflow_provider_lambda_ue.validation"),
 )
+#: The counterpart, which must bring botocore in: it shows that the probe detects such imports.
 HOOK = ("airflow_provider_lambda_ue.hooks.lambda_invoke",)
 
 # One interpreter imports what any DAG file imports anyway (``airflow.sdk``, about 3 CPU-seconds),
