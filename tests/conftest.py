@@ -16,6 +16,7 @@ are handed out in the order of :func:`_queue_rank`.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,12 @@ def _queue_rank(item: pytest.Item) -> int:
     return 1 if item.nodeid.startswith(LONG_E2E) else 2
 
 
+#: Tests run since the last :func:`gc.freeze` (a list: the hooks share it).
+_unfrozen_tests = [0]
+#: Within a module, freeze again after this many tests.
+REFREEZE_EVERY = 10
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """
@@ -83,12 +90,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     close only then, and proxy.py logs a connection once it is closed), and a full collection of a
     heap holding Airflow, botocore and moto's client takes about 0.2 CPU-seconds, hundreds of times
     per worker. Objects that exist now (modules, classes, the test items) are never garbage; frozen,
-    collections walk only what the tests create.
+    collections walk only what the tests create. :func:`pytest_runtest_teardown` freezes again as
+    the tests go on.
 
     A group that xdist did not apply would start its servers on every worker.
     """
     gc.collect()
     gc.freeze()
+    _unfrozen_tests[0] = 0
     if not getattr(session.config.option, "loadgroup", False):
         return
     lost = [
@@ -101,3 +110,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"--dist loadgroup ignored the xdist_group of {len(lost)} tests (e.g. {lost[0]}): "
             "this pytest and pytest-xdist do not work together (see pyproject.toml)"
         )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """
+    After a test's teardown, now and then collect what it left and freeze what survives.
+
+    What the tests create and keep for longer (session and module fixtures: servers, clients,
+    modules imported on first use) grows the heap that each explicit collection walks: a worker
+    running wire tests spent about 45% of its CPU time collecting garbage. Frozen again after each
+    module and every :data:`REFREEZE_EVERY` tests, it spends about 15% (eight wire modules, 253
+    tests, in one process: 39.7 -> 26.4 CPU-seconds). After a module's last test its module
+    fixtures are gone, and only what the session keeps is frozen; within a module, its fixtures
+    are frozen too. A frozen object is never collected, so a module fixture that ends in a
+    reference cycle stays in memory until the worker exits; its servers are stopped explicitly all
+    the same.
+    """
+    yield
+    _unfrozen_tests[0] += 1
+    if (
+        nextitem is None
+        or getattr(nextitem, "module", None) is not getattr(item, "module", None)
+        or _unfrozen_tests[0] >= REFREEZE_EVERY
+    ):
+        gc.collect()
+        gc.freeze()
+        _unfrozen_tests[0] = 0
