@@ -296,19 +296,21 @@ class LambdaInvokeOperator(BaseOperator):
         Finish a deferred invocation on the worker: same decoding, document and exceptions.
 
         A task that started in the triggerer comes here first and only: the fields were rendered
-        again here (validation repeats, and fails the same way, exit 20), and a request the
+        again here (validation repeats, and fails the same way, exit 20), the connections are not
+        read again (the event says what the triggerer found: ``resolved``), and a request the
         triggerer could not perform (``run_on_worker``) is invoked synchronously now.
         """
         from airflow_provider_lambda_ue import invocation as path
         from airflow_provider_lambda_ue.triggers.lambda_invoke import RUN_ON_WORKER
 
         with _document_on_failure(context, lambda document: self._persist_links(context, document)):
-            current = self._prepare(context)
+            resolved = event.get("resolved") if event.get("status") != RUN_ON_WORKER else None
+            current = self._prepare(context, resolved=resolved if isinstance(resolved, dict) else None)
             if event.get("status") == RUN_ON_WORKER:
                 self.log.info("Invoking on the worker: %s", "; ".join(event.get("reasons") or []))
                 document = path.run(current, self._hook, self.log)
             else:
-                document = path.complete(current, event, self.log, hook=self._hook)
+                document = path.complete(current, event, self.log, hook=getattr(self, "_hook", None))
             self._persist_links(context, document)
             return document
 
@@ -356,10 +358,25 @@ class LambdaInvokeOperator(BaseOperator):
 
     # -- internals ------------------------------------------------------------------------
 
-    def _prepare(self, context: Context | None = None) -> Invocation:
+    def _prepare(
+        self, context: Context | None = None, *, resolved: dict[str, Any] | None = None
+    ) -> Invocation:
+        """
+        Validate the fields and build the hook (which reads the connections).
+
+        :param resolved: What the triggerer found reading the connections of a task that started
+            there (:func:`~airflow_provider_lambda_ue.triggers.lambda_invoke.resolution`): taken as
+            it is, without a hook, unless the complete log is to be read (the hook reads it).
+        """
         from airflow_provider_lambda_ue import invocation as path
 
         self._current = current = path.prepare(self.fields(context), self.log)
+        assert current.request is not None
+        if resolved is not None and not current.request.fetch_full_log:
+            current.credentials_set = resolved.get("credentials_set")
+            current.proxy_credentials_set = resolved.get("proxy_credentials_set")
+            self._region = resolved.get("region")
+            return current
         self._hook = path.build_hook(current)
         return current
 
@@ -417,16 +434,18 @@ class LambdaInvokeOperator(BaseOperator):
         """
         current: Invocation | None = getattr(self, "_current", None)
         hook = getattr(self, "_hook", None)
-        if current is None or current.request is None or hook is None:
+        region: str | None = getattr(self, "_region", None)
+        if current is None or current.request is None or (hook is None and region is None):
             return
         from airflow_provider_lambda_ue import links
 
         request_id = ((document or {}).get("result") or {}).get("request_id")
-        try:
-            region = links.region_of(hook)
-        except Exception as exc:
-            self.log.warning("No extra links: the region is unknown (%s)", exc)
-            return
+        if hook is not None:
+            try:
+                region = links.region_of(hook)
+            except Exception as exc:
+                self.log.warning("No extra links: the region is unknown (%s)", exc)
+                return
         links.persist(context, self, current.request, region, request_id=request_id)
 
     def _can_defer(self, current: Invocation) -> bool:

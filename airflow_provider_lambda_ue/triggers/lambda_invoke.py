@@ -104,24 +104,41 @@ from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, Invok
 
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+    from airflow_provider_lambda_ue.invocation import Invocation
     from airflow_provider_lambda_ue.output import InvokeResult
     from airflow_provider_lambda_ue.taxonomy import LambdaInvokeError
 
-__all__ = ["RUN_ON_WORKER", "LambdaInvokeTrigger", "async_client_problems", "sync_only_reasons"]
+__all__ = [
+    "AIOBOTOCORE_SOCKET_FACTORY",
+    "RUN_ON_WORKER",
+    "LambdaInvokeTrigger",
+    "async_client_problems",
+    "resolution",
+    "sync_only_reasons",
+]
 
 RUN_ON_WORKER = "run_on_worker"
 """Event status: the task started in the triggerer, but the worker must invoke (:func:`sync_only_reasons`)."""
+
+
+#: The first aiobotocore release whose ``AioConfig`` takes a socket factory in ``connector_args``.
+AIOBOTOCORE_SOCKET_FACTORY = (3, 1, 0)
 
 
 def async_client_problems() -> list[str]:
     """
     What the installed aiobotocore cannot do that the triggerer's client needs (empty: all is there).
 
-    Probes behaviour, not version numbers: whether aiohttp can be given a socket factory (TCP
-    keepalive timings) through ``AioConfig``.
+    Whether aiohttp can be given a socket factory (TCP keepalive timings) through ``AioConfig``.
+    From :data:`AIOBOTOCORE_SOCKET_FACTORY` on, the release that added it, the installed version
+    settles it: the probe imports aiobotocore and aiohttp, about 0.35 CPU-seconds in every task
+    process that defers from a worker. Below it, or where no version can be read, the behaviour is
+    probed.
     """
     if find_spec("aiobotocore") is None:
         return ["aiobotocore is not installed (apache-airflow-providers-amazon[aiobotocore])"]
+    if _release("aiobotocore") >= AIOBOTOCORE_SOCKET_FACTORY:
+        return []
     from aiobotocore.config import AioConfig
     from botocore.exceptions import ParamValidationError
 
@@ -130,6 +147,18 @@ def async_client_problems() -> list[str]:
     except (ParamValidationError, TypeError):
         return ["this aiobotocore cannot set TCP keepalive timings (no socket_factory connector arg)"]
     return []
+
+
+def _release(distribution: str) -> tuple[int, ...]:
+    """The leading numbers of the installed version (``3.1.0rc1`` -> ``(3, 1, 0)``); ``()`` if unknown."""
+    import re
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = re.match(r"\d+(?:\.\d+)*", version(distribution))
+    except PackageNotFoundError:
+        return ()
+    return tuple(int(part) for part in found.group().split(".")) if found else ()
 
 
 def _separate_proxy_tls_context() -> bool:
@@ -170,6 +199,32 @@ def sync_only_reasons(request: InvokeRequest, botocore_config: Any = None) -> li
     return reasons
 
 
+def resolution(invocation: Invocation | None, hook: LambdaInvokeHook | None) -> dict[str, Any]:
+    """
+    ``{"resolved": {...}}``: what a task that started here found reading its connections.
+
+    The worker that finishes the task puts ``credentials_set`` and ``proxy_credentials_set`` in the
+    document and links to the console in ``region`` without a hook of its own (which would import
+    boto3 and the amazon provider in that task process, about 0.3 CPU-seconds, and read the
+    connections again). Empty when the task did not start here, or its fields were not validated.
+    """
+    if invocation is None or hook is None:
+        return {}
+    from airflow_provider_lambda_ue import links
+
+    try:
+        region = links.region_of(hook)
+    except Exception:  # the worker's hook looks again
+        return {}
+    return {
+        "resolved": {
+            "credentials_set": invocation.credentials_set,
+            "proxy_credentials_set": invocation.proxy_credentials_set,
+            "region": region,
+        }
+    }
+
+
 class LambdaInvokeTrigger(BaseTrigger):
     """
     Invoke a Lambda function (RequestResponse) from the triggerer and report its answer.
@@ -177,6 +232,8 @@ class LambdaInvokeTrigger(BaseTrigger):
     The event is plain data: ``{"status": "success", "result": {...}}`` (Lambda's answer, including
     function errors, which the worker judges) or ``{"status": "error", "exit_code": ...,
     "detail": ..., "proxy_url": ...}`` (see :func:`airflow_provider_lambda_ue.invocation.error_event`).
+    When the task started here, the event also carries what reading the connections found
+    (``resolved``: :func:`resolution`), so the worker that finishes the task reads them no more.
 
     .. warning::
         A triggerer that dies while the request is open (killed, out of memory, host lost) makes
@@ -234,12 +291,12 @@ class LambdaInvokeTrigger(BaseTrigger):
         )
         return (f"{type(self).__module__}.{type(self).__qualname__}", kwargs)
 
-    def _validate_here(self) -> tuple[InvokeRequest, list[str], LambdaInvokeHook]:
+    def _validate_here(self) -> tuple[Invocation, list[str], LambdaInvokeHook]:
         """
         Validate the (rendered) fields of a task that started in the triggerer.
 
-        :return: The request, why it must run on the worker instead (empty: it runs here), and the
-            hook that read the connection.
+        :return: The validated invocation (its credentials resolved), why it must run on the worker
+            instead (empty: it runs here), and the hook that read the connection.
         :raises LambdaInvokeError: Exit 20 naming every bad field, before any network call.
         """
         from airflow_provider_lambda_ue import invocation as path
@@ -248,7 +305,7 @@ class LambdaInvokeTrigger(BaseTrigger):
         current = path.prepare(raw, self.log)
         assert current.request is not None
         hook = path.build_hook(current)
-        return current.request, sync_only_reasons(current.request, hook.conn_config.botocore_config), hook
+        return current, sync_only_reasons(current.request, hook.conn_config.botocore_config), hook
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Invoke once (retrying only what provably did not run) and yield the answer or the failure."""
@@ -258,9 +315,12 @@ class LambdaInvokeTrigger(BaseTrigger):
 
         hook: LambdaInvokeHook | None = None
         request: InvokeRequest | None = None
+        started_here: Invocation | None = None
         try:
             if self.request is None:
-                request, reasons, checked = self._validate_here()
+                started_here, reasons, checked = self._validate_here()
+                request = started_here.request
+                assert request is not None
                 if reasons:
                     self.log.info("Invoking on the worker instead: %s", "; ".join(reasons))
                     yield TriggerEvent({"status": RUN_ON_WORKER, "reasons": reasons})
@@ -282,12 +342,19 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
             self.log.info("Invocation failed: %s", error)
-            yield self._end_event(request, hook, error=error) or TriggerEvent(error_event(error))
+            yield self._end_event(request, hook, error=error) or TriggerEvent(
+                {**error_event(error), **resolution(started_here, hook)}
+            )
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         yield self._end_event(request, hook, result=result) or TriggerEvent(
             # When Invoke was sent: where the worker looks for the complete log (fetch_full_log).
-            {"status": "success", "result": result.to_dict(), "started_ms": started_ms}
+            {
+                "status": "success",
+                "result": result.to_dict(),
+                "started_ms": started_ms,
+                **resolution(started_here, hook),
+            }
         )
 
     def _end_event(

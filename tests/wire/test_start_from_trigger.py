@@ -197,6 +197,20 @@ def test_started_in_the_triggerer_renders_invokes_and_finishes_on_the_worker(
     assert document["exit_code"] == 0
     assert json.loads(document["result"]["payload"]) == {"run": "run-1"}
 
+    # What reading the connections found travels with the event: the worker builds no hook (no
+    # boto3 in its task process) and writes the document a worker with its own hook writes.
+    assert event["resolved"] == {
+        "credentials_set": True,
+        "proxy_credentials_set": False,
+        "region": "us-east-1",
+    }
+    assert getattr(op, "_hook", None) is None
+    assert document["invocation"]["fields"]["credentials_user"] == "****"
+    older = operator(function_name=name, payload={"run": "run-1"}, endpoint_url=local_lambda.url)
+    without = {key: value for key, value in event.items() if key != "resolved"}  # an older trigger's
+    assert older.execute_complete({"ti": FakeTaskInstance()}, without) == document
+    assert older._hook is not None
+
 
 def test_bad_fields_found_in_the_triggerer_are_exit_20_before_any_invocation(
     counting_function: CountingFunction, local_lambda: LocalLambda

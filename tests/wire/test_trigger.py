@@ -36,6 +36,7 @@ from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers.lambda_invoke import (
+    AIOBOTOCORE_SOCKET_FACTORY,
     LambdaInvokeTrigger,
     async_client_problems,
     sync_only_reasons,
@@ -174,6 +175,28 @@ def test_serialize_round_trip_carries_no_secret(ca_bundle: str) -> None:
 
 def test_async_client_is_available() -> None:
     assert async_client_problems() == []
+
+
+def test_async_client_check_probes_only_below_the_release_that_added_the_socket_factory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aiobotocore.config
+
+    from airflow_provider_lambda_ue.triggers import lambda_invoke as trigger_module
+
+    class NoSocketFactory:
+        def __init__(self, **kwargs: Any) -> None:
+            raise TypeError("connector_args: unknown socket_factory")
+
+    monkeypatch.setattr(aiobotocore.config, "AioConfig", NoSocketFactory)
+    assert trigger_module._release("aiobotocore") >= AIOBOTOCORE_SOCKET_FACTORY
+    assert async_client_problems() == []  # the version settles it: the probe did not run
+    monkeypatch.setattr(trigger_module, "_release", lambda distribution: (2, 24, 1))
+    assert async_client_problems() == [
+        "this aiobotocore cannot set TCP keepalive timings (no socket_factory connector arg)"
+    ]
+    monkeypatch.setattr(trigger_module, "_release", lambda distribution: ())  # no version to read
+    assert async_client_problems() != []
 
 
 @pytest.mark.parametrize(
