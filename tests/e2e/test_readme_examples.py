@@ -615,7 +615,7 @@ def test_role_through_authenticating_tls_proxy(
     targets = [entry.target for entry in relayed]
     assert any(target.endswith(f":{server.port}/") for target in targets), targets  # STS
     assert sum(f"/functions/{name}/invocations" in target for target in targets) == 2, targets
-    assert proxy.rejected(), proxy.access_log()
+    assert proxy.wait_for_rejected(1), proxy.access_log()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -359,10 +359,7 @@ def test_proxy_rejects_credentials(
         assert str(error.original_error) == "Tunnel connection failed: 407 Proxy Authentication Required"
     assert target.request_count == 0
     client.close()
-    deadline = time.monotonic() + 10
-    while not proxy.rejected() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proxy.rejected() and not proxy.connections()
+    assert proxy.wait_for_rejected(1) and not proxy.connections()
 
 
 # --------------------------------------------------------------------------------------------

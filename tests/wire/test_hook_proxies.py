@@ -228,8 +228,7 @@ def test_proxy_rejecting_credentials_is_exit_11(
     assert "407" in error.detail
     assert target.fake_tls.request_count == 0
     # A refused authentication is final: the request was not sent again.
-    proxy.wait_for_connections(0)
-    assert len(proxy.rejected()) == 1, proxy.access_log()
+    assert len(proxy.wait_for_rejected(1)) == 1, proxy.access_log()
     assert not proxy.connections()
     assert_no_secret(everything_shown(error, caplog, capsys), [WRONG_PASSWORD, PROXY_PASSWORD])
 
