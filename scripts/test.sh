@@ -29,34 +29,29 @@ echo "== pytest"
 # Parallel workers: the three big groups (two live Airflows, the `dags test` runs) keep one worker
 # each for most of the run, and much of the rest waits on timeouts, retries and servers, so more
 # workers than cores pay off: on 2 cores 5 workers took 487 s and 900 CPU-s, 4 took 576 s and
-# 985, before the suite's CPU came down to about 800 (LAMBDA_UE_TEST_WORKERS=0 runs serially). Each worker starts its own session-scoped servers
-# and Airflow homes; loadgroup keeps each xdist_group on one worker (the live tier's two groups,
-# each sharing a live Airflow; a compatibility target).
+# 985, before the suite's CPU came down to about 800 (LAMBDA_UE_TEST_WORKERS=0 runs serially).
+# Each worker starts its own session-scoped servers and Airflow homes; loadgroup keeps each
+# xdist_group on one worker (the live tier's two groups, each sharing a live Airflow; a
+# compatibility target).
 workers="${LAMBDA_UE_TEST_WORKERS:-5}"
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)
-# The compatibility tier's environments build meanwhile (mostly installing from uv's cache), at the
-# lowest CPU priority: on a fresh clone they install and compile for minutes, and the suite, which
-# is CPU-bound on two cores, must not wait for them.
-builds="$AIRFLOW_HOME/compat-build.log"
-nice -n 19 .venv/bin/python -m tests.compat.envs build >"$builds" 2>&1 &
-build_pid=$!
 started=$(date +%s)
 # pytest exits 5 when it collects no test: that is a failure here, as any non-zero exit is.
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
-build_status=0
-wait "$build_pid" || build_status=$?
 [ "$status" = 0 ] || exit "$status"
 
 # The compatibility tier: the package in a locked environment of every supported Airflow minor
 # release (compat/*.txt, built once into .compat-envs/), each its own line of the summary.
 # LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
+# The environments build only now (mostly installing from uv's cache), not alongside the suite:
+# on a fresh clone they install and compile for minutes, and beside them, even at nice 19, the
+# suite (CPU-bound on two cores) took 549 s against 468 s on a fresh clone without them.
 echo "== compatibility tier"
 started=$(date +%s)
-cat "$builds"
-[ "$build_status" = 0 ] || { echo "compat env build failed (exit $build_status)"; exit "$build_status"; }
+.venv/bin/python -m tests.compat.envs build || { status=$?; echo "compat env build failed (exit $status)"; exit "$status"; }
 # One target per worker at a time (its tests share the target's environment and Airflow home).
 compat_parallel=()
 [ "$workers" != 0 ] && compat_parallel=(-n 2 --dist loadgroup)
