@@ -103,6 +103,8 @@ import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
     from airflow_provider_lambda_ue.invocation import Invocation
     from airflow_provider_lambda_ue.output import InvokeResult
@@ -122,7 +124,7 @@ RUN_ON_WORKER = "run_on_worker"
 
 
 #: The first aiobotocore release whose ``AioConfig`` takes a socket factory in ``connector_args``.
-AIOBOTOCORE_SOCKET_FACTORY = (3, 1, 0)
+AIOBOTOCORE_SOCKET_FACTORY = "3.1.0"
 
 
 def async_client_problems() -> list[str]:
@@ -135,9 +137,12 @@ def async_client_problems() -> list[str]:
     process that defers from a worker. Below it, or where no version can be read, the behaviour is
     probed.
     """
+    from packaging.version import Version
+
     if find_spec("aiobotocore") is None:
         return ["aiobotocore is not installed (apache-airflow-providers-amazon[aiobotocore])"]
-    if _release("aiobotocore") >= AIOBOTOCORE_SOCKET_FACTORY:
+    installed = _release("aiobotocore")
+    if installed is not None and installed >= Version(AIOBOTOCORE_SOCKET_FACTORY):
         return []
     from aiobotocore.config import AioConfig
     from botocore.exceptions import ParamValidationError
@@ -149,16 +154,16 @@ def async_client_problems() -> list[str]:
     return []
 
 
-def _release(distribution: str) -> tuple[int, ...]:
-    """The leading numbers of the installed version (``3.1.0rc1`` -> ``(3, 1, 0)``); ``()`` if unknown."""
-    import re
+def _release(distribution: str) -> Version | None:
+    """The installed version of ``distribution``; None if it cannot be read."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from packaging.version import InvalidVersion, Version
+
     try:
-        found = re.match(r"\d+(?:\.\d+)*", version(distribution))
-    except PackageNotFoundError:
-        return ()
-    return tuple(int(part) for part in found.group().split(".")) if found else ()
+        return Version(version(distribution))
+    except (PackageNotFoundError, InvalidVersion):
+        return None
 
 
 def _separate_proxy_tls_context() -> bool:

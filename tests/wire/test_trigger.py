@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 from botocore import exceptions as bce
+from packaging.version import Version
 
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
 from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
@@ -189,13 +190,15 @@ def test_async_client_check_probes_only_below_the_release_that_added_the_socket_
             raise TypeError("connector_args: unknown socket_factory")
 
     monkeypatch.setattr(aiobotocore.config, "AioConfig", NoSocketFactory)
-    assert trigger_module._release("aiobotocore") >= AIOBOTOCORE_SOCKET_FACTORY
+    installed = trigger_module._release("aiobotocore")
+    assert installed is not None and installed >= Version(AIOBOTOCORE_SOCKET_FACTORY)
     assert async_client_problems() == []  # the version settles it: the probe did not run
-    monkeypatch.setattr(trigger_module, "_release", lambda distribution: (2, 24, 1))
-    assert async_client_problems() == [
-        "this aiobotocore cannot set TCP keepalive timings (no socket_factory connector arg)"
-    ]
-    monkeypatch.setattr(trigger_module, "_release", lambda distribution: ())  # no version to read
+    for below in ("2.24.1", "3.1.0rc1"):
+        monkeypatch.setattr(trigger_module, "_release", lambda distribution, v=below: Version(v))
+        assert async_client_problems() == [
+            "this aiobotocore cannot set TCP keepalive timings (no socket_factory connector arg)"
+        ], below
+    monkeypatch.setattr(trigger_module, "_release", lambda distribution: None)  # no version to read
     assert async_client_problems() != []
 
 
