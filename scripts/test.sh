@@ -46,9 +46,9 @@ echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
 # The compatibility tier: the package in a locked environment of every supported Airflow minor
 # release (compat/*.txt, built once into .compat-envs/), each its own line of the summary.
 # LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
-# The environments build only now (mostly installing from uv's cache), not alongside the suite:
-# on a fresh clone they install and compile for minutes, and beside them, even at nice 19, the
-# suite (CPU-bound on two cores) took 549 s against 468 s on a fresh clone without them.
+# The environments build only now (mostly installing from uv's cache), not alongside the suite,
+# so that the suite's wall time above is its own: on a fresh clone they install and compile for
+# minutes (fresh clones took 549 s of pytest beside them at nice 19, 468 and 536 s without them).
 echo "== compatibility tier"
 started=$(date +%s)
 .venv/bin/python -m tests.compat.envs build || { status=$?; echo "compat env build failed (exit $status)"; exit "$status"; }
