@@ -375,7 +375,7 @@ class LambdaInvokeOperator(BaseOperator):
         if resolved is not None and not current.request.fetch_full_log:
             current.credentials_set = resolved.get("credentials_set")
             current.proxy_credentials_set = resolved.get("proxy_credentials_set")
-            self._region = resolved.get("region")
+            self._resolved = resolved
             return current
         self._hook = path.build_hook(current)
         return current
@@ -434,13 +434,16 @@ class LambdaInvokeOperator(BaseOperator):
         """
         current: Invocation | None = getattr(self, "_current", None)
         hook = getattr(self, "_hook", None)
-        region: str | None = getattr(self, "_region", None)
-        if current is None or current.request is None or (hook is None and region is None):
+        resolved: dict[str, Any] | None = getattr(self, "_resolved", None)
+        if current is None or current.request is None or (hook is None and resolved is None):
             return
         from airflow_provider_lambda_ue import links
 
         request_id = ((document or {}).get("result") or {}).get("request_id")
-        if hook is not None:
+        if hook is None:
+            assert resolved is not None
+            region = resolved.get("region")  # what the triggerer's client used
+        else:
             try:
                 region = links.region_of(hook)
             except Exception as exc:

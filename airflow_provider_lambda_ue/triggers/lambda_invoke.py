@@ -103,8 +103,6 @@ import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue.fields import INVOCATION_REQUEST_RESPONSE, InvokeRequest, LambdaInvokeFields
 
 if TYPE_CHECKING:
-    from packaging.version import Version
-
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
     from airflow_provider_lambda_ue.invocation import Invocation
     from airflow_provider_lambda_ue.output import InvokeResult
@@ -137,12 +135,9 @@ def async_client_problems() -> list[str]:
     process that defers from a worker. Below it, or where no version can be read, the behaviour is
     probed.
     """
-    from packaging.version import Version
-
     if find_spec("aiobotocore") is None:
         return ["aiobotocore is not installed (apache-airflow-providers-amazon[aiobotocore])"]
-    installed = _release("aiobotocore")
-    if installed is not None and installed >= Version(AIOBOTOCORE_SOCKET_FACTORY):
+    if _installed_at_least("aiobotocore", AIOBOTOCORE_SOCKET_FACTORY):
         return []
     from aiobotocore.config import AioConfig
     from botocore.exceptions import ParamValidationError
@@ -154,16 +149,16 @@ def async_client_problems() -> list[str]:
     return []
 
 
-def _release(distribution: str) -> Version | None:
-    """The installed version of ``distribution``; None if it cannot be read."""
+def _installed_at_least(distribution: str, release: str) -> bool:
+    """Whether the installed ``distribution`` is ``release`` or later; False if its version is unreadable."""
     from importlib.metadata import PackageNotFoundError, version
 
     from packaging.version import InvalidVersion, Version
 
     try:
-        return Version(version(distribution))
+        return Version(version(distribution)) >= Version(release)
     except (PackageNotFoundError, InvalidVersion):
-        return None
+        return False
 
 
 def _separate_proxy_tls_context() -> bool:

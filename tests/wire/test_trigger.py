@@ -181,25 +181,28 @@ def test_async_client_is_available() -> None:
 def test_async_client_check_probes_only_below_the_release_that_added_the_socket_factory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import aiobotocore.config
+    import importlib.metadata
 
-    from airflow_provider_lambda_ue.triggers import lambda_invoke as trigger_module
+    import aiobotocore.config
 
     class NoSocketFactory:
         def __init__(self, **kwargs: Any) -> None:
             raise TypeError("connector_args: unknown socket_factory")
 
     monkeypatch.setattr(aiobotocore.config, "AioConfig", NoSocketFactory)
-    installed = trigger_module._release("aiobotocore")
-    assert installed is not None and installed >= Version(AIOBOTOCORE_SOCKET_FACTORY)
+    installed = Version(importlib.metadata.version("aiobotocore"))
+    assert installed >= Version(AIOBOTOCORE_SOCKET_FACTORY)
     assert async_client_problems() == []  # the version settles it: the probe did not run
-    for below in ("2.24.1", "3.1.0rc1"):
-        monkeypatch.setattr(trigger_module, "_release", lambda distribution, v=below: Version(v))
+    real_version = importlib.metadata.version
+    for below in ("2.24.1", "3.1.0rc1", "not a version"):
+        monkeypatch.setattr(
+            importlib.metadata,
+            "version",
+            lambda name, v=below: v if name == "aiobotocore" else real_version(name),
+        )
         assert async_client_problems() == [
             "this aiobotocore cannot set TCP keepalive timings (no socket_factory connector arg)"
         ], below
-    monkeypatch.setattr(trigger_module, "_release", lambda distribution: None)  # no version to read
-    assert async_client_problems() != []
 
 
 @pytest.mark.parametrize(
