@@ -25,7 +25,7 @@ LIVE_DAGS = Path(__file__).resolve().parent / "dags"
 # with the rest of the suite). Under ``--dist loadgroup`` a group's tests run one after another.
 @pytest.fixture(scope="package")
 def live_airflow(
-    local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
+    local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory, migrated_database: Path
 ) -> Iterator[LiveAirflow]:
     """A running Airflow (two worker slots) whose DAGs call the local endpoint; ends with the live tests."""
     env = {
@@ -40,6 +40,11 @@ def live_airflow(
         "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
     }
     with LiveAirflow(
-        tmp_path_factory.mktemp("live_airflow_home"), LIVE_DAGS, env=env, parallelism=2, pythonpath=REPO
+        tmp_path_factory.mktemp("live_airflow_home"),
+        LIVE_DAGS,
+        env=env,
+        parallelism=2,
+        pythonpath=REPO,
+        database=migrated_database,
     ) as airflow:
         yield airflow
