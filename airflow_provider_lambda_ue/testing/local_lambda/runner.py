@@ -1,6 +1,6 @@
 """Run one Lambda handler invocation for :class:`~.executor.HandlerExecutor`, in a fresh interpreter.
 
-usage: python -u runner.py CONTROL_JSON RESULT_JSON START_FD
+usage: python -u -S runner.py CONTROL_JSON RESULT_JSON START_FD
 
 A stand-alone script: it imports only the standard library (the executor copies it into its work
 directory and runs it with the server's interpreter), and never returns from :func:`finish`.
@@ -209,6 +209,9 @@ def main() -> NoReturn:
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     # The runner's own directory must not shadow user modules.
     sys.path[0] = task_root
+    # Started without ``site`` (-S): the server's package directories, but not their ``.pth``
+    # files, which import hooks (an editable install's finder) that no handler needs.
+    sys.path.extend(path for path in control.get("site_packages", ()) if path not in sys.path)
 
     handler, error = load_handler(control["handler"], request_id)
     if handler is None:
