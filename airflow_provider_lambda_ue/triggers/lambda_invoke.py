@@ -89,6 +89,7 @@ look up an earlier synchronous invocation. What a user can do:
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -255,7 +256,7 @@ class LambdaInvokeTrigger(BaseTrigger):
 
     :param request: The validated request (:meth:`InvokeRequest.to_dict`): connection ids, never
         keys or passwords; the proxy URL never carries credentials (validation rejects that).
-    :param links: When the task started in the triggerer: store the function link's URL before
+    :param links: When the task started in the triggerer: store the function link's URL while
         invoking, so that the UI shows it while the trigger waits (the operator's ``do_xcom_push``).
         A task deferred from a worker says it in ``end_here``.
     :param fields: The task's raw fields (:class:`LambdaInvokeFields` names), when the task started
@@ -316,6 +317,7 @@ class LambdaInvokeTrigger(BaseTrigger):
         hook: LambdaInvokeHook | None = None
         request: InvokeRequest | None = None
         started_here: Invocation | None = None
+        links_stored: asyncio.Future[None] | None = None
         try:
             if self.request is None:
                 started_here, reasons, checked = self._validate_here()
@@ -326,8 +328,12 @@ class LambdaInvokeTrigger(BaseTrigger):
                     yield TriggerEvent({"status": RUN_ON_WORKER, "reasons": reasons})
                     return
                 if self.links:
-                    # No worker run has shown the function link yet: show it during the wait.
-                    self._store_links(request, checked, None)
+                    # No worker run has shown the function link yet: show it during the wait. In a
+                    # thread, beside Invoke: the triggerer's first request to the Execution API
+                    # (an XCom) builds its in-process API first, seconds of CPU that would
+                    # otherwise delay the first invocation after every triggerer start.
+                    storing = asyncio.to_thread(self._store_links, request, checked, None)
+                    links_stored = asyncio.ensure_future(storing)
             else:
                 request = InvokeRequest.from_dict(self.request)
             hook = LambdaInvokeHook.from_request(request)
@@ -342,11 +348,15 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url if hook is not None else None)
             self.log.info("Invocation failed: %s", error)
+            if links_stored is not None:
+                await links_stored  # before the event, which ends the task
             yield self._end_event(request, hook, error=error) or TriggerEvent(
                 {**error_event(error), **resolution(started_here, hook)}
             )
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
+        if links_stored is not None:
+            await links_stored
         yield self._end_event(request, hook, result=result) or TriggerEvent(
             # When Invoke was sent: where the worker looks for the complete log (fetch_full_log).
             {
