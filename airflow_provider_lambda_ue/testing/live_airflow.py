@@ -173,7 +173,7 @@ class LiveAirflow:
             # The Execution API builds its versioned routes on its first request (Cadwyn: about
             # 5 CPU-seconds). Made by the first task, that request outlasts the task client's
             # timeout, which then retries: the first task took 10 s longer. Any answer will do.
-            with contextlib.suppress(LiveAirflowError):
+            with contextlib.suppress(LiveAirflowError, OSError):
                 self._request("GET", "/execution/health", auth=False, raw=True)
         except BaseException:
             self.stop()
