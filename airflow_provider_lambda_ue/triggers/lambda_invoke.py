@@ -334,9 +334,12 @@ class LambdaInvokeTrigger(BaseTrigger):
                     # otherwise delay the first invocation after every triggerer start.
                     storing = asyncio.to_thread(self._store_links, request, checked, None)
                     links_stored = asyncio.ensure_future(storing)
+                # The hook that validation built has read the connections: it invokes too (the
+                # links' thread only reads what it has already resolved).
+                hook = checked
             else:
                 request = InvokeRequest.from_dict(self.request)
-            hook = LambdaInvokeHook.from_request(request)
+                hook = LambdaInvokeHook.from_request(request)
             self.log.info(
                 "Invoking %s%s%s",
                 request.function_name,
