@@ -24,13 +24,22 @@ Unchanged since 3.0 and imported directly where used: ``airflow.sdk.BaseOperator
 ``airflow.sdk.Context``, ``airflow.sdk.Connection``, ``airflow.sdk.log.mask_secret``,
 ``airflow.triggers.base.BaseTrigger``/``TriggerEvent``.
 
+Blocking work that a trigger does (reading a connection, storing an XCom, masking a secret) runs
+through :func:`run_in_thread`: how a trigger may call the Task SDK differs between releases.
+
 Importing this module costs nothing beyond what ``import airflow`` has already paid.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from airflow import __version__ as _airflow_version
 from packaging.version import Version
+
+_T = TypeVar("_T")
 
 
 def _base_version(version: str) -> tuple[int, int, int]:
@@ -92,3 +101,22 @@ __all__ = [
     "conf",
     "redact",
 ]
+
+
+async def run_in_thread(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """
+    Run blocking work off the event loop, where it may call the Task SDK (connections, XComs, masking).
+
+    In a triggerer before Airflow 3.2 a synchronous SDK call reaches the supervisor through asgiref's
+    ``async_to_sync``, which works only in a thread that asgiref's ``sync_to_async`` started: on the
+    event loop's thread it raises ("You cannot use AsyncToSync in the same thread as an async event
+    loop"), and in a plain thread (``asyncio.to_thread``) it reads the supervisor's socket on an
+    event loop of its own, out of turn with the triggerer's, which then dies ("Response read out of
+    order") with every trigger it runs. From 3.2 on any thread will do; asgiref's does on every
+    release (Airflow requires asgiref). Its own thread each (not asgiref's one shared thread): a
+    slow first XCom must not hold up the other triggers' connection reads.
+    """
+    from asgiref.sync import sync_to_async
+
+    result: _T = await sync_to_async(functools.partial(func, *args, **kwargs), thread_sensitive=False)()
+    return result

@@ -52,6 +52,20 @@ def mask(*secrets: str | None) -> None:
         mask_secret(secret)
 
 
+async def mask_async(*secrets: str | None) -> None:
+    """
+    :func:`mask` from a coroutine: where Airflow is loaded, in a thread the Task SDK can talk to its
+    supervisor from (a triggerer before Airflow 3.2 refuses it on the event loop, see
+    :func:`~airflow_provider_lambda_ue.compat.run_in_thread`).
+    """
+    if not any(secrets) or "airflow.sdk" not in sys.modules:
+        mask(*secrets)
+        return
+    from airflow_provider_lambda_ue.compat import run_in_thread
+
+    await run_in_thread(mask, *secrets)
+
+
 def redact_secrets(text: str) -> str:
     """
     ``text`` with every secret registered by :func:`mask` replaced by ``***``.
@@ -126,7 +140,7 @@ async def mask_signing_credentials_async(client: Any) -> None:
     if credentials is not None:
         _mask_on_refresh(credentials)
         frozen = await credentials.get_frozen_credentials()
-        mask(frozen.secret_key, frozen.token)
+        await mask_async(frozen.secret_key, frozen.token)
 
 
 def _mask_on_refresh(credentials: Any) -> None:
@@ -141,10 +155,10 @@ def _mask_on_refresh(credentials: Any) -> None:
 
 
 def _masking_refresh(refresh: Callable[[], Any]) -> Callable[[], Any]:
-    def mask_metadata(metadata: Any) -> Any:
+    def secrets_of(metadata: Any) -> tuple[str | None, ...]:
         if isinstance(metadata, dict):
-            mask(metadata.get("secret_key"), metadata.get("token"))
-        return metadata
+            return metadata.get("secret_key"), metadata.get("token")
+        return ()
 
     @functools.wraps(refresh)
     def refresh_and_mask() -> Any:
@@ -153,9 +167,12 @@ def _masking_refresh(refresh: Callable[[], Any]) -> Callable[[], Any]:
             pending = metadata
 
             async def masked() -> Any:
-                return mask_metadata(await pending)
+                renewed = await pending
+                await mask_async(*secrets_of(renewed))
+                return renewed
 
             return masked()
-        return mask_metadata(metadata)
+        mask(*secrets_of(metadata))
+        return metadata
 
     return refresh_and_mask

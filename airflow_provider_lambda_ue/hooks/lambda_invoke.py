@@ -32,6 +32,7 @@ from botocore.config import Config
 import airflow_provider_lambda_ue.exceptions  # noqa: F401
 from airflow_provider_lambda_ue import _private_api
 from airflow_provider_lambda_ue.classifier import classify, fix_xml_error
+from airflow_provider_lambda_ue.compat import run_in_thread
 from airflow_provider_lambda_ue.fields import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_TIMEOUT_SECONDS,
@@ -282,9 +283,9 @@ class LambdaInvokeHook(LambdaInvokerBase, _private_api.FrameCallerLookup, AwsBas
         Equal :meth:`async_client_key` in one event loop, one client; it is built in a worker
         thread (:meth:`async_client_context`), then given the XML-error fix-up and masking.
         """
-        key = await asyncio.to_thread(self.async_client_key)
+        key = await run_in_thread(self.async_client_key)
         return await SHARED_CLIENTS.lease(
-            key, lambda: asyncio.to_thread(self.async_client_context), _prepare_async_client
+            key, lambda: run_in_thread(self.async_client_context), _prepare_async_client
         )
 
     def async_client_context(self) -> Any:

@@ -137,8 +137,10 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
             return False
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
+        from airflow_provider_lambda_ue.compat import run_in_thread
+
         try:
-            states = await asyncio.to_thread(
+            states = await run_in_thread(
                 RuntimeTaskInstance.get_task_states,
                 dag_id=ti.dag_id,
                 task_ids=[ti.task_id],

@@ -310,6 +310,7 @@ class LambdaInvokeTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Invoke once (retrying only what provably did not run) and yield the answer or the failure."""
+        from airflow_provider_lambda_ue.compat import run_in_thread
         from airflow_provider_lambda_ue.exceptions import classify
         from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
         from airflow_provider_lambda_ue.invocation import error_event
@@ -320,8 +321,9 @@ class LambdaInvokeTrigger(BaseTrigger):
         links_stored: asyncio.Future[None] | None = None
         try:
             if self.request is None:
-                started_here, reasons, checked = self._validate_here()
-                request = started_here.request
+                # Reads the connections (the Task SDK): off the event loop, see run_in_thread.
+                validated, reasons, checked = await run_in_thread(self._validate_here)
+                started_here, request = validated, validated.request
                 assert request is not None
                 if reasons:
                     self.log.info("Invoking on the worker instead: %s", "; ".join(reasons))
@@ -332,7 +334,7 @@ class LambdaInvokeTrigger(BaseTrigger):
                     # thread, beside Invoke: the triggerer's first request to the Execution API
                     # (an XCom) builds its in-process API first, seconds of CPU that would
                     # otherwise delay the first invocation after every triggerer start.
-                    storing = asyncio.to_thread(self._store_links, request, checked, None)
+                    storing = run_in_thread(self._store_links, request, checked, None)
                     links_stored = asyncio.ensure_future(storing)
                 # The hook that validation built has read the connections: it invokes too (the
                 # links' thread only reads what it has already resolved).
@@ -353,14 +355,15 @@ class LambdaInvokeTrigger(BaseTrigger):
             self.log.info("Invocation failed: %s", error)
             if links_stored is not None:
                 await links_stored  # before the event, which ends the task
-            yield self._end_event(request, hook, error=error) or TriggerEvent(
-                {**error_event(error), **resolution(started_here, hook)}
-            )
+            # Ending here stores XComs (the Task SDK): off the event loop too.
+            ended = await run_in_thread(self._end_event, request, hook, error=error)
+            yield ended or TriggerEvent({**error_event(error), **resolution(started_here, hook)})
             return
         self.log.info("Lambda answered %s (request id %s)", result.status_code, result.request_id or "n/a")
         if links_stored is not None:
             await links_stored
-        yield self._end_event(request, hook, result=result) or TriggerEvent(
+        ended = await run_in_thread(self._end_event, request, hook, result=result)
+        yield ended or TriggerEvent(
             # When Invoke was sent: where the worker looks for the complete log (fetch_full_log).
             {
                 "status": "success",
