@@ -57,6 +57,10 @@ AIRFLOW_V_3_3_PLUS: bool = AIRFLOW_VERSION >= (3, 3, 0)
 
 HAS_TASK_STATE_STORE: bool = AIRFLOW_V_3_3_PLUS
 """The task context has ``task_state_store`` (kept across a task instance's tries): 3.3 and later."""
+SCHEDULER_STARTS_FROM_TRIGGER: bool = not AIRFLOW_V_3_1_PLUS or AIRFLOW_V_3_3_PLUS
+"""The scheduler starts a task with ``start_from_trigger`` in the triggerer: 3.0, and 3.3 and later.
+3.1 and 3.2 disabled it ("we haven't figured out how to render start_from_trigger in the
+scheduler", ``DagRun.schedule_tis``): every task runs on a worker first."""
 TRIGGER_HAS_ON_KILL: bool = AIRFLOW_V_3_3_PLUS
 """The triggerer calls ``BaseTrigger.on_kill`` when a user acts on the deferred task: 3.3 and later.
 Before, a user's action and a triggerer's shutdown both only cancel ``run``."""

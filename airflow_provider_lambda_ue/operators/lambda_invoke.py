@@ -321,7 +321,8 @@ class LambdaInvokeOperator(BaseOperator):
         Airflow builds the trigger from ``start_trigger_args`` before any worker runs, so the
         trigger gets the raw fields: from Airflow 3.3 the triggerer renders the templated ones (with
         the standard template context, a plain Jinja environment), before that not at all.
-        Obstacles: a field holding a template before Airflow 3.3; a ``.json`` template file (the
+        Obstacles: Airflow 3.1 or 3.2 (their scheduler does not do it); a field holding a template
+        before Airflow 3.3; a ``.json`` template file (the
         triggerer has no ``template_searchpath``); a DAG with its own Jinja settings (macros,
         filters, native rendering, environment options) and a templated field; a value that is
         not plain JSON data (an ``XComArg``, bytes: resolved on the worker only); an ``Event`` or
@@ -330,6 +331,8 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue import compat
 
         obstacles: list[str] = []
+        if not compat.SCHEDULER_STARTS_FROM_TRIGGER:
+            obstacles.append("the scheduler of Airflow 3.1 and 3.2 never starts a task in the triggerer")
         values = {name: getattr(self, name) for name in LambdaInvokeFields.names()}
         odd = sorted(name for name, value in values.items() if not _plain_data(value))
         if odd:
