@@ -33,7 +33,9 @@ with DAG(
         fail_on_function_error=os.environ.get("LAMBDA_UE_FAIL_ON_FUNCTION_ERROR", "true"),
     )
 
-    @task(trigger_rule="all_done")
+    # One XCom, the summary: from "-> dict" alone TaskFlow would also push each key as an XCom of
+    # its own, and Airflow 3.0 fails the task on a key whose value is None (a success's function_error).
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def report(ti=None) -> dict:
         """Summarise the invocation from its document, whatever its outcome."""
         document = ti.xcom_pull(task_ids="invoke")
