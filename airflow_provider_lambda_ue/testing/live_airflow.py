@@ -79,6 +79,8 @@ class LiveAirflow:
     :param database: A migrated SQLite database of this Airflow to start from (copied; e.g. the
         ``airflow.db`` of a home that :func:`~.dag_runner.create_airflow_env` made). By default
         :meth:`start` migrates a new one (``airflow db migrate``, about 5 CPU-seconds).
+    :param airflow: The ``airflow`` program every component runs: another environment's (an older
+        release's, say); by default the one installed beside this Python.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class LiveAirflow:
         pythonpath: Path | None = None,
         port: int = 0,
         database: Path | None = None,
+        airflow: str | None = None,
     ) -> None:
         self.home = Path(home)
+        self.airflow = airflow or AIRFLOW
         self.database = database
         self.dags_folder = Path(dags_folder)
         self.port = port or _free_port()
@@ -112,6 +116,8 @@ class LiveAirflow:
             AIRFLOW__API__WORKERS="1",
             AIRFLOW__API__SECRET_KEY=_SHARED_SECRET,
             AIRFLOW__API_AUTH__JWT_SECRET=_SHARED_SECRET,
+            # :meth:`xcom` reads values deserialised, which Airflow 3.0 refuses without this.
+            AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT="True",
             # :meth:`start` migrates the database just before: every component checking the
             # migrations again would load each Alembic revision script (about 0.9 CPU-seconds each).
             AIRFLOW__DATABASE__CHECK_MIGRATIONS="False",
@@ -164,9 +170,8 @@ class LiveAirflow:
                 fernet_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
                 (self.home / "airflow.cfg").write_text(f"[core]\nfernet_key = {fernet_key}\n")
             else:
-                subprocess.run(
-                    [AIRFLOW, "db", "migrate"], env=self.env, capture_output=True, check=True, timeout=600
-                )
+                migrate = [self.airflow, "db", "migrate"]
+                subprocess.run(migrate, env=self.env, capture_output=True, check=True, timeout=600)
             for component in COMPONENTS:
                 self.start_component(component)
             self.wait_healthy(timeout)
@@ -192,7 +197,7 @@ class LiveAirflow:
         if handle is None or handle.closed:
             handle = self._log_handles[component] = open(log_path, "ab")  # noqa: SIM115 - kept open while it runs
         self.processes[component] = subprocess.Popen(
-            [AIRFLOW, component],
+            [self.airflow, component],
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=handle,

@@ -14,6 +14,7 @@ exit codes 0, 1, 10, 11, 20 and 21 from real causes. All against the one local L
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
+from airflow_provider_lambda_ue.output import STATUS_SUCCESS
+from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.compat.conftest import CompatEnv
 from tests.support.document_shape import DOCUMENT_KEYS
@@ -35,6 +38,7 @@ from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
+EXAMPLE_DAGS = REPO / "example_dags"
 AWS_SECRET = f"compat-secret-{uuid.uuid4().hex}"
 RUN_TIMEOUT = 600
 
@@ -108,6 +112,7 @@ if compat.AIRFLOW_V_3_2_PLUS:
 print(json.dumps({
     "version": list(compat.AIRFLOW_VERSION),
     "flags": [compat.AIRFLOW_V_3_1_PLUS, compat.AIRFLOW_V_3_2_PLUS, compat.AIRFLOW_V_3_3_PLUS],
+    "starts_from_trigger": compat.SCHEDULER_STARTS_FROM_TRIGGER,
     "no_retry": all(issubclass(LambdaAuthenticationError, cls) for cls in fail),
     "airflow_exception": issubclass(LambdaInvokeError, airflow.exceptions.AirflowException),
     "conf": compat.conf.getboolean("operators", "default_deferrable"),
@@ -130,6 +135,8 @@ def test_compat_module_matches_the_release(compat_env: CompatEnv) -> None:
     version = tuple(int(part) for part in compat_env.target.airflow.split("."))
     assert tuple(probe["version"]) == version
     assert probe["flags"] == [version >= (3, 1), version >= (3, 2), version >= (3, 3)]
+    # The live test below shows it: on 3.1 and 3.2 a task with start_from_trigger runs on a worker.
+    assert probe["starts_from_trigger"] is not ((3, 1) <= version < (3, 3))
     assert probe["no_retry"] is True
     assert probe["airflow_exception"] is True
     assert probe["conf"] is True  # the operator's default_deferrable comes from this conf
@@ -307,3 +314,95 @@ def test_cli_exit_codes(
     # The CLI has exited, so a retry would already have been sent: a few seconds show it.
     assert slow.wait_for_count(1, timeout=120) == 1
     assert slow.wait_for_count(2, timeout=6) == 1
+
+
+def test_example_dags_deferred_in_a_live_airflow(
+    compat_env: CompatEnv,
+    local_lambda: LocalLambda,
+    functions: Functions,
+    tmp_path: Path,
+) -> None:
+    """
+    The example DAGs in a live Airflow of this release (api-server, scheduler, dag-processor and
+    triggerer as processes of its environment, LocalExecutor), deferrable by default as a user
+    turns it on (``[operators] default_deferrable``): a task started in the triggerer, mapped tasks
+    that defer from a worker and end in the trigger, and a downstream task reading the document.
+    Where this release's aiobotocore cannot defer (3.0's constraints), each runs synchronously.
+    """
+    target = compat_env.target
+    version = tuple(int(part) for part in target.airflow.split("."))
+    env = {
+        # This release's programs first on PATH: Airflow may start ``airflow`` or ``python``.
+        **compat_env.environment({"PATH": os.environ.get("PATH", "")}),
+        "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,
+        "LAMBDA_UE_FUNCTION": functions.demo,
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "login": "testing", "password": AWS_SECRET}
+        ),
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+    }
+    dag_ids = ("example_lambda_sync_tail", "example_lambda_fan_out", "example_lambda_xcom_downstream")
+    with LiveAirflow(
+        tmp_path / "home", EXAMPLE_DAGS, env=env, pythonpath=REPO, airflow=compat_env.airflow
+    ) as airflow:
+        runs = {}
+        for dag_id in dag_ids:
+            airflow.wait_for_dag(dag_id)
+            runs[dag_id] = airflow.trigger(dag_id)
+        states = {
+            dag_id: airflow.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+            for dag_id, run_id in runs.items()
+        }
+        assert states == dict.fromkeys(dag_ids, "success"), _failed_task_logs(airflow, runs)
+
+        run_id = runs["example_lambda_sync_tail"]
+        document = airflow.xcom("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
+        assert set(document) == set(DOCUMENT_KEYS)
+        assert document["exit_code"] == 0
+        assert json.loads(document["result"]["payload"])["received"]["run_id"] == run_id
+        log = airflow.task_log("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
+        assert "| Grüße aus Lambda ✓" in log, log[-4000:]
+        if target.defers:
+            # The trigger invoked. Its templated payload keeps it from starting in the triggerer
+            # before 3.3 (which renders templates there): it defers from a worker instead.
+            assert f"Invoking {functions.demo}" in log, log[-4000:]
+            assert ("Deferring the invocation" in log) is (version < (3, 3)), log[-4000:]
+        else:
+            assert "Invoking without deferring: this aiobotocore cannot" in log, log[-4000:]
+
+        run_id = runs["example_lambda_fan_out"]
+        assert airflow.xcom("example_lambda_fan_out", run_id, "collect") == [0] * 5
+        log = airflow.task_log("example_lambda_fan_out", run_id, "invoke_each", map_index=0)
+        # Mapped tasks defer from a worker (their fields are known only there).
+        assert ("Deferring the invocation" in log) is target.defers, log[-4000:]
+
+        run_id = runs["example_lambda_xcom_downstream"]
+        log = airflow.task_log("example_lambda_xcom_downstream", run_id, "invoke")
+        # Plain fields: it starts in the triggerer, which reads the connection there (not on 3.1
+        # and 3.2, whose scheduler does not: it defers from a worker). Where aiobotocore cannot
+        # invoke, the trigger hands it back to a worker, which invokes.
+        from_worker = (3, 1) <= version < (3, 3)
+        assert ("Deferring the invocation" in log) is (from_worker and target.defers), log[-4000:]
+        if target.defers:
+            assert f"Invoking {functions.demo}" in log, log[-4000:]
+        elif not from_worker:
+            assert "Invoking on the worker instead: this aiobotocore cannot" in log, log[-4000:]
+        assert airflow.xcom("example_lambda_xcom_downstream", run_id, "report") == {
+            "exit_code": 0,
+            "status_description": STATUS_SUCCESS,
+            "function_error": None,
+        }
+        for component in ("scheduler", "triggerer", "api-server"):
+            assert AWS_SECRET not in airflow.component_log(component), component
+
+
+def _failed_task_logs(airflow: LiveAirflow, runs: Mapping[str, str]) -> str:
+    """Every task's state, and the log's end of each task that did not succeed: why a run failed."""
+    shown = []
+    for dag_id, run_id in runs.items():
+        for (task_id, map_index), state in airflow.task_states(dag_id, run_id).items():
+            shown.append(f"{dag_id}.{task_id}[{map_index}]: {state}")
+            if state != "success":
+                log = airflow.task_log(dag_id, run_id, task_id, map_index=map_index)
+                shown.append(log[-3000:])
+    return "\n".join(shown)
