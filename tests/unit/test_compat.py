@@ -1,0 +1,46 @@
+"""compat.run_in_thread: blocking work off the event loop, in a thread the Task SDK can use there."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from airflow_provider_lambda_ue.compat import run_in_thread
+
+
+def test_a_sync_sdk_call_in_the_thread_runs_on_the_callers_event_loop() -> None:
+    """
+    Before Airflow 3.2 the triggerer's ``send`` is ``async_to_sync(asend)``: it must run on the
+    triggerer's own loop (which owns the socket and its lock). From ``asyncio.to_thread`` it ran
+    on a loop of its own, and the triggerer died ("Response read out of order").
+    """
+    seen: dict[str, object] = {}
+
+    async def asend() -> str:
+        seen["loop"] = asyncio.get_running_loop()
+        return "answer"
+
+    def blocking_sdk_call(suffix: str, *, twice: bool) -> str:
+        seen["thread"] = threading.get_ident()
+        answer = async_to_sync(asend)()
+        return answer * 2 + suffix if twice else answer + suffix
+
+    async def trigger() -> tuple[str, asyncio.AbstractEventLoop, int]:
+        answer = await run_in_thread(blocking_sdk_call, "!", twice=True)
+        return answer, asyncio.get_running_loop(), threading.get_ident()
+
+    answer, loop, loop_thread = asyncio.run(trigger())
+    assert answer == "answeranswer!"
+    assert seen["loop"] is loop
+    assert seen["thread"] != loop_thread
+
+
+def test_exceptions_reach_the_caller() -> None:
+    def fails() -> None:
+        raise ValueError("no connection")
+
+    with pytest.raises(ValueError, match="no connection"):
+        asyncio.run(run_in_thread(fails))
