@@ -361,6 +361,7 @@ def test_example_dags_deferred_in_a_live_airflow(
         assert document["exit_code"] == 0
         assert json.loads(document["result"]["payload"])["received"]["run_id"] == run_id
         log = airflow.task_log("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
+        logs = [log]
         assert "| Grüße aus Lambda ✓" in log, log[-4000:]
         if target.defers:
             # The trigger invoked. Its templated payload keeps it from starting in the triggerer
@@ -373,11 +374,13 @@ def test_example_dags_deferred_in_a_live_airflow(
         run_id = runs["example_lambda_fan_out"]
         assert airflow.xcom("example_lambda_fan_out", run_id, "collect") == [0] * 5
         log = airflow.task_log("example_lambda_fan_out", run_id, "invoke_each", map_index=0)
+        logs.append(log)
         # Mapped tasks defer from a worker (their fields are known only there).
         assert ("Deferring the invocation" in log) is target.defers, log[-4000:]
 
         run_id = runs["example_lambda_xcom_downstream"]
         log = airflow.task_log("example_lambda_xcom_downstream", run_id, "invoke")
+        logs.append(log)
         # Plain fields: it starts in the triggerer, which reads the connection there (not on 3.1
         # and 3.2, whose scheduler does not: it defers from a worker). Where aiobotocore cannot
         # invoke, the trigger hands it back to a worker, which invokes.
@@ -394,6 +397,10 @@ def test_example_dags_deferred_in_a_live_airflow(
         }
         for component in ("scheduler", "triggerer", "api-server"):
             assert AWS_SECRET not in airflow.component_log(component), component
+        # The trigger stored the documents and links it had to (no fallback to the worker).
+        stored = [line for text in logs for line in text.splitlines() if "Could not store" in line]
+        assert not stored, stored
+        assert not any(AWS_SECRET in text for text in logs)
 
 
 def _failed_task_logs(airflow: LiveAirflow, runs: Mapping[str, str]) -> str:
