@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.compat.conftest import CompatEnv
 from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.durable import create_durable_function, executions_of
 from tests.support.fake_servers import subprocess_environment
 from tests.support.links import expected_links
 from tests.support.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
@@ -39,6 +42,7 @@ from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 REPO = Path(__file__).resolve().parents[2]
 DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
 EXAMPLE_DAGS = REPO / "example_dags"
+LIVE_EXAMPLE_DAGS = ("example_lambda_sync_tail", "example_lambda_fan_out", "example_lambda_xcom_downstream")
 AWS_SECRET = f"compat-secret-{uuid.uuid4().hex}"
 RUN_TIMEOUT = 600
 
@@ -316,21 +320,28 @@ def test_cli_exit_codes(
     assert slow.wait_for_count(2, timeout=6) == 1
 
 
-def test_example_dags_deferred_in_a_live_airflow(
+#: The DAGs of the live tests: three example DAGs and the live tier's durable DAGs.
+LIVE_DAG_FILES = (
+    *(EXAMPLE_DAGS / f"{name}.py" for name in LIVE_EXAMPLE_DAGS),
+    REPO / "tests" / "live" / "dags" / "lambda_ue_live_durable.py",
+)
+
+
+@pytest.fixture(scope="session")
+def live_airflow(
     compat_env: CompatEnv,
     local_lambda: LocalLambda,
     functions: Functions,
-    tmp_path: Path,
-) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveAirflow]:
     """
-    The example DAGs in a live Airflow of this release (api-server, scheduler, dag-processor and
-    triggerer as processes of its environment, LocalExecutor), deferrable by default as a user
-    turns it on (``[operators] default_deferrable``): a task started in the triggerer, mapped tasks
-    that defer from a worker and end in the trigger, and a downstream task reading the document.
-    Where this release's aiobotocore cannot defer (3.0's constraints), each runs synchronously.
+    A live Airflow of this release (api-server, scheduler, dag-processor and triggerer, each a process
+    of its environment; LocalExecutor), deferrable by default as a user turns it on
+    (``[operators] default_deferrable``), against the local endpoint. One per target.
     """
-    target = compat_env.target
-    version = tuple(int(part) for part in target.airflow.split("."))
+    dags = tmp_path_factory.mktemp(f"live-dags-{compat_env.target.name}")
+    for path in LIVE_DAG_FILES:
+        shutil.copy(path, dags / path.name)
     env = {
         # This release's programs first on PATH: Airflow may start ``airflow`` or ``python``.
         **compat_env.environment({"PATH": os.environ.get("PATH", "")}),
@@ -341,66 +352,131 @@ def test_example_dags_deferred_in_a_live_airflow(
         ),
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
     }
-    dag_ids = ("example_lambda_sync_tail", "example_lambda_fan_out", "example_lambda_xcom_downstream")
-    with LiveAirflow(
-        tmp_path / "home", EXAMPLE_DAGS, env=env, pythonpath=REPO, airflow=compat_env.airflow
-    ) as airflow:
-        runs = {}
-        for dag_id in dag_ids:
-            airflow.wait_for_dag(dag_id)
-            runs[dag_id] = airflow.trigger(dag_id)
-        states = {
-            dag_id: airflow.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
-            for dag_id, run_id in runs.items()
-        }
-        assert states == dict.fromkeys(dag_ids, "success"), _failed_task_logs(airflow, runs)
+    home = tmp_path_factory.mktemp(f"live-home-{compat_env.target.name}")
+    with LiveAirflow(home, dags, env=env, pythonpath=REPO, airflow=compat_env.airflow) as airflow:
+        yield airflow
 
-        run_id = runs["example_lambda_sync_tail"]
-        document = airflow.xcom("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
-        assert set(document) == set(DOCUMENT_KEYS)
-        assert document["exit_code"] == 0
-        assert json.loads(document["result"]["payload"])["received"]["run_id"] == run_id
-        log = airflow.task_log("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
-        logs = [log]
-        assert "| Grüße aus Lambda ✓" in log, log[-4000:]
-        if target.defers:
-            # The trigger invoked. Its templated payload keeps it from starting in the triggerer
-            # before 3.3 (which renders templates there): it defers from a worker instead.
-            assert f"Invoking {functions.demo}" in log, log[-4000:]
-            assert ("Deferring the invocation" in log) is (version < (3, 3)), log[-4000:]
-        else:
-            assert "Invoking without deferring: this aiobotocore cannot" in log, log[-4000:]
 
-        run_id = runs["example_lambda_fan_out"]
-        assert airflow.xcom("example_lambda_fan_out", run_id, "collect") == [0] * 5
-        log = airflow.task_log("example_lambda_fan_out", run_id, "invoke_each", map_index=0)
-        logs.append(log)
-        # Mapped tasks defer from a worker (their fields are known only there).
-        assert ("Deferring the invocation" in log) is target.defers, log[-4000:]
+def test_example_dags_deferred_in_a_live_airflow(
+    compat_env: CompatEnv, live_airflow: LiveAirflow, functions: Functions
+) -> None:
+    """
+    The example DAGs in a live Airflow of this release, deferrable: a task started in the
+    triggerer, mapped tasks that defer from a worker and end in the trigger, and a downstream task
+    reading the document. Where this release's aiobotocore cannot defer (3.0's constraints), each
+    runs synchronously.
+    """
+    airflow = live_airflow
+    target = compat_env.target
+    version = tuple(int(part) for part in target.airflow.split("."))
+    dag_ids = LIVE_EXAMPLE_DAGS
+    runs = {}
+    for dag_id in dag_ids:
+        airflow.wait_for_dag(dag_id)
+        runs[dag_id] = airflow.trigger(dag_id)
+    states = {
+        dag_id: airflow.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT) for dag_id, run_id in runs.items()
+    }
+    assert states == dict.fromkeys(dag_ids, "success"), _failed_task_logs(airflow, runs)
 
-        run_id = runs["example_lambda_xcom_downstream"]
-        log = airflow.task_log("example_lambda_xcom_downstream", run_id, "invoke")
-        logs.append(log)
-        # Plain fields: it starts in the triggerer, which reads the connection there (not on 3.1
-        # and 3.2, whose scheduler does not: it defers from a worker). Where aiobotocore cannot
-        # invoke, the trigger hands it back to a worker, which invokes.
-        from_worker = (3, 1) <= version < (3, 3)
-        assert ("Deferring the invocation" in log) is (from_worker and target.defers), log[-4000:]
-        if target.defers:
-            assert f"Invoking {functions.demo}" in log, log[-4000:]
-        elif not from_worker:
-            assert "Invoking on the worker instead: this aiobotocore cannot" in log, log[-4000:]
-        assert airflow.xcom("example_lambda_xcom_downstream", run_id, "report") == {
-            "exit_code": 0,
-            "status_description": STATUS_SUCCESS,
-            "function_error": None,
-        }
-        for component in ("scheduler", "triggerer", "api-server"):
-            assert AWS_SECRET not in airflow.component_log(component), component
-        # The trigger stored the documents and links it had to (no fallback to the worker).
-        stored = [line for text in logs for line in text.splitlines() if "Could not store" in line]
-        assert not stored, stored
-        assert not any(AWS_SECRET in text for text in logs)
+    run_id = runs["example_lambda_sync_tail"]
+    document = airflow.xcom("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
+    assert set(document) == set(DOCUMENT_KEYS)
+    assert document["exit_code"] == 0
+    assert json.loads(document["result"]["payload"])["received"]["run_id"] == run_id
+    log = airflow.task_log("example_lambda_sync_tail", run_id, "invoke_sync_with_log")
+    logs = [log]
+    assert "| Grüße aus Lambda ✓" in log, log[-4000:]
+    if target.defers:
+        # The trigger invoked. Its templated payload keeps it from starting in the triggerer
+        # before 3.3 (which renders templates there): it defers from a worker instead.
+        assert f"Invoking {functions.demo}" in log, log[-4000:]
+        assert ("Deferring the invocation" in log) is (version < (3, 3)), log[-4000:]
+    else:
+        assert "Invoking without deferring: this aiobotocore cannot" in log, log[-4000:]
+
+    run_id = runs["example_lambda_fan_out"]
+    assert airflow.xcom("example_lambda_fan_out", run_id, "collect") == [0] * 5
+    log = airflow.task_log("example_lambda_fan_out", run_id, "invoke_each", map_index=0)
+    logs.append(log)
+    # Mapped tasks defer from a worker (their fields are known only there).
+    assert ("Deferring the invocation" in log) is target.defers, log[-4000:]
+
+    run_id = runs["example_lambda_xcom_downstream"]
+    log = airflow.task_log("example_lambda_xcom_downstream", run_id, "invoke")
+    logs.append(log)
+    # Plain fields: it starts in the triggerer, which reads the connection there (not on 3.1
+    # and 3.2, whose scheduler does not: it defers from a worker). Where aiobotocore cannot
+    # invoke, the trigger hands it back to a worker, which invokes.
+    from_worker = (3, 1) <= version < (3, 3)
+    assert ("Deferring the invocation" in log) is (from_worker and target.defers), log[-4000:]
+    if target.defers:
+        assert f"Invoking {functions.demo}" in log, log[-4000:]
+    elif not from_worker:
+        assert "Invoking on the worker instead: this aiobotocore cannot" in log, log[-4000:]
+    assert airflow.xcom("example_lambda_xcom_downstream", run_id, "report") == {
+        "exit_code": 0,
+        "status_description": STATUS_SUCCESS,
+        "function_error": None,
+    }
+    for component in ("scheduler", "triggerer", "api-server"):
+        assert AWS_SECRET not in airflow.component_log(component), component
+    # The trigger stored the documents and links it had to (no fallback to the worker).
+    stored = [line for text in logs for line in text.splitlines() if "Could not store" in line]
+    assert not stored, stored
+    assert not any(AWS_SECRET in text for text in logs)
+
+
+#: Whether this environment's botocore knows the durable-executions API (not 3.0's constraints).
+DURABLE_PROBE = """
+import botocore.session
+model = botocore.session.get_session().get_service_model("lambda")
+print("GetDurableExecution" in model.operation_names)
+"""
+
+
+def test_durable_execution_stopped_when_its_deferred_task_is_marked_failed(
+    compat_env: CompatEnv, live_airflow: LiveAirflow, local_lambda: LocalLambda, tmp_path: Path
+) -> None:
+    """
+    A durable execution waited for in the triggerer, its task marked failed (as the UI does): the
+    execution is STOPPED. Before 3.3 that is the trigger's cancellation, which asks the Task SDK
+    whether the task is still deferred (3.3 calls the trigger's ``on_kill``).
+    """
+    probe = run(compat_env, [str(compat_env.target.bin("python")), "-c", DURABLE_PROBE], {})
+    assert probe.returncode == 0, probe.stderr[-4000:]
+    if probe.stdout.strip() != "True" or not compat_env.target.defers:
+        # 3.0.6 on Python 3.10: its botocore (1.39) predates durable executions, so the operator
+        # cannot start one there; what it says instead is the command line's and unit tiers' part.
+        assert compat_env.target.airflow == "3.0.6" and compat_env.target.python == "3.10"
+        return
+    pytest.importorskip(
+        "aws_durable_execution_sdk_python_testing",
+        reason="AWS's durable SDKs need Python >= 3.11 (the test extra installs them there)",
+    )
+    dag_id = "live_durable_mark_failed_deferred"
+    function = create_durable_function(local_lambda, tmp_path, "durable_long_wait", execution_timeout=900)
+    live_airflow.wait_for_dag(dag_id)
+    run_id = live_airflow.trigger(dag_id, {"function": function.name})
+    deadline = time.monotonic() + 180
+    while True:  # deferred, and a triggerer runs the trigger
+        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
+        if ti["state"] == "deferred" and (ti.get("trigger") or {}).get("triggerer_id") is not None:
+            break
+        assert time.monotonic() < deadline and ti["state"] not in ("failed", "success"), ti
+        time.sleep(0.5)
+    time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
+
+    live_airflow.set_task_state(dag_id, run_id, "invoke", "failed")
+
+    deadline = time.monotonic() + 120
+    statuses: list[str] = []
+    while statuses != ["STOPPED"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+        statuses = [item["Status"] for item in executions_of(local_lambda.client("lambda"), function.name)]
+    assert statuses == ["STOPPED"], live_airflow.component_log("triggerer")[-6000:]
+    assert live_airflow.wait_for_run(dag_id, run_id, timeout=120) == "failed"
+    assert function.count == 1
 
 
 def _failed_task_logs(airflow: LiveAirflow, runs: Mapping[str, str]) -> str:
