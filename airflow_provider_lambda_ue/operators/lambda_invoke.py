@@ -322,10 +322,10 @@ class LambdaInvokeOperator(BaseOperator):
         trigger gets the raw fields: from Airflow 3.3 the triggerer renders the templated ones (with
         the standard template context, a plain Jinja environment), before that not at all.
         Obstacles: Airflow 3.1 or 3.2 (their scheduler does not do it); a field holding a template
-        before Airflow 3.3; a ``.json`` template file (the
-        triggerer has no ``template_searchpath``); a DAG with its own Jinja settings (macros,
-        filters, native rendering, environment options) and a templated field; a value that is
-        not plain JSON data (an ``XComArg``, bytes: resolved on the worker only); an ``Event`` or
+        before Airflow 3.3; a ``.json`` template file (the triggerer has no
+        ``template_searchpath``); a DAG with its own Jinja settings (macros, filters, native
+        rendering, environment options) and a templated field; a value that is not plain JSON
+        data (an ``XComArg``, bytes: resolved on the worker only); an ``Event`` or
         ``DryRun`` invocation (answers at once: it runs synchronously on the worker).
         """
         from airflow_provider_lambda_ue import compat

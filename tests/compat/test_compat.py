@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +32,12 @@ from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.compat.conftest import CompatEnv
 from tests.support.document_shape import DOCUMENT_KEYS
-from tests.support.durable import create_durable_function, executions_of
+from tests.support.durable import (
+    create_durable_function,
+    wait_for_execution_status,
+    wait_for_task_state,
+    wait_for_trigger_claimed,
+)
 from tests.support.fake_servers import subprocess_environment
 from tests.support.links import expected_links
 from tests.support.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
@@ -458,22 +462,12 @@ def test_durable_execution_stopped_when_its_deferred_task_is_marked_failed(
     function = create_durable_function(local_lambda, tmp_path, "durable_long_wait", execution_timeout=900)
     live_airflow.wait_for_dag(dag_id)
     run_id = live_airflow.trigger(dag_id, {"function": function.name})
-    deadline = time.monotonic() + 180
-    while True:  # deferred, and a triggerer runs the trigger
-        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
-        if ti["state"] == "deferred" and (ti.get("trigger") or {}).get("triggerer_id") is not None:
-            break
-        assert time.monotonic() < deadline and ti["state"] not in ("failed", "success"), ti
-        time.sleep(0.5)
-    time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
+    wait_for_task_state(live_airflow, dag_id, run_id, "deferred")
+    wait_for_trigger_claimed(live_airflow, dag_id, run_id)
 
     live_airflow.set_task_state(dag_id, run_id, "invoke", "failed")
 
-    deadline = time.monotonic() + 120
-    statuses: list[str] = []
-    while statuses != ["STOPPED"] and time.monotonic() < deadline:
-        time.sleep(0.5)
-        statuses = [item["Status"] for item in executions_of(local_lambda.client("lambda"), function.name)]
+    statuses = wait_for_execution_status(local_lambda, function, "STOPPED")
     assert statuses == ["STOPPED"], live_airflow.component_log("triggerer")[-6000:]
     assert live_airflow.wait_for_run(dag_id, run_id, timeout=120) == "failed"
     assert function.count == 1

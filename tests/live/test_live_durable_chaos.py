@@ -29,7 +29,14 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.durable import DurableFunction, create_durable_function, executions_of
+from tests.support.durable import (
+    DurableFunction,
+    create_durable_function,
+    executions_of,
+    wait_for_execution_status,
+    wait_for_task_state,
+    wait_for_trigger_claimed,
+)
 from tests.support.local_lambda import HANDLERS_DIR, unique_function_name
 
 pytest.importorskip(
@@ -62,39 +69,6 @@ def _start(live_airflow: LiveAirflow, dag_id: str, function: DurableFunction) ->
     return run_id
 
 
-def _wait_for_state(live_airflow: LiveAirflow, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while True:
-        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
-        if ti["state"] == state or time.monotonic() >= deadline:
-            assert ti["state"] == state, ti
-            return ti
-        time.sleep(0.5)
-
-
-def _wait_for_trigger_claimed(live_airflow: LiveAirflow, dag_id: str, run_id: str) -> None:
-    """Until a triggerer runs the task's trigger. Marked failed before that (the seconds between the
-    deferral and the triggerer's next look), the trigger is deleted unrun and stops nothing: a
-    limitation the README states; this test is about the trigger's ``on_kill``."""
-    deadline = time.monotonic() + 120
-    while True:
-        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
-        if (ti.get("trigger") or {}).get("triggerer_id") is not None:
-            break
-        assert time.monotonic() < deadline, ti
-        time.sleep(0.5)
-    time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
-
-
-def _wait_for_status(local_lambda: LocalLambda, function: DurableFunction, status: str) -> list[str]:
-    deadline = time.monotonic() + 120
-    while True:
-        statuses = [item["Status"] for item in executions(local_lambda, function)]
-        if statuses == [status] or time.monotonic() >= deadline:
-            return statuses
-        time.sleep(0.5)
-
-
 def _report(
     what: str, local_lambda: LocalLambda, function: DurableFunction, state: str
 ) -> list[dict[str, Any]]:
@@ -112,7 +86,7 @@ def test_worker_task_process_killed_mid_wait_with_one_retry(
 ) -> None:
     function = durable("durable_step_wait")
     run_id = _start(live_airflow, "live_durable_worker", function)
-    ti = _wait_for_state(live_airflow, "live_durable_worker", run_id, "running")
+    ti = wait_for_task_state(live_airflow, "live_durable_worker", run_id, "running")
     assert ti["pid"]
 
     os.kill(int(ti["pid"]), signal.SIGKILL)
@@ -133,7 +107,7 @@ def test_triggerer_killed_mid_wait(
 ) -> None:
     function = durable("durable_step_wait")
     run_id = _start(live_airflow, "live_durable_deferred", function)
-    _wait_for_state(live_airflow, "live_durable_deferred", run_id, "deferred")
+    wait_for_task_state(live_airflow, "live_durable_deferred", run_id, "deferred")
 
     live_airflow.restart_component("triggerer", signal.SIGKILL)
 
@@ -185,13 +159,13 @@ def test_task_marked_failed_mid_wait_stops_the_execution(
 ) -> None:
     function = durable("durable_long_wait")
     run_id = _start(live_airflow, dag_id, function)
-    _wait_for_state(live_airflow, dag_id, run_id, waiting_state)
+    wait_for_task_state(live_airflow, dag_id, run_id, waiting_state)
     if waiting_state == "deferred":
-        _wait_for_trigger_claimed(live_airflow, dag_id, run_id)
+        wait_for_trigger_claimed(live_airflow, dag_id, run_id)
 
     live_airflow.set_task_state(dag_id, run_id, "invoke", "failed")
 
-    statuses = _wait_for_status(local_lambda, function, "STOPPED")
+    statuses = wait_for_execution_status(local_lambda, function, "STOPPED")
     state = live_airflow.wait_for_run(dag_id, run_id, timeout=120)
     _report(f"durable, marked failed while {waiting_state}", local_lambda, function, state)
     assert statuses == ["STOPPED"]
@@ -241,7 +215,7 @@ def test_plain_function_marked_failed_mid_invocation_runs_on(
     live_airflow.wait_for_dag("live_plain_mark_failed")
     run_id = live_airflow.trigger("live_plain_mark_failed", {"function": name})
     assert _wait_for_lines(record, ["start"]) == ["start"]
-    _wait_for_state(live_airflow, "live_plain_mark_failed", run_id, "running")
+    wait_for_task_state(live_airflow, "live_plain_mark_failed", run_id, "running")
 
     live_airflow.set_task_state("live_plain_mark_failed", run_id, "invoke", "failed")
 

@@ -6,14 +6,26 @@ The handlers are ``tests/handlers/durable_*.py`` (AWS's durable SDK); each appen
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
 from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name
 
-__all__ = ["DurableFunction", "create_durable_function", "executions_of"]
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
+    from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+
+__all__ = [
+    "DurableFunction",
+    "create_durable_function",
+    "executions_of",
+    "wait_for_execution_status",
+    "wait_for_task_state",
+    "wait_for_trigger_claimed",
+]
 
 
 @dataclass
@@ -78,3 +90,38 @@ def executions_of(client: Any, function_name: str) -> list[dict[str, Any]]:
         marker = page.get("NextMarker")
         if not marker:
             return sorted(items, key=lambda item: str(item.get("StartTimestamp")))
+
+
+def wait_for_execution_status(local_lambda: LocalLambda, function: DurableFunction, status: str) -> list[str]:
+    """Until the function's only execution has ``status`` (120 s at most); its executions' statuses."""
+    deadline = time.monotonic() + 120
+    while True:
+        statuses = [item["Status"] for item in executions_of(local_lambda.client("lambda"), function.name)]
+        if statuses == [status] or time.monotonic() >= deadline:
+            return statuses
+        time.sleep(0.5)
+
+
+def wait_for_task_state(live_airflow: LiveAirflow, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
+    """Until the run's ``invoke`` task is in ``state`` (120 s at most); the task instance."""
+    deadline = time.monotonic() + 120
+    while True:
+        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
+        if ti["state"] == state or time.monotonic() >= deadline:
+            assert ti["state"] == state, ti
+            return ti
+        time.sleep(0.5)
+
+
+def wait_for_trigger_claimed(live_airflow: LiveAirflow, dag_id: str, run_id: str) -> None:
+    """Until a triggerer runs the ``invoke`` task's trigger. Marked failed before that (the seconds
+    between the deferral and the triggerer's next look), the trigger is deleted unrun and stops
+    nothing: a limitation the README states; the tests that use this are about the trigger's stop."""
+    deadline = time.monotonic() + 120
+    while True:
+        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
+        if (ti.get("trigger") or {}).get("triggerer_id") is not None:
+            break
+        assert time.monotonic() < deadline, ti
+        time.sleep(0.5)
+    time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
