@@ -119,8 +119,20 @@ async def run_in_thread(func: Callable[..., _T], /, *args: Any, **kwargs: Any) -
     order") with every trigger it runs. From 3.2 on any thread will do; asgiref's does on every
     release (Airflow requires asgiref). Its own thread each (not asgiref's one shared thread): a
     slow first XCom must not hold up the other triggers' connection reads.
+
+    A cancellation of the caller reaches the caller only: the work runs to its end. asgiref would
+    pass it on to the SDK's request, and a request cancelled while it reads its answer leaves that
+    answer for the next request to read: the triggerer dies the same way (seen on 3.1, which
+    cancels a trigger again on every loop until it has ended).
     """
+    import asyncio
+
     from asgiref.sync import sync_to_async
 
-    result: _T = await sync_to_async(functools.partial(func, *args, **kwargs), thread_sensitive=False)()
+    call = asyncio.ensure_future(
+        sync_to_async(functools.partial(func, *args, **kwargs), thread_sensitive=False)()
+    )
+    # Retrieved, so that a result nobody awaits any more is not reported as never retrieved.
+    call.add_done_callback(lambda done: done.cancelled() or done.exception())
+    result: _T = await asyncio.shield(call)
     return result

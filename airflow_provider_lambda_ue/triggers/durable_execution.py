@@ -18,8 +18,9 @@ is a triggerer going away, any other state a user's action.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -103,8 +104,8 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
                 delay = next_poll_delay(delay, self.poll_interval)
                 await asyncio.sleep(min(delay, left))
         except asyncio.CancelledError:
-            if not compat.TRIGGER_HAS_ON_KILL and self.stop_on_kill and await self._killed_by_user():
-                await self._stop()
+            if not compat.TRIGGER_HAS_ON_KILL and self.stop_on_kill:
+                await _despite_cancellation(self._stop_if_killed_by_user())
             raise
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             error = classify(exc, proxy_url=hook.proxy_url)
@@ -130,6 +131,10 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
         except LambdaInvokeError as exc:
             self.log.warning("Could not stop durable execution %s: %s", self.arn, exc)
 
+    async def _stop_if_killed_by_user(self) -> None:
+        if await self._killed_by_user():
+            await self._stop()
+
     async def _killed_by_user(self) -> bool:
         """Before Airflow 3.3: whether the cancellation is a user's (the task is no longer DEFERRED)."""
         ti = self.task_instance
@@ -151,3 +156,18 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
         except Exception:
             return False  # unknown: leave the execution running rather than stop it wrongly
         return str(state) != "deferred"
+
+
+async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
+    """
+    Await ``work`` to its end, even when the caller is cancelled again meanwhile.
+
+    Before Airflow 3.3 a user's action reaches the trigger only as a cancellation, which the
+    triggerer repeats on every loop until the trigger has ended (3.1): a second one in the middle
+    of the check or of ``StopDurableExecution`` would leave the execution running.
+    """
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    task.result()

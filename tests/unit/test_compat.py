@@ -44,3 +44,37 @@ def test_exceptions_reach_the_caller() -> None:
 
     with pytest.raises(ValueError, match="no connection"):
         asyncio.run(run_in_thread(fails))
+
+
+def test_a_cancelled_caller_does_not_cancel_the_sdk_request_it_made() -> None:
+    """
+    asgiref passes a cancellation on to the coroutine that ``async_to_sync`` runs; a request to the
+    triggerer's supervisor cancelled while it reads its answer leaves that answer for the next
+    request (3.1's triggerer then died). The caller is cancelled; the request ends.
+    """
+    finished = threading.Event()
+    ends: list[str] = []
+
+    async def asend() -> None:
+        try:
+            await asyncio.sleep(0.3)  # "reading the answer"
+            ends.append("read")
+        except asyncio.CancelledError:
+            ends.append("cancelled")
+            raise
+
+    def blocking_sdk_call() -> None:
+        async_to_sync(asend)()
+        finished.set()
+
+    async def trigger() -> None:
+        caller = asyncio.ensure_future(run_in_thread(blocking_sdk_call))
+        await asyncio.sleep(0.1)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        while not finished.is_set():  # the loop must keep running for the request to end
+            await asyncio.sleep(0.05)
+
+    asyncio.run(asyncio.wait_for(trigger(), timeout=10))
+    assert ends == ["read"]

@@ -161,3 +161,30 @@ def test_plain_results_keep_the_seed_section() -> None:
         "function_error",
         "request_id",
     ]
+
+
+def test_work_survives_repeated_cancellations() -> None:
+    """Airflow 3.1 cancels a trigger again on every loop: the stop must still run to its end."""
+    import asyncio
+
+    from airflow_provider_lambda_ue.triggers.durable_execution import _despite_cancellation
+
+    steps: list[str] = []
+
+    async def stop() -> None:
+        steps.append("check")
+        await asyncio.sleep(0.2)
+        steps.append("stopped")
+
+    async def cancelled_handler() -> None:
+        await _despite_cancellation(stop())
+
+    async def main() -> None:
+        handler = asyncio.ensure_future(cancelled_handler())
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            handler.cancel()
+        await handler
+
+    asyncio.run(main())
+    assert steps == ["check", "stopped"]
