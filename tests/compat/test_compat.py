@@ -451,7 +451,7 @@ def test_durable_execution_stopped_when_its_deferred_task_is_marked_failed(
     assert probe.returncode == 0, probe.stderr[-4000:]
     if probe.stdout.strip() != "True" or not compat_env.target.defers:
         # 3.0.6 on Python 3.10: its botocore (1.39) predates durable executions, so the operator
-        # cannot start one there; what it says instead is the command line's and unit tiers' part.
+        # cannot start one there (what it reports then is not checked in a live Airflow).
         assert compat_env.target.airflow == "3.0.6" and compat_env.target.python == "3.10"
         return
     pytest.importorskip(
