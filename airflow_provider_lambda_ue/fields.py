@@ -57,6 +57,10 @@ DEFAULT_FULL_LOG_TIMEOUT_SECONDS = 300
 #: Shown in the output document in place of a secret that is set.
 MASK = "****"
 
+#: Fields whose value may hold a URL, and so a password written inline in it (see
+#: :func:`~airflow_provider_lambda_ue.masking.redact_url`).
+URL_FIELDS = ("proxy", "endpoint_url", "logs_endpoint_url")
+
 
 @dataclass
 class LambdaInvokeFields:

@@ -30,10 +30,12 @@ from airflow_provider_lambda_ue.fields import (
     INVOCATION_DRY_RUN,
     INVOCATION_EVENT,
     LOG_TYPE_TAIL,
+    URL_FIELDS,
     InvokeRequest,
     LambdaInvokeFields,
 )
 from airflow_provider_lambda_ue.logtail import decode_log_tail
+from airflow_provider_lambda_ue.masking import mask_inline_url_passwords
 from airflow_provider_lambda_ue.output import (
     STATUS_DECODE_WARNING,
     STATUS_SUCCESS,
@@ -143,6 +145,9 @@ def prepare(
         proxy credentials (the command line's ``os.environ``); None: only ``proxy_conn_id`` is.
     :raises LambdaDataValidationError: With the document attached, naming every bad field.
     """
+    # Before anything can quote them: a password written inline in a URL field (which validation
+    # rejects) is masked in every log line, Airflow's or the command line's.
+    mask_inline_url_passwords(*(getattr(raw, name) for name in URL_FIELDS))
     invocation = Invocation(raw=raw)
     try:
         invocation.request = validate(raw, proxy_environ=proxy_environ)

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from airflow_provider_lambda_ue import _private_api
 
@@ -104,19 +104,70 @@ def redact(text: str) -> str:
     return redact_credentials(_masker_redact(text))
 
 
+#: Where a URL starts inside a value that may hold several (``scheme://``).
+_URL_START = re.compile(r"(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+_SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _userinfo_spans(value: str) -> list[tuple[str, str, str]]:
+    """
+    ``(before, userinfo, after)`` for each URL of ``value``, whether or not it parses.
+
+    A value may hold several URLs (a proxy field: comma-separated); each begins at a ``scheme://``
+    (the first may have none: ``me:pw@proxy:3128``). A URL's user info runs from its scheme (or
+    its start) to its *last* ``@``: a password may hold ``,``, ``/`` or ``@``, which ``urlsplit``
+    and a comma split would cut in two. ``userinfo`` is empty for a URL without ``@``.
+    """
+    spans = []
+    for piece in _URL_START.split(value):
+        if not piece:
+            continue
+        at = piece.rfind("@")
+        if at < 0:
+            spans.append((piece, "", ""))
+            continue
+        scheme = _SCHEME.match(piece)
+        start = scheme.end() if scheme else len(piece) - len(piece.lstrip(" ,"))
+        spans.append((piece[:start], piece[start:at], piece[at:]))
+    return spans
+
+
+def redact_url(value: str) -> str:
+    """
+    ``value`` (one URL or several, parsed or not) with every user info replaced by ``***``.
+
+    For values that may hold a URL (``proxy``, ``endpoint_url``, ``logs_endpoint_url``): shown in
+    problems, in the output document and on the command line whatever their form.
+    """
+    if "@" not in value:
+        return value
+    return "".join(
+        before + (REDACTED if userinfo else "") + after for before, userinfo, after in _userinfo_spans(value)
+    )
+
+
+def url_passwords(value: str) -> set[str]:
+    """
+    The passwords written inline in ``value``'s URLs, as given and percent-decoded.
+
+    The part after the first ``:`` of each user info; a user info without ``:`` is a token, all secret.
+    """
+    passwords: set[str] = set()
+    if "@" not in value:
+        return passwords
+    for _, userinfo, _ in _userinfo_spans(value):
+        password = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+        if password:
+            passwords.update({password, unquote(password)})
+    return passwords
+
+
 def mask_inline_url_passwords(*values: Any) -> None:
-    """Register the password of every ``scheme://user:password@host`` URL in ``values`` (comma-separated)."""
+    """Register the password of every URL written with one in ``values`` (see :func:`url_passwords`)."""
     passwords: set[str] = set()
     for value in values:
-        if not isinstance(value, str) or "@" not in value:
-            continue
-        for url in value.split(","):
-            try:
-                password = urlsplit(url.strip()).password
-            except ValueError:
-                continue
-            if password:
-                passwords.update({password, unquote(password)})
+        if isinstance(value, str):
+            passwords |= url_passwords(value)
     mask(*passwords)
 
 

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
-from airflow_provider_lambda_ue.fields import DOCUMENT_ENTRIES, MASK, InvokeRequest, LambdaInvokeFields
-from airflow_provider_lambda_ue.masking import redact_credentials
+from airflow_provider_lambda_ue.fields import (
+    DOCUMENT_ENTRIES,
+    MASK,
+    URL_FIELDS,
+    InvokeRequest,
+    LambdaInvokeFields,
+)
+from airflow_provider_lambda_ue.masking import redact_credentials, redact_url
 
 STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
 STATUS_DECODE_WARNING = (
@@ -163,6 +169,8 @@ def document_fields(
             shown[entry.key] = ("Script" if value is not None else None) if entry.source else value
         else:
             value = getattr(raw, entry.parameter)
+            if entry.parameter in URL_FIELDS and isinstance(value, str):
+                value = redact_url(value)  # a URL that failed validation, perhaps for its password
             shown[entry.key] = ("Script" if _given(value) else None) if entry.source else _plain(value)
     return shown
 

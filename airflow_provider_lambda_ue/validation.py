@@ -34,7 +34,7 @@ from airflow_provider_lambda_ue.fields import (
     InvokeRequest,
     LambdaInvokeFields,
 )
-from airflow_provider_lambda_ue.masking import redact_credentials
+from airflow_provider_lambda_ue.masking import redact_url
 from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
 from airflow_provider_lambda_ue.values import (
@@ -85,20 +85,18 @@ def _split_function_name(name: str) -> tuple[str, str | None] | None:
 
 
 def _check_proxy_url(url: str, proxy_type: str | None, problems: _Problems) -> None:
+    """One proxy URL, already without its user info (:func:`.masking.redact_url`): safe to quote."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        problems.add("proxy", f"{show(redact_credentials(url))} is not a valid URL")
+        problems.add("proxy", f"{show(url)} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
-        problems.add("proxy", f"{show(redact_credentials(url))} is not of the form http(s)://host:port")
+        problems.add("proxy", f"{show(url)} is not of the form http(s)://host:port")
         return
-    if parts.username is not None or parts.password is not None:
-        # The URL is logged and shown in the output document; credentials belong in proxy_conn_id.
-        problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        problems.add("proxy", f"{show(redact_credentials(url))} must not have a path, query or fragment")
+        problems.add("proxy", f"{show(url)} must not have a path, query or fragment")
     if parts.scheme == "https" and proxy_type == PROXY_HTTP:
         problems.add("proxy", f"an https:// proxy needs proxy_type HTTPS, not {PROXY_HTTP}")
 
@@ -113,17 +111,19 @@ def _loads_as_ca_bundle(path: str) -> bool:
 
 
 def _check_endpoint_url(url: str, problems: _Problems, field: str = "endpoint_url") -> None:
+    shown = redact_url(url)
+    if shown != url:
+        # Whether or not the rest parses: the user info is never quoted.
+        problems.add(field, "must not carry credentials")
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(shown)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
     except ValueError:
-        problems.add(field, f"{show(redact_credentials(url))} is not a valid URL")
+        problems.add(field, f"{show(shown)} is not a valid URL")
         return
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.add(field, f"{show(redact_credentials(url))} must have an http or https scheme and a host")
+        problems.add(field, f"{show(shown)} must have an http or https scheme and a host")
         return
-    if parts.username is not None or parts.password is not None:
-        problems.add(field, "must not carry credentials")
     host = parts.hostname
     try:
         ipaddress.ip_address(host)
@@ -396,7 +396,13 @@ def _check_proxy(
         if proxy is None:
             problems.add("proxy", "is required when use_proxy is on")
         else:
-            urls = [part.strip() for part in proxy.split(",") if part.strip()]
+            shown = redact_url(proxy)
+            if shown != proxy:
+                # The URL is logged and shown in the output document; credentials belong in
+                # proxy_conn_id. The checks below see the URLs without their user info, which a
+                # password holding "," or "/" would otherwise spill into the messages.
+                problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")
+            urls = [part.strip() for part in shown.split(",") if part.strip()]
             if not urls:
                 problems.add("proxy", "is required when use_proxy is on")
             if len(urls) > 2:

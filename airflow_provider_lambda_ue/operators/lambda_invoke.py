@@ -23,6 +23,7 @@ from airflow_provider_lambda_ue.fields import (
     DURABLE_NAME_AUTO,
     LOG_TYPE_NONE,
     PROXY_HTTP,
+    URL_FIELDS,
     LambdaInvokeFields,
 )
 from airflow_provider_lambda_ue.masking import mask_inline_url_passwords as _mask_inline_url_passwords
@@ -232,7 +233,7 @@ class LambdaInvokeOperator(BaseOperator):
         rendered-fields view and the task log.
         """
         super().render_template_fields(context, jinja_env)
-        _mask_inline_url_passwords(self.proxy, self.endpoint_url, self.logs_endpoint_url)
+        _mask_inline_url_passwords(*(getattr(self, name) for name in URL_FIELDS))
 
     def fields(self, context: Context | None = None) -> LambdaInvokeFields:
         """

@@ -880,6 +880,29 @@ def test_argument_errors_exit_20_naming_the_option(cli: Runner, tmp_path: Path) 
         assert "Traceback" not in run.stderr
 
 
+def test_inline_url_passwords_never_printed(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
+    """A password in a URL that does not parse (no scheme, a "," or "/" in it) is not in any output."""
+    halves = ["Half0neSecret", "Half7woSecret"]
+    invoke = ["invoke", "--function-name", "echo", "--compact"]
+    runs = cli.run_all(
+        [
+            Call([*invoke, "--proxy", f"me:{halves[0]}@proxy.corp:3128"], secrets=halves),
+            Call([*invoke, "--proxy", f"http://u:{halves[0]},{halves[1]}@proxy.corp:3128"], secrets=halves),
+            Call([*invoke, "--proxy", f"http://u:{halves[0]}/{halves[1]}@proxy.corp:3128"], secrets=halves),
+            Call([*invoke, "--endpoint-url", f"user:{halves[0]}@host:port"], secrets=halves),
+            Call(
+                [*invoke, *endpoint_args(fake_lambda), "--logs-endpoint-url", f"http://u:{halves[1]}@l:1"],
+                secrets=halves,
+            ),
+        ]
+    )
+    for run in runs:  # Runner checks stdout and stderr for the secrets
+        assert_contract(run, 20, prefix=STATUS_VALIDATION)
+        assert "credentials" in run.status, run
+        assert len(run.stdout.strip().splitlines()) == 1, run
+    assert fake_lambda.request_count == 0
+
+
 # ---------------------------------------------------------------------------------------------------
 # Exit code 21
 # ---------------------------------------------------------------------------------------------------

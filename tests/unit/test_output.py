@@ -347,13 +347,20 @@ def test_document_for_invalid_input_is_json_serialisable_whatever_the_payload() 
     json.dumps(document)
 
 
-def test_document_for_invalid_input_shows_no_inline_proxy_secret() -> None:
+@pytest.mark.parametrize(
+    ("proxy", "endpoint_url"),
+    [
+        (f"http://user:{SECRET}@proxy.example.com:3128", None),
+        # Forms that do not parse as a URL with a password: no scheme, a comma, a slash.
+        (f"me:{SECRET}@proxy.corp:3128", f"user:{SECRET}@host:port"),
+        (f"http://u:pa,{SECRET}@proxy.corp:3128", f"http://u:pa/{SECRET}@host:4566"),
+    ],
+)
+def test_document_for_invalid_input_shows_no_inline_url_secret(proxy: str, endpoint_url: str | None) -> None:
     # BUG (output.py document_fields, invalid-input branch): the raw proxy field is shown as given,
     # so a proxy URL with inline credentials (rejected by validation for exactly that reason) puts
     # the password into the failure document. The contract: no secret in the document.
-    raw = LambdaInvokeFields(
-        function_name="f", use_proxy=True, proxy=f"http://user:{SECRET}@proxy.example.com:3128"
-    )
+    raw = LambdaInvokeFields(function_name="f", use_proxy=True, proxy=proxy, endpoint_url=endpoint_url)
     with pytest.raises(LambdaDataValidationError):
         validate(raw)
     document = build_document(
@@ -425,3 +432,28 @@ def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None
         else:
             assert entry.parameter in LambdaInvokeFields.names(), entry
             assert entry.parameter in request_fields, entry
+
+
+@pytest.mark.parametrize(
+    ("value", "shown", "passwords"),
+    [
+        ("http://proxy:3128, https://proxy:3129", "http://proxy:3128, https://proxy:3129", set()),
+        ("me:pw-Secret@proxy.corp:3128", "***@proxy.corp:3128", {"pw-Secret"}),
+        ("http://u:pa,ss@host:3128", "http://***@host:3128", {"pa,ss"}),
+        ("http://u:pa/ss@host:3128", "http://***@host:3128", {"pa/ss"}),
+        ("http://u:p@ss@host:3128", "http://***@host:3128", {"p@ss"}),
+        ("http://token-only@host:3128", "http://***@host:3128", {"token-only"}),
+        (
+            "http://u:p%40ss@proxy:3128, https://v:other@proxy:3129",
+            "http://***@proxy:3128, https://***@proxy:3129",
+            {"p%40ss", "p@ss", "other"},
+        ),
+    ],
+)
+def test_redact_url_and_url_passwords_whether_or_not_the_url_parses(
+    value: str, shown: str, passwords: set[str]
+) -> None:
+    from airflow_provider_lambda_ue.masking import redact_url, url_passwords
+
+    assert redact_url(value) == shown
+    assert url_passwords(value) == passwords

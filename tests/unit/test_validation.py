@@ -699,6 +699,12 @@ def test_proxy_url_with_inline_credentials_rejected(proxy: str) -> None:
         f"http://user:{SECRET}@proxy.example.com:3128/path",  # credentials and a path
         f"http://user:{SECRET}@proxy.example.com",  # credentials and no port
         f"http://user:{SECRET}@proxy.example.com:abc",  # credentials and a bad port
+        # No scheme, a comma or a slash in the password: none of them parses as a URL with a password.
+        f"me:{SECRET}@proxy.corp:3128",
+        f"http://u:pa,{SECRET}@proxy.corp:3128",
+        f"http://u:{SECRET},x@proxy.corp:3128",
+        f"http://u:pa/{SECRET}@proxy.corp:3128",
+        f"http://u:{SECRET}@proxy.corp:3128, https://v:{SECRET}@proxy.corp:3129",
     ],
 )
 def test_proxy_problems_never_echo_inline_credentials(proxy: str) -> None:
@@ -890,6 +896,24 @@ def test_endpoint_url_accepted(given: Any, expected: str | None) -> None:
 )
 def test_endpoint_url_rejected(given: Any) -> None:
     assert_rejects("endpoint_url", endpoint_url=given)
+
+
+@pytest.mark.parametrize("field", ["endpoint_url", "logs_endpoint_url"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        f"https://user:{SECRET}@lambda.example.com",
+        f"user:{SECRET}@host:port",  # no scheme
+        f"http://u:pa,{SECRET}@host:4566",
+        f"http://u:pa/{SECRET}@host:4566",
+        f"http://u:{SECRET}@host:notaport",
+    ],
+)
+def test_endpoint_problems_never_echo_inline_credentials(field: str, given: str) -> None:
+    error = assert_rejects(field, **{field: given})
+    assert any("credentials" in p for p in error.problems), error.problems
+    assert SECRET not in str(error)
+    assert all(SECRET not in p for p in error.problems)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -391,11 +391,36 @@ def test_passwords_inline_in_urls_are_registered_with_the_masker(monkeypatch: py
         clean = LambdaInvokeOperator(
             task_id="clean", function_name="f", proxy="https://proxy:3129", endpoint_url="https://x"
         )
+        # Forms that do not parse as URLs with a password: no scheme, a comma, a slash.
+        malformed = LambdaInvokeOperator(
+            task_id="malformed",
+            function_name="f",
+            proxy="me:S3cretPassw0rd@proxy.corp:3128",
+            endpoint_url="http://u:pa,ss9@lambda:4566",
+            logs_endpoint_url="http://u:lo/gs9@logs:4566",
+        )
     render(operator, dag)
     assert sorted(masked) == sorted(["p%40ss", "p@ss", "other", "endpointpw"])
     masked.clear()
     render(clean, dag)
     assert masked == []
+    render(malformed, dag)
+    assert sorted(masked) == sorted(["S3cretPassw0rd", "pa,ss9", "lo/gs9"])
+
+
+@pytest.mark.parametrize(
+    "proxy", ["me:S3cretPassw0rd@proxy.corp:3128", "http://u:pa,S3cretPassw0rd@proxy.corp:3128"]
+)
+def test_inline_proxy_password_in_no_document_or_exception(fake_lambda: FakeLambdaServer, proxy: str) -> None:
+    operator = LambdaInvokeOperator(
+        task_id="t", function_name="f", endpoint_url=fake_lambda.url, use_proxy=True, proxy=proxy
+    )
+    outcome, ti = run_execute(operator)
+    assert isinstance(outcome, LambdaDataValidationError)
+    assert "credentials must not be inline" in outcome.status_description
+    for text in (str(outcome), repr(outcome), json.dumps(document_pushes(ti))):
+        assert "S3cretPassw0rd" not in text
+    assert fake_lambda.request_count == 0
 
 
 # -- execute, in-process --------------------------------------------------------------------------
