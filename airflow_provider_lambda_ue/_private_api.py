@@ -160,13 +160,13 @@ def built_client(hook: AwsBaseHook) -> Any:
     return hook.__dict__.get("conn")
 
 
-def service_name(hook: AwsBaseHook) -> str:
+def service_name(hook: Any) -> str:
     """The hook's client type (``AwsBaseHook._resolve_service_name``)."""
     name: str = hook._resolve_service_name(is_resource_type=False)
     return name
 
 
-def config_with_user_agent(hook: AwsBaseHook, config: Config) -> Config:
+def config_with_user_agent(hook: Any, config: Config) -> Config:
     """``config`` with Airflow's user agent added (``AwsBaseHook._get_config``, stack inspection)."""
     with_user_agent: Config = hook._get_config(config)
     return with_user_agent
@@ -209,3 +209,47 @@ def proxy_tls_session_class(proxy_context: Callable[[dict[str, Any]], ssl.SSLCon
             return context if context is not None else super()._setup_proxy_ssl_context(proxy_url)
 
     return ProxyContextHTTPSession
+
+
+def aiobotocore_has_proxy_tls_context() -> bool:
+    """
+    Whether aiobotocore gives a TLS proxy's hop a TLS context of its own.
+
+    Reads ``aiobotocore.httpsession._ProxySSLTCPConnector``, which aiobotocore 3.x added.
+
+    aiobotocore 3.x does (``proxy_ca_bundle``, no client certificate); earlier versions verify the
+    proxy and the endpoint with one shared context.
+    """
+    import aiobotocore.httpsession
+
+    return hasattr(aiobotocore.httpsession, "_ProxySSLTCPConnector")
+
+
+# -- Airflow's Task SDK, in the triggerer ----------------------------------------------------------
+
+
+def set_xcom(key: str, value: Any, *, dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    """
+    Store an XCom through the Task SDK (``airflow.sdk.execution_time.xcom.XCom.set``), as a task does.
+
+    The triggerer relays it to the Execution API; used where a trigger ends a task, so that the
+    document is stored as the worker would store it (a downstream ``xcom_pull`` gets the dict).
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    XCom.set(key=key, value=value, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=map_index)
+
+
+def task_state(*, dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
+    """
+    A task instance's state through the Task SDK (``RuntimeTaskInstance.get_task_states``).
+
+    Before Airflow 3.3 a trigger cannot tell a user's action from a triggerer going away otherwise.
+    Blocking (a request to the supervisor): call it through ``compat.run_in_thread``.
+    """
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    states = RuntimeTaskInstance.get_task_states(
+        dag_id=dag_id, task_ids=[task_id], run_ids=[run_id], map_index=map_index
+    )
+    return str(states[run_id][task_id])

@@ -10,17 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from airflow_provider_lambda_ue import outcomes
 from airflow_provider_lambda_ue.masking import redact_credentials
-from airflow_provider_lambda_ue.taxonomy import (
-    LambdaAuthenticationError,
-    LambdaAuthorizationError,
-    LambdaConnectionError,
-    LambdaDataValidationError,
-    LambdaFailError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    LambdaReadTimeoutError,
-)
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 
 __all__ = [
     "AUTHENTICATION_ERROR_CODES",
@@ -145,7 +137,7 @@ def _client_error_detail(exc: BaseException) -> str:
     return f"{code}{where}: {message}" if message else f"{code}{where}"
 
 
-def classify(exc: BaseException, *, proxy_url: str | None = None) -> LambdaInvokeError:
+def classify(exc: BaseException, *, proxy_url: str | None = None) -> InvocationFailure:
     """
     Map a failure of an invocation (botocore, urllib3, aiohttp, OS) onto the contract's exceptions.
 
@@ -156,38 +148,25 @@ def classify(exc: BaseException, *, proxy_url: str | None = None) -> LambdaInvok
     :param proxy_url: The proxy URL in use (without credentials), or None without a proxy.
     :return: The typed exception (not raised), with ``__cause__`` set to ``exc``.
     """
-    if isinstance(exc, LambdaInvokeError):
+    if isinstance(exc, InvocationFailure):
         return exc
     result = _classify(exc, proxy_url)
     result.__cause__ = exc
     return result
 
 
-def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
+def _classify(exc: BaseException, proxy_url: str | None) -> InvocationFailure:
     from botocore import exceptions as bce
 
     if isinstance(exc, bce.ClientError):
         return _classify_client_error(exc, proxy_url)
     if isinstance(exc, bce.ParamValidationError):
-        return LambdaDataValidationError(_describe(exc))
+        return InvocationFailure(outcomes.DATA_VALIDATION, _describe(exc))
     if isinstance(exc, bce.ReadTimeoutError):
-        return LambdaReadTimeoutError(_describe(exc))
-    if isinstance(exc, bce.ProxyConnectionError):
-        # botocore's own proxy_url is already stripped of credentials (mask_proxy_url).
-        shown = proxy_url or redact_credentials(str(exc.kwargs.get("proxy_url") or ""))
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=shown or None)
-    if proxy_url and isinstance(exc, bce.SSLError) and _mentions_proxy(exc):
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
-    if proxy_url and _is_unparsed_proxy_refusal(exc):
-        return LambdaProxyConnectionError("407 Proxy Authentication Required", proxy_url=proxy_url)
-    # Behind a proxy, a failure on the way to it surfaces as a generic connection error around
-    # urllib3's ProxyError.
-    if (
-        proxy_url
-        and isinstance(exc, (bce.EndpointConnectionError, bce.ConnectionClosedError))
-        and _mentions_proxy(exc)
-    ):
-        return LambdaProxyConnectionError(_describe(exc), proxy_url=proxy_url)
+        return InvocationFailure(outcomes.READ_TIMEOUT, _describe(exc))
+    proxy_failure = _proxy_failure(exc, proxy_url)
+    if proxy_failure is not None:
+        return proxy_failure
     if isinstance(
         exc,
         (
@@ -199,7 +178,20 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
             bce.TokenRetrievalError,
         ),
     ):
-        return LambdaAuthenticationError(type(exc).__name__)
+        return InvocationFailure(outcomes.AUTHENTICATION, type(exc).__name__)
+    if isinstance(exc, bce.InvalidProxiesConfigError) or (
+        # botocore raises it while sending, so it arrives wrapped in HTTPClientError.
+        isinstance(exc, bce.HTTPClientError)
+        and isinstance(exc.kwargs.get("error"), bce.InvalidProxiesConfigError)
+    ):
+        return InvocationFailure(outcomes.DATA_VALIDATION, f"proxy_ca_bundle_file: {_describe(exc)}")
+    if isinstance(exc, (bce.InvalidEndpointConfigurationError, bce.InvalidRegionError)):
+        return InvocationFailure(outcomes.DATA_VALIDATION, _describe(exc))
+    if isinstance(exc, bce.NoRegionError):
+        return InvocationFailure(
+            outcomes.DATA_VALIDATION,
+            "region_name: no region given and none found in the connection or the environment",
+        )
     if isinstance(
         exc,
         (
@@ -207,51 +199,62 @@ def _classify(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
             bce.EndpointConnectionError,
             bce.ConnectionClosedError,
             bce.ResponseStreamingError,  # the connection broke while the answer was being read
+            bce.SSLError,  # TLS to the endpoint (the proxy's is above)
+            bce.HTTPClientError,
         ),
     ):
-        return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, bce.InvalidProxiesConfigError) or (
-        # botocore raises it while sending, so it arrives wrapped in HTTPClientError.
-        isinstance(exc, bce.HTTPClientError)
-        and isinstance(exc.kwargs.get("error"), bce.InvalidProxiesConfigError)
-    ):
-        return LambdaDataValidationError(f"proxy_ca_bundle_file: {_describe(exc)}")
-    if isinstance(exc, bce.SSLError):
-        return LambdaConnectionError(_describe(exc))
-    if isinstance(exc, (bce.InvalidEndpointConfigurationError, bce.InvalidRegionError)):
-        return LambdaDataValidationError(_describe(exc))
-    if isinstance(exc, bce.NoRegionError):
-        return LambdaDataValidationError(
-            "region_name: no region given and none found in the connection or the environment"
-        )
-    if isinstance(exc, bce.HTTPClientError):
-        return LambdaConnectionError(_describe(exc))
+        return InvocationFailure(outcomes.CONNECTION, _describe(exc))
     if isinstance(exc, TimeoutError):
-        return LambdaReadTimeoutError(_describe(exc))
+        return InvocationFailure(outcomes.READ_TIMEOUT, _describe(exc))
     if isinstance(exc, (ConnectionError, OSError)):
-        return LambdaConnectionError(_describe(exc))
-    return LambdaFailError(f"{type(exc).__name__}: {_describe(exc)}")
+        return InvocationFailure(outcomes.CONNECTION, _describe(exc))
+    return InvocationFailure(outcomes.FAIL, f"{type(exc).__name__}: {_describe(exc)}")
 
 
-def _classify_client_error(exc: BaseException, proxy_url: str | None) -> LambdaInvokeError:
+def _proxy_failure(exc: BaseException, proxy_url: str | None) -> InvocationFailure | None:
+    """Exit code 11 for a failure on the way to the proxy (None: not the proxy's)."""
+    from botocore import exceptions as bce
+
+    if isinstance(exc, bce.ProxyConnectionError):
+        # botocore's own proxy_url is already stripped of credentials (mask_proxy_url).
+        shown = proxy_url or redact_credentials(str(exc.kwargs.get("proxy_url") or ""))
+        return InvocationFailure(outcomes.PROXY_CONNECTION, _describe(exc), proxy_url=shown or None)
+    if not proxy_url:
+        return None
+    if _is_unparsed_proxy_refusal(exc):
+        return InvocationFailure(
+            outcomes.PROXY_CONNECTION, "407 Proxy Authentication Required", proxy_url=proxy_url
+        )
+    # Behind a proxy, a failure on the way to it surfaces as a generic connection or TLS error
+    # around urllib3's ProxyError.
+    if isinstance(
+        exc, (bce.SSLError, bce.EndpointConnectionError, bce.ConnectionClosedError)
+    ) and _mentions_proxy(exc):
+        return InvocationFailure(outcomes.PROXY_CONNECTION, _describe(exc), proxy_url=proxy_url)
+    return None
+
+
+def _classify_client_error(exc: BaseException, proxy_url: str | None) -> InvocationFailure:
     code = error_code(exc) or ""
     status = _http_status(exc)
     detail = _client_error_detail(exc)
     if code in AUTHENTICATION_ERROR_CODES:
-        return LambdaAuthenticationError(detail)
+        return InvocationFailure(outcomes.AUTHENTICATION, detail)
     if code in AUTHORIZATION_ERROR_CODES:
-        return LambdaAuthorizationError(detail)
+        return InvocationFailure(outcomes.AUTHORIZATION, detail)
     if code in VALIDATION_ERROR_CODES:
-        return LambdaDataValidationError(detail)
+        return InvocationFailure(outcomes.DATA_VALIDATION, detail)
     if status == 407 or code == "407":
-        return LambdaProxyConnectionError("407 Proxy Authentication Required", proxy_url=proxy_url)
+        return InvocationFailure(
+            outcomes.PROXY_CONNECTION, "407 Proxy Authentication Required", proxy_url=proxy_url
+        )
     # A code the tables do not know: the HTTP status still says which family it belongs to.
     if code in ("", str(status)):
         if status == 401:
-            return LambdaAuthenticationError(detail)
+            return InvocationFailure(outcomes.AUTHENTICATION, detail)
         if status == 403:
-            return LambdaAuthorizationError(detail)
-    return LambdaFailError(detail)
+            return InvocationFailure(outcomes.AUTHORIZATION, detail)
+    return InvocationFailure(outcomes.FAIL, detail)
 
 
 def _is_unparsed_proxy_refusal(exc: BaseException) -> bool:

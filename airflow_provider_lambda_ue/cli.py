@@ -13,24 +13,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
 from airflow_provider_lambda_ue import __version__
-from airflow_provider_lambda_ue.fields import (
-    ACTION_TRIGGER,
-    DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
-    DEFAULT_TIMEOUT_SECONDS,
-    LOG_TYPE_NONE,
-    PROXY_HTTP,
-    LambdaInvokeFields,
-)
-from airflow_provider_lambda_ue.proxy_credentials import PROXY_PASSWORD_ENV, PROXY_USER_ENV
+from airflow_provider_lambda_ue.fields import CONNECTION, FIELDS, FLAG, JSON, Field, raw_fields
 
 _EXAMPLES = """\
 examples:
@@ -70,6 +63,15 @@ status go to stderr.
 """
 
 
+#: The option groups of ``lambda-ue invoke --help``: a title per field topic (:attr:`.Field.topic`).
+_TOPICS = {
+    "function": "function",
+    "aws": "AWS",
+    "log": "complete log (CloudWatch Logs)",
+    "proxy": "proxy",
+}
+
+
 class _ArgumentError(Exception):
     """An argument error, reported as DATA_VALIDATION_ERROR (exit 20) instead of argparse's exit 2."""
 
@@ -79,39 +81,11 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
-_stdin_text: str | None = None
-
-
-def _read_stdin() -> str:
-    """stdin's text, read once (the arguments may be parsed twice, see :func:`_argument_problems`)."""
-    global _stdin_text  # noqa: PLW0603 - one process, one stdin
-    if _stdin_text is None:
-        _stdin_text = sys.stdin.read()
-    return _stdin_text
-
-
-def _json_argument(value: str) -> str:
-    """``@path`` reads the file, ``@-`` stdin; anything else is JSON text (validated with the fields)."""
-    if not value.startswith("@"):
-        return value
-    path = value[1:]
-    try:
-        if path == "-":
-            return _read_stdin()
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as err:
-        raise argparse.ArgumentTypeError(f"cannot read {path!r}: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise argparse.ArgumentTypeError(f"cannot read {path!r}: not UTF-8 text") from None
-
-
-def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     """
-    The ``lambda-ue`` argument parser.
+    The ``lambda-ue`` argument parser: an option per field of the specification (:data:`.fields.FIELDS`).
 
-    :param lenient: Do not require ``--function-name`` (used to read what was given when the
-        strict parse failed, so an argument error can report every problem and show the fields).
+    No option is required here: :func:`parse` names every problem of a command line at once.
     """
     parser = _Parser(
         prog="lambda-ue",
@@ -131,92 +105,10 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fn = invoke.add_argument_group("function")
-    fn.add_argument(
-        "--function-name", required=not lenient, help="name, name:alias, partial or full ARN (required)"
-    )
-    fn.add_argument(
-        "--invocation-type",
-        default=None,
-        help="RequestResponse (default), Event or DryRun; with --durable-execution-name the default is "
-        "Event (started, then polled until it ends)",
-    )
-    fn.add_argument("--log-type", default=LOG_TYPE_NONE, help="None (default) or Tail")
-    fn.add_argument("--qualifier", help="version or alias")
-    fn.add_argument("--tenant-id", help="tenant of a function with tenant isolation (Invoke's TenantId)")
-    fn.add_argument(
-        "--durable-execution-name",
-        help="start the durable execution of this name (1-64 of [a-zA-Z0-9-_]), or report the one "
-        "already started with it, and wait until it ends (at most --wait-for-completion-timeout)",
-    )
-    fn.add_argument(
-        "--payload", type=_json_argument, help="JSON text, @path to read it from a file, or @- from stdin"
-    )
-    fn.add_argument(
-        "--client-context",
-        type=_json_argument,
-        help="JSON object text, @path to read it from a file, or @- from stdin",
-    )
-    fn.add_argument(
-        "--wait-for-completion-timeout",
-        default=DEFAULT_TIMEOUT_SECONDS,
-        help=f"seconds to wait for the answer (default {DEFAULT_TIMEOUT_SECONDS}); "
-        "a timeout exits 21 and never runs the function twice",
-    )
-    fn.add_argument(
-        "--fail-on-function-error",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="exit 1 when the function reports an error (default); --no-... exits 0 with function_error set",
-    )
-    fn.add_argument("--action", default=ACTION_TRIGGER, help=argparse.SUPPRESS)
-
-    aws = invoke.add_argument_group("AWS")
-    aws.add_argument("--region", help="AWS region (default: the connection's or the environment's)")
-    aws.add_argument(
-        "--aws-conn-id",
-        help="Airflow aws connection with the credentials (e.g. from AIRFLOW_CONN_<ID>); "
-        "default: the environment's credential chain",
-    )
-    aws.add_argument("--role-arn", help="assume this IAM role with STS (turns role-based access on)")
-    aws.add_argument("--endpoint-url", help="custom Lambda endpoint URL (http or https)")
-
-    logs = invoke.add_argument_group("complete log (CloudWatch Logs)")
-    logs.add_argument(
-        "--fetch-full-log",
-        action="store_true",
-        help="after the invocation, print its complete log from CloudWatch Logs on stderr "
-        "(RequestResponse and Event); a log that cannot be read is a warning",
-    )
-    logs.add_argument(
-        "--full-log-required",
-        action="store_true",
-        help="exit 1 when the complete log cannot be read (implies --fetch-full-log)",
-    )
-    logs.add_argument(
-        "--full-log-timeout",
-        default=DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
-        help="seconds to wait for the complete log to appear and end "
-        f"(default {DEFAULT_FULL_LOG_TIMEOUT_SECONDS})",
-    )
-    logs.add_argument(
-        "--logs-endpoint-url",
-        help="custom CloudWatch Logs endpoint URL (default: AWS_ENDPOINT_URL_LOGS, the connection's, AWS's)",
-    )
-
-    proxy = invoke.add_argument_group("proxy")
-    proxy.add_argument("--use-proxy", action="store_true", help="send Lambda and STS traffic through --proxy")
-    proxy.add_argument("--proxy", help="proxy URL, or two comma-separated (for http, for https endpoints)")
-    proxy.add_argument(
-        "--proxy-type", default=PROXY_HTTP, help='HTTP (default), HTTPS or "HTTPS with Credentials"'
-    )
-    proxy.add_argument("--proxy-ca-bundle-file", help="CA bundle that verifies a TLS proxy")
-    proxy.add_argument(
-        "--proxy-conn-id",
-        help="Airflow connection with the proxy user and password "
-        f"(else {PROXY_USER_ENV}/{PROXY_PASSWORD_ENV})",
-    )
-
+    groups = {topic: invoke.add_argument_group(title) for topic, title in _TOPICS.items()}
+    for field in FIELDS:
+        if field.cli_option is not None:
+            _add_option(groups[field.topic], field, field.cli_option)
     output = invoke.add_argument_group("output")
     output.add_argument(
         "--compact",
@@ -226,27 +118,100 @@ def build_parser(*, lenient: bool = False) -> argparse.ArgumentParser:
     return parser
 
 
-#: Fields whose option has another name (``--region``), and fields the options imply instead.
-OPTION_DEST = {"region_name": "region"}
-IMPLIED_FIELDS = ("role_based_access", "use_proxy")
-
-
-def fields_from_args(args: argparse.Namespace) -> LambdaInvokeFields:
+def _add_option(group: Any, field: Field, option: str) -> None:
     """
-    Map parsed arguments onto the field set: ``--<field-name>`` for each field, by the field model.
+    The option of ``field``: a switch for a flag, text otherwise (``@path`` for JSON).
+
+    A connection is read only when its option names one: without ``--aws-conn-id`` the credentials
+    are the environment's, and Airflow is never imported.
+    """
+    default = None if field.kind == CONNECTION else field.default
+    help_text = field.summary
+    if field.required and field.default is None:
+        help_text += " Required."
+    implied = [other.name for other in FIELDS if other.implied_by == field.name]
+    if implied:
+        help_text += f" Turns {', '.join(implied)} on."
+    if field.kind == FLAG:
+        if default:  # on by default: --no-<option> turns it off
+            group.add_argument(
+                option, dest=field.name, action=argparse.BooleanOptionalAction, default=True, help=help_text
+            )
+        else:
+            group.add_argument(option, dest=field.name, action="store_true", help=help_text)
+        return
+    if field.kind == JSON:
+        help_text += " @path reads it from a file, @- from stdin."
+    if default is not None:
+        help_text += f" (default {default})"
+    # A field with one choice has nothing to choose: its option is kept for exported task definitions.
+    shown = argparse.SUPPRESS if len(field.choices) == 1 else help_text
+    group.add_argument(
+        option,
+        dest=field.name,
+        metavar=option[2:].upper().replace("-", "_"),
+        default=default,
+        help=shown,
+    )
+
+
+def fields_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """
+    Map parsed arguments onto the field set: each field's option, and the fields other options imply.
 
     ``--role-arn`` implies role-based access, and ``--proxy`` implies ``--use-proxy``.
     """
-    given = {
-        name: getattr(args, OPTION_DEST.get(name, name))
-        for name in LambdaInvokeFields.names()
-        if name not in IMPLIED_FIELDS
-    }
-    return LambdaInvokeFields(
-        **given,
-        role_based_access=bool(args.role_arn),
-        use_proxy=args.use_proxy or bool(args.proxy),
-    )
+    given = vars(args)
+    values = {field.name: given[field.name] for field in FIELDS if field.name in given}
+    for field in FIELDS:
+        if field.implied_by is not None:
+            values[field.name] = bool(values.get(field.name)) or bool(given.get(field.implied_by))
+    return raw_fields(**values)
+
+
+def parse(argv: Sequence[str], stdin: Callable[[], bytes]) -> tuple[argparse.Namespace | None, list[str]]:
+    """
+    Parse an ``invoke`` command line and read its ``@path`` arguments; name every problem.
+
+    :param stdin: Reads stdin's bytes (once: an ``@-`` payload and client context share them).
+    :return: The arguments (None where argparse could not read them), and the problems: unknown
+        options, a missing required one, files that cannot be read or are not UTF-8 text.
+    """
+    problems: list[str] = []
+    try:
+        args, extras = build_parser().parse_known_args(argv)
+    except _ArgumentError as err:
+        return None, [str(err)]
+    if extras:
+        problems.append(f"unrecognized arguments: {' '.join(extras)}")
+    missing = [f.cli_option for f in FIELDS if f.required and getattr(args, f.name, None) is None]
+    if missing:
+        problems.append(f"the following arguments are required: {', '.join(str(m) for m in missing)}")
+    for field in FIELDS:
+        value = getattr(args, field.name, None)
+        if field.kind == JSON and isinstance(value, str) and value.startswith("@"):
+            text, problem = _read_argument(value[1:], stdin)
+            setattr(args, field.name, text)
+            if problem:
+                problems.append(f"argument {field.cli_option}: {problem}")
+    return args, problems
+
+
+def _read_argument(path: str, stdin: Callable[[], bytes]) -> tuple[str | None, str | None]:
+    """``(text, None)`` of a file (``-``: stdin), or ``(None, why not)``."""
+    where = "stdin" if path == "-" else repr(path)
+    try:
+        if path == "-":
+            data = stdin()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as err:
+        return None, f"cannot read {where}: {err.strerror}"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"cannot read {where}: not UTF-8 text"
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -279,9 +244,9 @@ def _stderr_logger() -> logging.Logger:
 def _write_document(document: dict[str, Any], out: TextIO, *, compact: bool = False) -> int:
     from airflow_provider_lambda_ue.masking import redact_secrets
 
-    # The document never holds a secret by construction; this is the last line of defence, and it
-    # keeps the JSON valid (a secret's JSON-escaped form is cut out too).
-    out.write(redact_secrets(json.dumps(document, indent=None if compact else 2)) + "\n")
+    # The document never holds a secret by construction; this is the last line of defence. The
+    # values are masked, not the JSON text, so the document stays JSON whatever a secret is.
+    out.write(json.dumps(redact_secrets(document), indent=None if compact else 2) + "\n")
     out.flush()
     return int(document["exit_code"])
 
@@ -304,26 +269,24 @@ def _starting() -> Iterator[None]:
         gc.enable()
 
 
-def invoke(args: argparse.Namespace, out: TextIO) -> int:
-    """Run ``lambda-ue invoke``: the shared path, then the document on stdout; returns the exit code."""
+def invoke(raw: dict[str, Any], log: logging.Logger) -> dict[str, Any]:
+    """Run the shared path for ``lambda-ue invoke``; the output document of whatever happened."""
     from airflow_provider_lambda_ue import invocation as path
+    from airflow_provider_lambda_ue import outcomes
     from airflow_provider_lambda_ue.classifier import classify
     from airflow_provider_lambda_ue.masking import redact_credentials
-    from airflow_provider_lambda_ue.taxonomy import LambdaFailError, LambdaInvokeError
+    from airflow_provider_lambda_ue.output import invalid
 
-    log = _stderr_logger()
-    raw = fields_from_args(args)
-    current = path.Invocation(raw=raw)
-    document: dict[str, Any] | None
+    current = None
     try:
         with _starting():
             # The variables are a source of proxy credentials here only; the hook masks what it reads.
             current = path.prepare(raw, log, proxy_environ=os.environ)
             # Airflow is imported only for a connection (--aws-conn-id, --proxy-conn-id): the hook.
-            invoker = path.build_invoker(current, log)
-        document = path.run(current, invoker, log)
-    except LambdaInvokeError as err:
-        document = err.output if err.output is not None else current.failed(err).output
+            invoker = path.build_invoker(current, log, proxy_environ=os.environ)
+        return path.run(current, invoker, log)
+    except outcomes.InvocationFailure as err:
+        failure = err
         if err.detail and err.detail not in err.status_description:
             # The seed's fixed wording (exit 2, 3, 21) hides the cause; stderr shows it.
             log.error("%s: %s", err.status, redact_credentials(err.detail))
@@ -331,64 +294,49 @@ def invoke(args: argparse.Namespace, out: TextIO) -> int:
         # Anything unforeseen is a FAIL (exit 1) with a document, never a bare traceback: the
         # caller relies on a document on stdout, and a traceback could show a secret.
         log.error("Unexpected %s: %s", type(exc).__name__, redact_credentials(str(exc)))
-        error = classify(exc)
-        if isinstance(error, LambdaFailError):  # classify's catch-all quotes the message as it is
-            error = LambdaFailError(redact_credentials(error.detail))
-        document = current.failed(error).output
-    assert document is not None
-    log.info("%s", document["status_description"])
-    return _write_document(document, out, compact=args.compact)
-
-
-def _argument_error(problems: list[str], given: argparse.Namespace | None, out: TextIO) -> int:
-    """Exit 20 with a full document naming the offending options (and showing what was given)."""
-    sys.stderr.write("".join(f"lambda-ue: error: {problem}\n" for problem in problems))
-    sys.stderr.write("(see 'lambda-ue invoke --help')\n")
-    sys.stderr.flush()
-
-    from airflow_provider_lambda_ue.invocation import Invocation
-    from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
-
-    raw = fields_from_args(given) if given is not None else LambdaInvokeFields()
-    document = Invocation(raw=raw).failed(LambdaDataValidationError(problems=problems)).output
-    assert document is not None
-    return _write_document(document, out, compact=bool(getattr(given, "compact", False)))
-
-
-def _argument_problems(message: str, argv: list[str]) -> tuple[list[str], argparse.Namespace | None]:
-    """
-    Every argument problem, not only the first one argparse stopped at, and what could be read.
-
-    argparse reports a missing ``--function-name`` before unrecognized arguments, so a misspelt
-    ``--functon-name x`` would otherwise be reported as a missing option only.
-
-    :return: The problems, and the parsed ``invoke`` arguments (None when unreadable).
-    """
-    problems = [message]
-    try:
-        given, extras = build_parser(lenient=True).parse_known_args(argv)
-    except _ArgumentError:
-        return problems, None
-    if extras and "unrecognized arguments" not in message:
-        problems.append(f"unrecognized arguments: {' '.join(extras)}")
-    return problems, given if getattr(given, "command", None) == "invoke" else None
+        failure = classify(exc)
+        if failure.outcome is outcomes.FAIL:  # classify's catch-all quotes the message as it is
+            failure = outcomes.InvocationFailure(outcomes.FAIL, redact_credentials(failure.detail))
+    if failure.output is None:
+        failure = current.failed(failure) if current is not None else invalid(raw, failure)
+    assert failure.output is not None
+    return failure.output
 
 
 def run(argv: Sequence[str], out: TextIO) -> int:
     """
     Parse ``argv``, run the command and write the output document to ``out``.
 
-    ``--help`` and ``--version`` print to ``out`` as well (the console script's stdout).
+    ``--help`` and ``--version`` print to ``out`` as well (the console script's stdout). Every
+    argument problem is named in one document (exit 20) before anything else happens.
 
     :return: The exit code.
     """
-    arguments = list(argv)
-    try:
-        with contextlib.redirect_stdout(out):
-            args = build_parser().parse_args(arguments)
-    except _ArgumentError as err:
-        return _argument_error(*_argument_problems(str(err), arguments), out)
-    return invoke(args, out)
+    from airflow_provider_lambda_ue import outcomes
+    from airflow_provider_lambda_ue.output import invalid
+
+    log = _stderr_logger()
+    with contextlib.redirect_stdout(out):
+        args, problems = parse(argv, _stdin_bytes)
+    raw = fields_from_args(args) if args is not None and args.command == "invoke" else raw_fields()
+    if problems:
+        sys.stderr.write("".join(f"lambda-ue: error: {problem}\n" for problem in problems))
+        sys.stderr.write("(see 'lambda-ue invoke --help')\n")
+        document = invalid(
+            raw, outcomes.InvocationFailure(outcomes.DATA_VALIDATION, problems=problems)
+        ).output
+        assert document is not None
+    else:
+        document = invoke(raw, log)
+    log.info("%s", document["status_description"])
+    # From argv itself: an argument error may leave nothing parsed, and --compact must still hold.
+    return _write_document(document, out, compact="--compact" in argv)
+
+
+@functools.cache
+def _stdin_bytes() -> bytes:
+    """stdin's bytes, read once (``@-`` may be given to two options)."""
+    return sys.stdin.buffer.read()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ one sends it to the next, a RUNNING or SUCCEEDED one is the execution of this ta
 name with no execution is started. The walk needs nothing recorded between Invoke and its answer:
 a worker killed there left an execution under a name the next try computes again.
 
-This module imports nothing heavy (the operator module imports it).
+The walk that starts, waits for and finishes an execution is :mod:`.durable_wait`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
-from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
-
-from airflow_provider_lambda_ue.fields import MAX_DURABLE_NAME_LENGTH
 
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.output import InvokeResult
@@ -42,11 +38,11 @@ TERMINAL_STATUSES = frozenset({STATUS_SUCCEEDED, STATUS_FAILED, STATUS_TIMED_OUT
 #: Ended without a result: a retry starts the next generation.
 FAILED_STATUSES = frozenset({STATUS_FAILED, STATUS_TIMED_OUT, STATUS_STOPPED})
 
-#: The worker waits this long for a quick execution before deferring (seconds).
-DEFAULT_GRACE_SECONDS = 5.0
 #: Polls start this often and slow down (doubling) to ``poll_interval`` (seconds).
 FIRST_POLL_SECONDS = 0.5
-DEFAULT_POLL_INTERVAL_SECONDS = 10.0
+#: ``DurableExecutionName``'s longest (Invoke's model; a test checks they agree): a derived name
+#: leaves room in it for the generation suffix.
+MAX_DURABLE_NAME_LENGTH = 64
 
 #: ``task_state_store`` key of the execution this task instance started (Airflow 3.3+).
 STATE_STORE_KEY = "lambda_ue_durable_execution"
@@ -157,7 +153,7 @@ def next_poll_delay(previous: float | None, poll_interval: float) -> float:
     return min(previous * 2, poll_interval)
 
 
-def with_execution(result: Any, execution: DurableExecution) -> Any:
+def with_execution(result: InvokeResult, execution: DurableExecution) -> InvokeResult:
     """
     The :class:`~airflow_provider_lambda_ue.output.InvokeResult` of the start, with the execution's outcome.
 
@@ -180,46 +176,3 @@ def with_execution(result: Any, execution: DurableExecution) -> Any:
         durable_execution_name=execution.name or result.durable_execution_name,
         durable_execution_status=execution.status,
     )
-
-
-@dataclass
-class DurablePolicy:
-    """
-    How a caller starts and waits for a durable execution.
-
-    :param generations: Walk the generations (:mod:`.durable`): an execution that ended FAILED,
-        TIMED_OUT or STOPPED is followed by a new one (the operator: a retry runs the function
-        again). Off (the command line): the name is the execution, whatever its status.
-    :param poll_interval: Longest pause between two ``GetDurableExecution`` calls (seconds).
-    :param known: What an earlier try recorded (``task_state_store``): ``{"name", "generation",
-        "arn"}``; the walk starts at that generation.
-    :param record: Called with that record once the execution of this try is known.
-    :param sleep: Pauses between polls.
-    :param clock: Seconds since the epoch (deadlines survive a triggerer's restart).
-    """
-
-    generations: bool = False
-    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS
-    known: Mapping[str, Any] | None = None
-    record: Callable[[dict[str, Any]], None] | None = None
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.time
-
-
-@dataclass(frozen=True)
-class DurableStart:
-    """
-    The execution a try waits for.
-
-    :param result: The start's answer (or, for an execution found, the answer a start would have
-        given: 202), with the execution's ARN, name and status.
-    :param execution: The execution's status when the start returned.
-    :param generation: Its generation.
-    :param deadline: When the wait runs out (seconds since the epoch): the try's start plus
-        ``wait_for_completion_timeout``.
-    """
-
-    result: InvokeResult
-    execution: DurableExecution
-    generation: int
-    deadline: float

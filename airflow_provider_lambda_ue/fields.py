@@ -1,16 +1,20 @@
-"""The field model: the ue-aws-lambda field set as the provider's parameters.
+"""The field set: one specification per field, from which everything else about a field is derived.
 
-This module is the one place that knows the fields: their parameter names, defaults, the seed's
-names in the output document, which ones hold secrets, and the normalised form
-(:class:`InvokeRequest`) that the hook, the trigger and the output document consume.
-Validation lives in :mod:`airflow_provider_lambda_ue.validation`.
+Each :class:`Field` says the field's name (the operator's parameter, the trigger's keyword, the
+attribute of :class:`~airflow_provider_lambda_ue.request.InvokeRequest`), its default, whether it is
+templated, the Lambda ``Invoke`` parameter it becomes, its entries in the output document, its
+``lambda-ue invoke`` option and how validation reads it (``kind``). The operator's
+``template_fields``, the command line's options, the document's ``invocation.fields``, the request
+sent to Lambda and the docs' field table are all read from :data:`FIELDS`.
 
-It imports nothing heavy: the operator module (parsed with every DAG) depends on it.
+Adding an ``Invoke`` parameter: a :class:`Field` here, the attribute of ``InvokeRequest`` and the
+operator's keyword (its explicit signature is what IDEs and Airflow read; a test holds it to this
+specification). It imports only ``dataclasses``: DAG files import it with the operator.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 ACTION_TRIGGER = "Trigger Lambda function"
@@ -19,16 +23,6 @@ INVOCATION_REQUEST_RESPONSE = "RequestResponse"
 INVOCATION_EVENT = "Event"
 INVOCATION_DRY_RUN = "DryRun"
 INVOCATION_TYPES = (INVOCATION_REQUEST_RESPONSE, INVOCATION_EVENT, INVOCATION_DRY_RUN)
-# The seed's labels, accepted as they appear in exported Stonebranch task definitions.
-INVOCATION_TYPE_ALIASES = {
-    "requestresponse": INVOCATION_REQUEST_RESPONSE,
-    "request response": INVOCATION_REQUEST_RESPONSE,
-    "request_response": INVOCATION_REQUEST_RESPONSE,
-    "event": INVOCATION_EVENT,
-    "dryrun": INVOCATION_DRY_RUN,
-    "dry run": INVOCATION_DRY_RUN,
-    "dry_run": INVOCATION_DRY_RUN,
-}
 
 LOG_TYPE_NONE = "None"
 LOG_TYPE_TAIL = "Tail"
@@ -43,238 +37,360 @@ PROXY_TYPES = (PROXY_HTTP, PROXY_HTTPS, PROXY_HTTPS_WITH_CREDENTIALS)
 MAX_SYNC_PAYLOAD_BYTES = 6_291_456
 MAX_EVENT_PAYLOAD_BYTES = 1_048_576
 MAX_CLIENT_CONTEXT_B64_BYTES = 3_583
+#: The longest a wait may last: a durable execution runs for at most one year (366 days).
+MAX_WAIT_SECONDS = 31_622_400
 
 DEFAULT_AWS_CONN_ID = "aws_default"
-
 #: ``durable_execution_name`` value asking for a name derived from the task instance (operator only).
 DURABLE_NAME_AUTO = "auto"
-#: ``DurableExecutionName``: 1 to 64 letters, digits, ``-`` and ``_`` (Invoke's API reference).
-MAX_DURABLE_NAME_LENGTH = 64
 DEFAULT_TIMEOUT_SECONDS = 60
 #: How long, at most, the complete log is waited for after Lambda answered (``full_log_timeout``).
 DEFAULT_FULL_LOG_TIMEOUT_SECONDS = 300
 
+# The operator's settings beyond the field set (its durable-execution parameters).
+#: The worker waits this long for a quick durable execution before deferring (seconds).
+DEFAULT_GRACE_SECONDS = 5.0
+#: Longest pause between two polls of a durable execution (seconds).
+DEFAULT_POLL_INTERVAL_SECONDS = 10.0
+
 #: Shown in the output document in place of a secret that is set.
 MASK = "****"
 
-#: Fields whose value may hold a URL, and so a password written inline in it (see
-#: :func:`~airflow_provider_lambda_ue.masking.redact_url`).
-URL_FIELDS = ("proxy", "endpoint_url", "logs_endpoint_url")
+# How validation reads a field (:data:`Field.kind`); each kind has one check in validation.py.
+TEXT = "text"  #: text; with ``api``, the shape AWS's model gives the parameter
+FUNCTION = "function"  #: a function name or ARN (``api`` shape), its qualifier compared with ``qualifier``
+ROLE_ARN = "role_arn"  #: an IAM role ARN
+CHOICE = "choice"  #: one of ``choices`` (case and surrounding space ignored)
+FLAG = "flag"  #: a boolean, also as templates spell it ("true", "0")
+SECONDS = "seconds"  #: whole seconds, 1 to MAX_WAIT_SECONDS
+JSON = "json"  #: JSON as text, dict or list
+URL = "url"  #: an http(s) URL without credentials
+PROXY_URLS = "proxy_urls"  #: one or two comma-separated proxy URLs
+CA_BUNDLE = "ca_bundle"  #: a file of PEM certificates
+CONNECTION = "connection"  #: an Airflow connection id
+REGION = "region"  #: an AWS region name
 
-
-@dataclass
-class LambdaInvokeFields:
-    """
-    The contract's field set, as a caller (operator, command line) hands it over.
-
-    Values may arrive in any form a template renders (``"120"``, ``"true"``, JSON text);
-    :func:`airflow_provider_lambda_ue.validation.validate` turns them into an :class:`InvokeRequest`.
-
-    :param function_name: Lambda function name, ``name:alias``, partial or full ARN.
-    :param action: The seed's action; only ``"Trigger Lambda function"`` exists.
-    :param aws_conn_id: Airflow ``aws`` connection (login = access key id, password = secret key);
-        None or a missing connection uses the environment's credential chain.
-    :param region_name: AWS region; None uses the environment's region chain or the connection.
-    :param role_based_access: Assume ``role_arn`` with STS before invoking.
-    :param role_arn: IAM role ARN to assume when ``role_based_access`` is on.
-    :param invocation_type: ``RequestResponse``, ``Event`` or ``DryRun`` (seed labels accepted); None
-        (not given): ``Event`` for a durable execution, else ``RequestResponse``.
-    :param log_type: ``None`` or ``Tail``.
-    :param payload: JSON text, a dict or a list.
-    :param client_context: A JSON object as text or dict.
-    :param qualifier: Version or alias.
-    :param use_proxy: Send traffic (Lambda and STS) through ``proxy``.
-    :param proxy_type: ``HTTP``, ``HTTPS`` or ``HTTPS with Credentials``.
-    :param proxy: One proxy URL, or two comma-separated: the first for http, the second for https.
-    :param proxy_ca_bundle_file: CA bundle that verifies a TLS proxy.
-    :param proxy_conn_id: Connection whose login/password authenticate to the proxy.
-    :param wait_for_completion_timeout: Read timeout in seconds.
-    :param endpoint_url: Custom Lambda endpoint URL (http or https).
-    :param fail_on_function_error: Whether a function error fails the task (exit code 1).
-    :param tenant_id: Tenant of a function with tenant isolation (Invoke's ``TenantId``).
-    :param durable_execution_name: Start a durable execution with this ``DurableExecutionName``
-        (idempotent: the same name and payload is the same execution), or ``"auto"`` for a name
-        derived from the task instance (operator only).
-    :param fetch_full_log: After the invocation, read its complete log from CloudWatch Logs into
-        the task log.
-    :param full_log_required: Fail (exit 1) when the complete log cannot be read; implies
-        ``fetch_full_log``.
-    :param full_log_timeout: Seconds to wait, at most, for the complete log to appear and end.
-    :param logs_endpoint_url: Custom CloudWatch Logs endpoint URL (http or https).
-    """
-
-    function_name: Any = None
-    action: Any = ACTION_TRIGGER
-    aws_conn_id: Any = DEFAULT_AWS_CONN_ID
-    region_name: Any = None
-    role_based_access: Any = False
-    role_arn: Any = None
-    invocation_type: Any = None
-    log_type: Any = LOG_TYPE_NONE
-    payload: Any = None
-    client_context: Any = None
-    qualifier: Any = None
-    use_proxy: Any = False
-    proxy_type: Any = PROXY_HTTP
-    proxy: Any = None
-    proxy_ca_bundle_file: Any = None
-    proxy_conn_id: Any = None
-    wait_for_completion_timeout: Any = DEFAULT_TIMEOUT_SECONDS
-    endpoint_url: Any = None
-    fail_on_function_error: Any = True
-    tenant_id: Any = None
-    durable_execution_name: Any = None
-    fetch_full_log: Any = False
-    full_log_required: Any = False
-    full_log_timeout: Any = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
-    logs_endpoint_url: Any = None
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        """Parameter names, in the contract's order."""
-        return tuple(f.name for f in fields(cls))
+#: ``Field.option`` when the option is ``--`` and the name in kebab case.
+_DERIVED = "derived"
 
 
 @dataclass(frozen=True)
-class DocumentEntry:
+class Field:
     """
-    One entry of the output document's ``invocation.fields``, under the seed's name.
+    Everything the package knows of one field.
 
-    :param key: The seed's name of the entry.
-    :param parameter: The field it shows; None for a credentials flag.
-    :param source: Show ``"Script"`` when the field is given (the seed's ``..._source`` entries).
-    :param needs_proxy: Shown only with ``use_proxy`` on (for a validated request).
-    :param credentials: For a flag: ``"aws"`` or ``"proxy"``, whose credentials it says are set.
+    :param name: The operator's parameter, the trigger's keyword, the request's attribute.
+    :param summary: What it does, in a sentence or two: the operator's docstring, the command
+        line's help and the docs' field table.
+    :param default: The value when it is not given (None: not set).
+    :param kind: How validation reads it (``TEXT``, ``CHOICE``, ...).
+    :param seed: The ue-aws-lambda field it replicates (None: beyond the seed).
+    :param templated: Rendered with Jinja by Airflow (the operator's ``template_fields``).
+    :param api: The ``Invoke`` parameter it becomes; a ``TEXT`` field is checked against the shape
+        (pattern, length) AWS's service model gives it.
+    :param document: Its entries in the output document's ``invocation.fields``.
+    :param choices: The values a ``CHOICE`` field takes.
+    :param option: The ``lambda-ue invoke`` option (None: none); by default ``--<name-in-kebab-case>``.
+    :param implied_by: The field whose option, when given, turns this one on (command line).
+    :param proxy_only: Shown in the document only when ``use_proxy`` is on.
+    :param topic: What it is about (``function``, ``aws``, ``proxy``, ``log``): how the command
+        line's help and the docs' table group the fields.
+    :param required: It must be given.
+    :param strip: Surrounding white space is dropped (a template's trailing newline); off where it
+        is part of the value.
     """
 
-    key: str
-    parameter: str | None = None
-    source: bool = False
-    needs_proxy: bool = False
-    credentials: str | None = None
+    name: str
+    summary: str
+    default: Any = None
+    kind: str = TEXT
+    seed: str | None = None
+    templated: bool = False
+    api: str | None = None
+    document: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    option: str | None = _DERIVED
+    implied_by: str | None = None
+    proxy_only: bool = False
+    topic: str = "function"
+    required: bool = False
+    strip: bool = True
+
+    @property
+    def cli_option(self) -> str | None:
+        """The ``lambda-ue invoke`` option, or None."""
+        if self.option == _DERIVED:
+            return "--" + self.name.replace("_", "-")
+        return self.option
+
+    @property
+    def shows_script(self) -> bool:
+        """The document shows it as the seed's ``..._source`` (``"Script"``) and ``..._script`` pair."""
+        return len(self.document) == 2 and self.document[0].endswith("_source")
+
+    @property
+    def shows_credentials(self) -> bool:
+        """The document shows whether its connection's credentials are set, never them."""
+        return len(self.document) == 2 and self.document[1].endswith("_password")
 
 
-#: ``invocation.fields`` of the output document, in the seed's order. A new field that the
-#: document shows needs one entry here, nothing in the document's builder.
-DOCUMENT_ENTRIES: tuple[DocumentEntry, ...] = (
-    DocumentEntry("action", "action"),
-    DocumentEntry("credentials_user", credentials="aws"),
-    DocumentEntry("credentials_password", credentials="aws"),
-    DocumentEntry("region", "region_name"),
-    DocumentEntry("role_based_access", "role_based_access"),
-    DocumentEntry("role_arn", "role_arn"),
-    DocumentEntry("function_name", "function_name"),
-    DocumentEntry("invocation_type", "invocation_type"),
-    DocumentEntry("payload_source", "payload", source=True),
-    DocumentEntry("payload_script", "payload"),
-    DocumentEntry("client_context_source", "client_context", source=True),
-    DocumentEntry("client_context_script", "client_context"),
-    DocumentEntry("log_type", "log_type"),
-    DocumentEntry("qualifier", "qualifier"),
-    DocumentEntry("use_proxy", "use_proxy"),
-    DocumentEntry("proxy_type", "proxy_type", needs_proxy=True),
-    DocumentEntry("proxy", "proxy", needs_proxy=True),
-    DocumentEntry("proxy_credentials_user", credentials="proxy"),
-    DocumentEntry("proxy_credentials_password", credentials="proxy"),
-    DocumentEntry("proxy_ca_bundle_file", "proxy_ca_bundle_file"),
-    DocumentEntry("wait_for_completion_timeout", "wait_for_completion_timeout"),
-    DocumentEntry("endpoint_url", "endpoint_url"),
-    # Not a seed field: after the seed's entries, so theirs keep their order.
-    DocumentEntry("tenant_id", "tenant_id"),
-    # durable_execution_name is not an entry: a durable document's ``result`` names the execution
-    # (the name it was started with, a retry's generation included), and plain documents stay as they were.
+#: The field set, in the order of the output document's ``invocation.fields`` (the seed's order,
+#: then the fields beyond it).
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "action",
+        "The seed's action; the only one is 'Trigger Lambda function'.",
+        default=ACTION_TRIGGER,
+        kind=CHOICE,
+        choices=(ACTION_TRIGGER,),
+        seed="Action",
+        document=("action",),
+    ),
+    Field(
+        "aws_conn_id",
+        "Airflow 'aws' connection with the credentials (login = access key id, password = secret "
+        "key). None, or a connection that does not exist, uses the environment's credential chain.",
+        default=DEFAULT_AWS_CONN_ID,
+        kind=CONNECTION,
+        seed="AWS Credentials",
+        document=("credentials_user", "credentials_password"),
+        topic="aws",
+    ),
+    Field(
+        "region_name",
+        "AWS region; None uses the connection's or the environment's.",
+        kind=REGION,
+        seed="AWS Region",
+        templated=True,
+        document=("region",),
+        option="--region",
+        topic="aws",
+    ),
+    Field(
+        "role_based_access",
+        "Assume role_arn with STS before invoking (STS goes through the same proxy and CA bundle).",
+        default=False,
+        kind=FLAG,
+        seed="Role Based Access",
+        document=("role_based_access",),
+        option=None,
+        implied_by="role_arn",
+        topic="aws",
+    ),
+    Field(
+        "role_arn",
+        "IAM role ARN to assume; required with role_based_access.",
+        kind=ROLE_ARN,
+        seed="Role ARN",
+        templated=True,
+        document=("role_arn",),
+        topic="aws",
+    ),
+    Field(
+        "function_name",
+        "Function name, name:alias, partial or full ARN.",
+        kind=FUNCTION,
+        required=True,
+        seed="Function Name",
+        templated=True,
+        api="FunctionName",
+        document=("function_name",),
+    ),
+    Field(
+        "invocation_type",
+        "RequestResponse, Event or DryRun (the seed's labels 'Request Response' and "
+        "'Request_Response' too). Not given: Event with durable_execution_name (started, then "
+        "polled), else RequestResponse.",
+        kind=CHOICE,
+        choices=INVOCATION_TYPES,
+        seed="Invocation Type",
+        templated=True,
+        api="InvocationType",
+        document=("invocation_type",),
+    ),
+    Field(
+        "payload",
+        "The event: JSON text, a dict or a list (operator: also a .json template file).",
+        kind=JSON,
+        strip=False,
+        seed="Payload Source, Payload Script",
+        templated=True,
+        api="Payload",
+        document=("payload_source", "payload_script"),
+    ),
+    Field(
+        "client_context",
+        "A JSON object as text or dict (operator: also a .json template file); sent base64-encoded.",
+        kind=JSON,
+        strip=False,
+        seed="Client Context Source, Client Context Script",
+        templated=True,
+        api="ClientContext",
+        document=("client_context_source", "client_context_script"),
+    ),
+    Field(
+        "log_type",
+        "None or Tail: Tail decodes the function's last 4 KB of log into the task log (stderr on the "
+        "command line); not sent with Event.",
+        default=LOG_TYPE_NONE,
+        kind=CHOICE,
+        choices=LOG_TYPES,
+        seed="Log Type",
+        templated=True,
+        api="LogType",
+        document=("log_type",),
+    ),
+    Field(
+        "qualifier",
+        "Version or alias to invoke.",
+        seed="Qualifier",
+        templated=True,
+        api="Qualifier",
+        document=("qualifier",),
+    ),
+    Field(
+        "use_proxy",
+        "Send Lambda and STS traffic through proxy.",
+        default=False,
+        kind=FLAG,
+        seed="Use Proxy",
+        document=("use_proxy",),
+        implied_by="proxy",
+        topic="proxy",
+    ),
+    Field(
+        "proxy_type",
+        "HTTP, HTTPS or 'HTTPS with Credentials' (which needs proxy credentials).",
+        default=PROXY_HTTP,
+        kind=CHOICE,
+        choices=PROXY_TYPES,
+        seed="Proxy Type",
+        document=("proxy_type",),
+        proxy_only=True,
+        topic="proxy",
+    ),
+    Field(
+        "proxy",
+        "One proxy URL (http(s)://host:port), or two comma-separated: the first for http, the "
+        "second for https endpoints.",
+        kind=PROXY_URLS,
+        seed="Proxy",
+        templated=True,
+        document=("proxy",),
+        proxy_only=True,
+        topic="proxy",
+    ),
+    Field(
+        "proxy_conn_id",
+        "Connection whose login and password authenticate to the proxy.",
+        kind=CONNECTION,
+        seed="Proxy Credentials",
+        document=("proxy_credentials_user", "proxy_credentials_password"),
+        topic="proxy",
+    ),
+    Field(
+        "proxy_ca_bundle_file",
+        "CA bundle (PEM) that verifies a TLS proxy.",
+        kind=CA_BUNDLE,
+        seed="Proxy CA Bundle File",
+        document=("proxy_ca_bundle_file",),
+        topic="proxy",
+    ),
+    Field(
+        "wait_for_completion_timeout",
+        "Seconds to wait for Lambda's answer (the read timeout); a timeout fails with exit code 21 "
+        "and never runs the function a second time.",
+        default=DEFAULT_TIMEOUT_SECONDS,
+        kind=SECONDS,
+        required=True,
+        seed="Wait For Completion Timeout",
+        document=("wait_for_completion_timeout",),
+    ),
+    Field(
+        "endpoint_url",
+        "Custom Lambda endpoint URL (http or https).",
+        kind=URL,
+        seed="Endpoint URL",
+        templated=True,
+        document=("endpoint_url",),
+        topic="aws",
+    ),
+    Field(
+        "tenant_id",
+        "Tenant of a function with tenant isolation; the handler reads it as context.tenant_id.",
+        templated=True,
+        api="TenantId",
+        document=("tenant_id",),
+        # Spaces are allowed: " blue" is another tenant than "blue".
+        strip=False,
+    ),
+    Field(
+        "fail_on_function_error",
+        "A function error fails the task (exit code 1); off, it succeeds with result.function_error set.",
+        default=True,
+        kind=FLAG,
+    ),
+    Field(
+        "durable_execution_name",
+        "Start the Lambda durable execution of this name (or find the one an earlier try started) "
+        "and wait until it ends, at most wait_for_completion_timeout; operator: 'auto' derives the "
+        "name from the task instance.",
+        templated=True,
+        api="DurableExecutionName",
+    ),
+    Field(
+        "fetch_full_log",
+        "After the invocation, read its complete log from CloudWatch Logs into the task log (stderr "
+        "on the command line); a log that cannot be read is a warning.",
+        default=False,
+        kind=FLAG,
+        topic="log",
+    ),
+    Field(
+        "full_log_required",
+        "Fail (exit code 1, not retried) when the complete log cannot be read; implies fetch_full_log.",
+        default=False,
+        kind=FLAG,
+        topic="log",
+    ),
+    Field(
+        "full_log_timeout",
+        "Seconds to wait, at most, for the complete log to appear and end, retries included.",
+        default=DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
+        kind=SECONDS,
+        topic="log",
+    ),
+    Field(
+        "logs_endpoint_url",
+        "Custom CloudWatch Logs endpoint URL (http or https); default: the connection's "
+        "service_config.logs, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else AWS's.",
+        kind=URL,
+        templated=True,
+        topic="log",
+    ),
 )
 
+#: Each field by name.
+BY_NAME: dict[str, Field] = {field.name: field for field in FIELDS}
+#: The field names, in :data:`FIELDS`'s order.
+FIELD_NAMES: tuple[str, ...] = tuple(BY_NAME)
+#: The operator's ``template_fields``.
+TEMPLATED: tuple[str, ...] = tuple(field.name for field in FIELDS if field.templated)
+#: Fields whose value may hold a URL, and so a password written inline in it (see
+#: :func:`~airflow_provider_lambda_ue.masking.redact_url`).
+URL_FIELDS: tuple[str, ...] = tuple(field.name for field in FIELDS if field.kind in (URL, PROXY_URLS))
 
-@dataclass(frozen=True)
-class InvokeRequest:
+
+def raw_fields(**given: Any) -> dict[str, Any]:
     """
-    A validated, normalised invocation: everything the hook and the trigger need, no secret.
+    The field set as a caller hands it over: every field, the defaults where nothing is given.
 
-    Secrets live in Airflow connections and are resolved by the hook; this object only carries
-    the connection ids, so it can be serialised into a trigger and logged safely.
+    Values may be in any form a template renders (``"120"``, ``"true"``, JSON text);
+    :func:`~airflow_provider_lambda_ue.validation.validate` reads them.
+
+    :raises TypeError: For a name that is not a field.
     """
-
-    function_name: str
-    action: str = ACTION_TRIGGER
-    aws_conn_id: str | None = DEFAULT_AWS_CONN_ID
-    region_name: str | None = None
-    role_based_access: bool = False
-    role_arn: str | None = None
-    invocation_type: str = INVOCATION_REQUEST_RESPONSE
-    log_type: str = LOG_TYPE_NONE
-    #: The payload as the exact JSON text that is sent.
-    payload: str | None = None
-    #: The client context as JSON text (the document shows this form).
-    client_context: str | None = None
-    #: The client context base64-encoded, as the Invoke API wants it.
-    client_context_b64: str | None = None
-    qualifier: str | None = None
-    use_proxy: bool = False
-    proxy_type: str = PROXY_HTTP
-    #: The proxy field as given (credentials are never inline: validation rejects that).
-    proxy: str | None = None
-    #: Proxy URL per target scheme (``{"http": ..., "https": ...}``); empty without a proxy.
-    proxies: dict[str, str] = field(default_factory=dict)
-    proxy_ca_bundle_file: str | None = None
-    proxy_conn_id: str | None = None
-    wait_for_completion_timeout: int = DEFAULT_TIMEOUT_SECONDS
-    endpoint_url: str | None = None
-    fail_on_function_error: bool = True
-    tenant_id: str | None = None
-    #: The name as given (``"auto"`` already replaced by the derived name); None: a plain invocation.
-    durable_execution_name: str | None = None
-    fetch_full_log: bool = False
-    full_log_required: bool = False
-    full_log_timeout: int = DEFAULT_FULL_LOG_TIMEOUT_SECONDS
-    logs_endpoint_url: str | None = None
-
-    @property
-    def durable(self) -> bool:
-        """Whether this request starts (or finds) a durable execution."""
-        return self.durable_execution_name is not None
-
-    @property
-    def sends_log_type(self) -> bool:
-        """Lambda only returns a log tail for synchronous invocations; Event never asks for one."""
-        return self.log_type == LOG_TYPE_TAIL and self.invocation_type != INVOCATION_EVENT
-
-    @property
-    def assumed_role_arn(self) -> str | None:
-        """The role to assume, or None when role-based access is off."""
-        return self.role_arn if self.role_based_access else None
-
-    def invoke_kwargs(self, durable_execution_name: str | None = None) -> dict[str, Any]:
-        """
-        Keyword arguments for the Lambda ``Invoke`` API call.
-
-        :param durable_execution_name: The ``DurableExecutionName`` to send, when it is not the
-            request's own (a later generation after a failed execution, see :mod:`.durable`).
-        """
-        kwargs: dict[str, Any] = {
-            "FunctionName": self.function_name,
-            "InvocationType": self.invocation_type,
-        }
-        if self.sends_log_type:
-            kwargs["LogType"] = LOG_TYPE_TAIL
-        if self.payload is not None:
-            kwargs["Payload"] = self.payload.encode("utf-8")
-        if self.client_context_b64 is not None:
-            kwargs["ClientContext"] = self.client_context_b64
-        if self.qualifier:
-            kwargs["Qualifier"] = self.qualifier
-        if self.tenant_id is not None:
-            kwargs["TenantId"] = self.tenant_id
-        name = durable_execution_name or self.durable_execution_name
-        if name is not None:
-            kwargs["DurableExecutionName"] = name
-        return kwargs
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, for a trigger's serialisation."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InvokeRequest:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+    unknown = set(given) - BY_NAME.keys()
+    if unknown:
+        raise TypeError(f"not fields of the field set: {', '.join(sorted(unknown))}")
+    return {field.name: given.get(field.name, field.default) for field in FIELDS}

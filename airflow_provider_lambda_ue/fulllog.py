@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.fields import InvokeRequest
     from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase
+    from airflow_provider_lambda_ue.request import InvokeRequest
 
 #: Events read at most per invocation; the rest of a longer log is left out (with a warning).
 MAX_EVENTS = 100_000
@@ -46,12 +46,6 @@ CLOCK_SKEW_MS = 5 * 60 * 1000
 
 #: Error codes meaning "not allowed": missing ``logs:`` (or ``lambda:``) permissions.
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "403"})
-
-
-def default_log_group(function_name: str) -> str:
-    """``/aws/lambda/<name>`` for a function given by name, ``name:qualifier`` or (partial) ARN."""
-    tail = function_name.split(":function:", 1)[-1]
-    return f"/aws/lambda/{tail.split(':', 1)[0]}"
 
 
 @dataclass
@@ -94,21 +88,21 @@ def _describe(exc: BaseException) -> str:
     return f"{_error_code(exc)}: {message}" if message else _error_code(exc)
 
 
-def log_group_of(lambda_client: Any, function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+def log_group_of(lambda_client: Any, request: InvokeRequest) -> tuple[str, str | None]:
     """
     The function's log group from its logging configuration, else the default group.
 
     :return: The group, and why the configuration could not be read (None when it was).
     """
-    kwargs: dict[str, Any] = {"FunctionName": function_name}
-    if qualifier:
-        kwargs["Qualifier"] = qualifier
+    kwargs: dict[str, Any] = {"FunctionName": request.function_name}
+    if request.qualifier:
+        kwargs["Qualifier"] = request.qualifier
     try:
         config = lambda_client.get_function_configuration(**kwargs)
     except Exception as exc:
-        return default_log_group(function_name), _describe(exc)
+        return request.function.log_group, _describe(exc)
     group = (config.get("LoggingConfig") or {}).get("LogGroup")
-    return (str(group) if group else default_log_group(function_name)), None
+    return (str(group) if group else request.function.log_group), None
 
 
 def _ends_invocation(message: str, request_id: str) -> bool:
@@ -309,10 +303,8 @@ def read_full_log(
     try:
         lambda_client: Any = hook.lambda_client()
     except Exception as exc:
-        return FullLog(
-            log_group=default_log_group(request.function_name), problem=f"{type(exc).__name__}: {exc}"
-        )
-    group, why = log_group_of(lambda_client, request.function_name, request.qualifier)
+        return FullLog(log_group=request.function.log_group, problem=f"{type(exc).__name__}: {exc}")
+    group, why = log_group_of(lambda_client, request)
     if why:
         hook.log.info("Could not read the function's logging configuration (%s); reading %s", why, group)
     try:

@@ -1,167 +1,61 @@
-"""The one path from fields to result, shared by the operator, its deferred completion and the command line.
+"""The one path from fields to result, shared by the operator, the trigger and the command line.
 
-``validate -> hook.invoke -> finish``: the callers differ only in where the fields come from and
-where the document goes (XCom, stdout). Every outcome ends in an output document: returned on
-success, attached as ``.output`` to the raised exception on failure.
+``prepare`` (validate) -> ``build_invoker`` (the client: the hook, or one without Airflow) -> ``run``
+(invoke, then :func:`~airflow_provider_lambda_ue.finish.finish`), or ``complete`` for what a trigger
+performed. The callers differ only in where the fields come from and where the document goes
+(XCom, stdout). Every outcome ends in an output document: returned on success, attached as
+``.output`` to the raised :class:`~airflow_provider_lambda_ue.outcomes.InvocationFailure`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_lambda_ue import durable_wait
 from airflow_provider_lambda_ue.classifier import classify
-from airflow_provider_lambda_ue.durable import (
-    FAILED_STATUSES,
-    STATUS_FAILED,
-    STATUS_RUNNING,
-    STATUS_SUCCEEDED,
-    DurableExecution,
-    DurablePolicy,
-    DurableStart,
-    generation_name,
-    next_poll_delay,
-    with_execution,
-)
-from airflow_provider_lambda_ue.fields import (
-    INVOCATION_DRY_RUN,
-    INVOCATION_EVENT,
-    LOG_TYPE_TAIL,
-    URL_FIELDS,
-    InvokeRequest,
-    LambdaInvokeFields,
-)
-from airflow_provider_lambda_ue.logtail import decode_log_tail
+from airflow_provider_lambda_ue.fields import INVOCATION_DRY_RUN, INVOCATION_EVENT, LOG_TYPE_TAIL, URL_FIELDS
+from airflow_provider_lambda_ue.finish import Log, error_request_id, finish, log_request_id
 from airflow_provider_lambda_ue.masking import mask_inline_url_passwords
-from airflow_provider_lambda_ue.output import (
-    STATUS_DECODE_WARNING,
-    STATUS_SUCCESS,
-    TRIGGERED_STATUS_CODES,
-    InvokeResult,
-    build_document,
-    document_fields,
-    response_request_id,
-)
-from airflow_provider_lambda_ue.proxy_credentials import ProxyCredentialSource, proxy_credential_source
-from airflow_provider_lambda_ue.taxonomy import (
-    LambdaFailError,
-    LambdaFullLogError,
-    LambdaFunctionError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    LambdaReadTimeoutError,
-    exception_for_exit_code,
-)
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
+from airflow_provider_lambda_ue.output import Invocation, invalid
+from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 from airflow_provider_lambda_ue.validation import validate
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.fulllog import FullLog
     from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+    from airflow_provider_lambda_ue.triggers.events import Event
 
-_MAX_ERROR_TEXT = 500
-
-
-class Log(Protocol):
-    """Where the path reports progress: a task's logger, or the command line's stderr logger."""
-
-    def info(self, msg: Any, /, *args: Any) -> Any: ...
-
-    def warning(self, msg: Any, /, *args: Any) -> Any: ...
-
-
-@dataclass
-class Invocation:
-    """
-    One invocation's state along the path: the raw fields, and what has been resolved so far.
-
-    :param raw: The fields as given.
-    :param request: The validated request, once validation passed.
-    :param credentials_set: Whether AWS credentials came from a connection (None: not resolved).
-    :param proxy_credentials_set: Whether proxy credentials were resolved (None: not resolved).
-    :param proxy_source: Where the proxy credentials come from, decided once with validation.
-    :param started_ms: When Invoke was first sent (epoch milliseconds), where this process sent it.
-    """
-
-    raw: LambdaInvokeFields
-    request: InvokeRequest | None = None
-    credentials_set: bool | None = None
-    proxy_credentials_set: bool | None = None
-    proxy_source: ProxyCredentialSource | None = field(default=None, repr=False)
-    started_ms: int | None = None
-
-    def fields_section(self) -> dict[str, Any]:
-        """The document's ``invocation.fields``."""
-        return document_fields(
-            self.request,
-            self.raw,
-            credentials_set=self.credentials_set,
-            proxy_credentials_set=self.proxy_credentials_set,
-        )
-
-    def document(
-        self,
-        exit_code: int,
-        status_description: str,
-        result: InvokeResult | None,
-        request_id: str | None = None,
-    ) -> dict[str, Any]:
-        """The output document for an outcome (``request_id``: of a service error, without result)."""
-        return build_document(
-            exit_code=exit_code,
-            status_description=status_description,
-            fields=self.fields_section(),
-            result=result,
-            request_id=request_id,
-        )
-
-    def failed(
-        self,
-        error: LambdaInvokeError,
-        result: InvokeResult | None = None,
-        *,
-        request_id: str | None = None,
-    ) -> LambdaInvokeError:
-        """
-        Attach the failure's document to ``error`` and return it, for the caller to raise.
-
-        :param result: What Lambda answered, when it answered Invoke (a function error).
-        :param request_id: The request id of the service's error answer to Invoke, if any.
-        """
-        error.output = self.document(error.exit_code, error.status_description, result, request_id)
-        return error
+__all__ = ["Invocation", "Log", "build_hook", "build_invoker", "complete", "prepare", "run"]
 
 
 def prepare(
-    raw: LambdaInvokeFields, log: Log, *, proxy_environ: Mapping[str, str] | None = None
+    raw: Mapping[str, Any], log: Log, *, proxy_environ: Mapping[str, str] | None = None
 ) -> Invocation:
     """
     Validate the fields (no network, no connection lookup).
 
+    :param raw: The fields as given (:func:`~airflow_provider_lambda_ue.fields.raw_fields`).
     :param proxy_environ: The environment whose ``LAMBDA_UE_PROXY_*`` variables are a source of
         proxy credentials (the command line's ``os.environ``); None: only ``proxy_conn_id`` is.
-    :raises LambdaDataValidationError: With the document attached, naming every bad field.
+    :raises InvocationFailure: ``DATA_VALIDATION``, naming every bad field, with the document attached.
     """
     # Before anything can quote them: a password written inline in a URL field (which validation
     # rejects) is masked in every log line, Airflow's or the command line's.
-    mask_inline_url_passwords(*(getattr(raw, name) for name in URL_FIELDS))
-    invocation = Invocation(raw=raw)
+    mask_inline_url_passwords(*(raw.get(name) for name in URL_FIELDS))
     try:
-        invocation.request = validate(raw, proxy_environ=proxy_environ)
-    except LambdaInvokeError as err:
-        raise invocation.failed(err) from None
-    request = invocation.request
-    invocation.proxy_source = proxy_credential_source(request.proxy_conn_id, environ=proxy_environ)
+        request = validate(raw, proxy_environ=proxy_environ)
+    except InvocationFailure as err:
+        raise invalid(raw, err) from None
     if request.log_type == LOG_TYPE_TAIL and request.invocation_type == INVOCATION_EVENT:
         log.info("log_type Tail is not sent with Event invocations: Lambda returns no log for them")
-    if raw.role_arn and not request.role_based_access:
+    if raw.get("role_arn") and not request.role_based_access:
         log.info("role_arn is set but role_based_access is off: the role is not assumed")
     if request.fetch_full_log and request.invocation_type == INVOCATION_DRY_RUN:
         log.info("fetch_full_log does nothing for DryRun invocations: nothing runs, nothing is logged")
-    return invocation
+    return Invocation(raw=raw, request=request)
 
 
 def build_hook(
@@ -172,51 +66,44 @@ def build_hook(
 
     Reads connections but makes no network call.
 
-    :param proxy_credentials: Proxy ``(user, password)`` given directly; by default those that
-        :func:`prepare` read from its ``proxy_environ``, when they are the source.
-    :raises LambdaInvokeError: With the document attached (e.g. proxy credentials missing).
+    :param proxy_credentials: Proxy ``(user, password)`` given directly (the command line's
+        variables), used when ``proxy_conn_id`` is not set.
+    :raises InvocationFailure: With the document attached (e.g. proxy credentials missing).
     """
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
-    assert invocation.request is not None
-    hook = LambdaInvokeHook.from_request(
-        invocation.request, proxy_credentials=_given_proxy_credentials(invocation, proxy_credentials)
-    )
+    hook = LambdaInvokeHook.from_request(invocation.request, proxy_credentials=proxy_credentials)
     _resolve_credentials(invocation, hook)
     return hook
 
 
-def build_invoker(invocation: Invocation, log: Log) -> LambdaInvokerBase:
+def build_invoker(
+    invocation: Invocation, log: Log, *, proxy_environ: Mapping[str, str] | None = None
+) -> LambdaInvokerBase:
     """
     The client for a validated invocation: the hook where a connection is named, else one without Airflow.
 
     With ``aws_conn_id`` or ``proxy_conn_id`` the hook (:func:`build_hook`) reads the connections;
-    without either, :class:`~.hooks.invoker.EnvironmentInvoker` builds the same client from the
+    without either, :class:`~.hooks.environment.EnvironmentInvoker` builds the same client from the
     environment's chain with plain botocore, and Airflow is never imported (the command line's
     start-up). Either then goes through :func:`run`.
 
     :param log: Where the invoker without Airflow reports retries (the hook uses its task log).
-    :raises LambdaInvokeError: With the document attached (e.g. proxy credentials missing).
+    :param proxy_environ: As for :func:`prepare`: the proxy credentials its variables give, when
+        they are the source (:mod:`.proxy_credentials`).
+    :raises InvocationFailure: With the document attached (e.g. proxy credentials missing).
     """
     request = invocation.request
-    assert request is not None
+    given = None
+    if proxy_environ is not None:
+        given = proxy_credential_source(request.proxy_conn_id, environ=proxy_environ).environment
     if request.aws_conn_id or request.proxy_conn_id:
-        return build_hook(invocation)
-    from airflow_provider_lambda_ue.hooks.invoker import EnvironmentInvoker
+        return build_hook(invocation, proxy_credentials=given)
+    from airflow_provider_lambda_ue.hooks.environment import EnvironmentInvoker
 
-    invoker = EnvironmentInvoker.from_request(
-        request, proxy_credentials=_given_proxy_credentials(invocation, None), log=log
-    )
+    invoker = EnvironmentInvoker.from_request(request, proxy_credentials=given, log=log)
     _resolve_credentials(invocation, invoker)
     return invoker
-
-
-def _given_proxy_credentials(
-    invocation: Invocation, proxy_credentials: tuple[str, str] | None
-) -> tuple[str, str] | None:
-    if proxy_credentials is None and invocation.proxy_source is not None:
-        return invocation.proxy_source.environment
-    return proxy_credentials
 
 
 def _resolve_credentials(invocation: Invocation, invoker: LambdaInvokerBase) -> None:
@@ -230,380 +117,63 @@ def _resolve_credentials(invocation: Invocation, invoker: LambdaInvokerBase) -> 
 
 def run(
     invocation: Invocation,
-    hook: LambdaInvokerBase,
+    invoker: LambdaInvokerBase,
     log: Log,
     *,
-    durable: DurablePolicy | None = None,
+    policy: durable_wait.DurablePolicy | None = None,
 ) -> dict[str, Any]:
     """
     Invoke synchronously (in this thread) and finish.
 
     A durable request (``durable_execution_name``) starts or finds its execution and polls it
-    until it ends or ``wait_for_completion_timeout`` runs out (:func:`start_durable`,
-    :func:`wait_durable`, :func:`finish_durable`).
+    until it ends or ``wait_for_completion_timeout`` runs out (:mod:`.durable`'s walk).
 
+    :param policy: How a durable execution is started and waited for (default: no generations).
     :return: The output document of a success.
-    :raises LambdaInvokeError: With the document attached.
+    :raises InvocationFailure: With the document attached.
     """
     request = invocation.request
-    assert request is not None
     if request.durable:
-        policy = durable or DurablePolicy()
-        started = start_durable(invocation, hook, log, policy)
-        execution = wait_durable(invocation, hook, started, log, policy)
-        return finish_durable(invocation, started.result, execution, log)
+        policy = policy or durable_wait.DurablePolicy()
+        started = durable_wait.start_durable(invocation, invoker, log, policy)
+        execution = durable_wait.wait_durable(invocation, invoker, started, log, policy)
+        return durable_wait.finish_durable(invocation, started.result, execution, log)
     log.info(
         "Invoking %s (%s%s)%s",
         request.function_name,
         request.invocation_type,
         f", qualifier {request.qualifier}" if request.qualifier else "",
-        f" through proxy {hook.proxy_url}" if hook.proxy_url else "",
+        f" through proxy {invoker.proxy_url}" if invoker.proxy_url else "",
     )
     invocation.started_ms = int(time.time() * 1000)
     try:
-        result = hook.invoke(request)
-    except LambdaInvokeError as err:
+        result = invoker.invoke(request)
+    except InvocationFailure as err:
         request_id = error_request_id(err)
         log_request_id(log, request_id)
         raise invocation.failed(err, request_id=request_id) from err.__cause__
-    return finish(invocation, result, log, hook=hook)
-
-
-def error_request_id(error: BaseException) -> str | None:
-    """
-    The request id of the service's answer to Invoke behind a failure (a service error), else None.
-
-    Only Invoke's: a failure of STS (the role) carries STS's request id, which is not the invocation's.
-    """
-    cause = error.__cause__ if isinstance(error, LambdaInvokeError) else error
-    response = getattr(cause, "response", None)
-    if getattr(cause, "operation_name", None) != "Invoke" or not isinstance(response, dict):
-        return None
-    return response_request_id(response)
-
-
-def log_request_id(log: Log, request_id: str | None) -> None:
-    """Name the request id of a failed Invoke in the log: what a support case needs."""
-    if request_id:
-        log.info("Lambda request id: %s", request_id)
-
-
-def finish(
-    invocation: Invocation,
-    result: InvokeResult,
-    log: Log,
-    *,
-    hook: LambdaInvokerBase | None = None,
-) -> dict[str, Any]:
-    """
-    Turn Lambda's answer into the outcome: log the tail (and the complete log), build the document,
-    raise on failure.
-
-    :param hook: The hook that reads the complete log (``fetch_full_log``); without one it is not read.
-    :return: The output document (exit code 0: SUCCESS or DECODE_WARNING).
-    :raises LambdaFunctionError: For a function error when ``fail_on_function_error`` is on.
-    :raises LambdaFullLogError: When the complete log could not be read and ``full_log_required``.
-    """
-    request = invocation.request
-    assert request is not None
-    status = STATUS_SUCCESS
-    if result.log_result:
-        lines = decode_log_tail(result.log_result)
-        if lines is None:
-            status = STATUS_DECODE_WARNING
-            log.warning("The function's log tail could not be decoded: it is not base64")
-        else:
-            log.info("Log tail of %s:", request.function_name)
-            for line in lines:
-                log.info("| %s", line)
-    log.info(
-        "Lambda answered %s (executed version %s, request id %s)",
-        result.status_code,
-        result.executed_version or "n/a",
-        result.request_id or "n/a",
-    )
-
-    if result.status_code not in TRIGGERED_STATUS_CODES:
-        raise invocation.failed(LambdaFailError(f"unexpected status code {result.status_code}"), result)
-    missing = stream_full_log(invocation, result, log, hook) if hook is not None else None
-    if result.function_error:
-        description = describe_function_error(result)
-        if request.fail_on_function_error:
-            raise invocation.failed(LambdaFunctionError(description), result)
-        log.warning("The function reported an error (fail_on_function_error is off): %s", description)
-    if missing is not None:
-        raise invocation.failed(LambdaFullLogError(missing), result)
-    return invocation.document(0, status, result)
-
-
-def stream_full_log(
-    invocation: Invocation, result: InvokeResult, log: Log, hook: LambdaInvokerBase
-) -> str | None:
-    """
-    With ``fetch_full_log``: stream the invocation's complete log from CloudWatch Logs into ``log``.
-
-    Each line goes through the secrets masker first (the command line's stderr is not masked by
-    Airflow). A log that cannot be read, or not to its end, is a warning.
-
-    :return: Why the complete log is missing, when ``full_log_required`` makes that a failure; else None.
-    """
-    request = invocation.request
-    assert request is not None
-    if not request.fetch_full_log or request.invocation_type == INVOCATION_DRY_RUN:
-        return None
-    if not result.request_id:
-        return _full_log_missing(log, request, "Lambda's answer has no request id to find the log by")
-    from airflow_provider_lambda_ue.fulllog import read_full_log
-    from airflow_provider_lambda_ue.masking import redact
-
-    # Where the invocation started elsewhere (the triggerer), it began at most one read timeout ago.
-    since_ms = invocation.started_ms or int((time.time() - request.wait_for_completion_timeout) * 1000)
-    header: list[bool] = []
-
-    def emit(line: str) -> None:
-        if not header:
-            header.append(True)
-            log.info(
-                "Complete log of %s (request id %s) from CloudWatch Logs:",
-                request.function_name,
-                result.request_id,
-            )
-        log.info("| %s", redact(line))
-
-    log.info(
-        "Reading the complete log of request %s from CloudWatch Logs (waiting up to %d s)",
-        result.request_id,
-        request.full_log_timeout,
-    )
-    found: FullLog = read_full_log(hook, request, result.request_id, emit=emit, since_ms=since_ms)
-    where = f"{found.log_group}" + (f", stream {found.log_stream}" if found.log_stream else "")
-    if found.complete:
-        log.info("End of the complete log: %d events (%s)", found.events, where)
-        return None
-    if found.truncated:
-        log.warning("The complete log is cut: %s (%s)", found.problem, where)
-        return None
-    problem = found.problem or "not found"
-    if found.denied:
-        problem += " (the credentials need logs:FilterLogEvents and logs:GetLogEvents on the log group)"
-    if found.events:
-        problem = f"{found.events} events read, then: {problem}"
-    return _full_log_missing(log, request, f"{problem} ({where})")
-
-
-def _full_log_missing(log: Log, request: InvokeRequest, problem: str) -> str | None:
-    """Warn that the complete log is missing; return the failure's detail if it is required."""
-    from airflow_provider_lambda_ue.masking import redact
-
-    problem = redact(problem)  # an error's text may quote a URL with credentials
-    if request.full_log_required:
-        return f"the function ran, but its complete log could not be read: {problem}"
-    log.warning("The complete log could not be read (full_log_required is off): %s", problem)
-    return None
+    return finish(invocation, result, log, hook=invoker)
 
 
 def complete(
-    invocation: Invocation,
-    event: dict[str, Any],
-    log: Log,
-    *,
-    hook: LambdaInvokerBase | None = None,
+    invocation: Invocation, event: Event, log: Log, *, invoker: LambdaInvokerBase | None = None
 ) -> dict[str, Any]:
     """
-    Finish an invocation that the trigger performed, from the trigger's event.
+    Finish an invocation that a trigger performed (or handed back), from its event.
 
-    :param event: ``{"status": "success", "result": {...}}``, ``{"status": "durable", "result":
-        {...}, "execution": {...}}`` (:class:`~.durable.DurableExecution`: ended, or the wait ran out) or
-        ``{"status": "error", "exit_code": ..., "detail": ..., "proxy_url": ..., "request_id": ...}``.
-    :param hook: Reads the complete log (``fetch_full_log``).
+    :param invoker: Invokes a request handed back (``RunOnWorker``), reads the complete log.
+    :raises InvocationFailure: With the document attached.
     """
-    if event.get("status") == "success":
-        if isinstance(event.get("started_ms"), int):
-            invocation.started_ms = event["started_ms"]
-        return finish(invocation, InvokeResult.from_dict(event["result"]), log, hook=hook)
-    if event.get("status") == DURABLE_EVENT:
-        result = InvokeResult.from_dict(event["result"])
-        return finish_durable(invocation, result, DurableExecution.from_dict(event["execution"]), log)
-    error_class = exception_for_exit_code(int(event.get("exit_code", 1)))
-    detail = str(event.get("detail", ""))
-    error: LambdaInvokeError
-    if issubclass(error_class, LambdaProxyConnectionError):
-        error = error_class(detail, proxy_url=event.get("proxy_url"))
-    else:
-        error = error_class(detail)
-    request_id = event.get("request_id")
-    log_request_id(log, request_id)
-    raise invocation.failed(error, request_id=request_id)
+    from airflow_provider_lambda_ue.triggers import events
 
-
-def error_event(error: LambdaInvokeError) -> dict[str, Any]:
-    """The trigger's event for a failure (plain data; the worker rebuilds the exception)."""
-    return {
-        "status": "error",
-        "exit_code": error.exit_code,
-        "detail": error.detail,
-        "proxy_url": getattr(error, "proxy_url", None),
-        "request_id": error_request_id(error),
-    }
-
-
-def describe_function_error(result: InvokeResult) -> str:
-    """``Function error (Unhandled): ValueError: message``, from Lambda's error object."""
-    kind = result.function_error or "Unhandled"
-    error_type, message = "", ""
-    try:
-        body = json.loads(result.payload or "")
-    except ValueError:
-        message = result.payload or ""
-    else:
-        if isinstance(body, dict):
-            error_type = str(body.get("errorType") or "")
-            message = str(body.get("errorMessage") or "")
-        elif body is not None:
-            message = str(body)
-    text = ": ".join(part for part in (error_type, message) if part)
-    if len(text) > _MAX_ERROR_TEXT:
-        text = text[: _MAX_ERROR_TEXT - 3] + "..."
-    return f"Function error ({kind})" + (f": {text}" if text else "")
-
-
-# -- durable executions -----------------------------------------------------------------------
-
-DURABLE_EVENT = "durable"
-"""Event status of a durable wait that ended (the execution ended, or the wait ran out)."""
-
-
-def start_durable(
-    invocation: Invocation, hook: LambdaInvokerBase, log: Log, policy: DurablePolicy
-) -> DurableStart:
-    """
-    Start the request's durable execution, or find the one an earlier try started.
-
-    Without generations: ``Invoke`` with the name (idempotent: the same name and payload return the
-    existing execution). With generations: the walk of :mod:`.durable`: a RUNNING or SUCCEEDED
-    execution is reattached without any Invoke, a failed one leads to the next name, and the first
-    name without an execution is started.
-
-    :raises LambdaInvokeError: With the document attached (a name used with another payload: exit 20).
-    """
-    request = invocation.request
-    assert request is not None and request.durable_execution_name is not None
-    base = request.durable_execution_name
-    deadline = policy.clock() + request.wait_for_completion_timeout
-    generation = 1
-    known = policy.known or {}
-    if policy.generations and known.get("name") == base:
-        generation = max(1, int(known.get("generation") or 1))
-    try:
-        while policy.generations:
-            name = generation_name(base, generation)
-            found = hook.find_durable_execution(request, name)
-            if found is None:
-                break
-            if found.status in FAILED_STATUSES:
-                log.info(
-                    "Durable execution %s ended %s in an earlier try: this try starts a new one",
-                    name,
-                    found.status,
-                )
-                generation += 1
-                continue
-            log.info(
-                "Found durable execution %s (%s) of an earlier try: not invoking again",
-                found.arn,
-                found.status,
-            )
-            result = with_execution(InvokeResult(status_code=202, durable_execution_name=name), found)
-            _record(policy, base, generation, found.arn)
-            return DurableStart(result, found, generation, deadline)
-        name = generation_name(base, generation)
-        log.info(
-            "Starting durable execution %s of %s (%s)", name, request.function_name, request.invocation_type
-        )
-        answer = hook.invoke(request, durable_execution_name=name)
-        if not answer.durable_execution_arn:
-            raise LambdaFailError(
-                f"{request.function_name} answered without a durable execution ARN: is it a durable function?"
-            )
-        _record(policy, base, generation, answer.durable_execution_arn)
-        execution = hook.get_durable_execution(answer.durable_execution_arn)
-    except LambdaInvokeError as err:
-        request_id = error_request_id(err)
-        log_request_id(log, request_id)
-        raise invocation.failed(err, request_id=request_id) from err.__cause__
-    log.info("Durable execution %s: %s", execution.arn, execution.status)
-    answer = replace(answer, durable_execution_arn=execution.arn, durable_execution_name=name)
-    return DurableStart(with_execution(answer, execution), execution, generation, deadline)
-
-
-def _record(policy: DurablePolicy, base: str, generation: int, arn: str) -> None:
-    if policy.record is not None:
-        policy.record({"name": base, "generation": generation, "arn": arn})
-
-
-def wait_durable(
-    invocation: Invocation,
-    hook: LambdaInvokerBase,
-    started: DurableStart,
-    log: Log,
-    policy: DurablePolicy,
-    *,
-    until: float | None = None,
-) -> DurableExecution:
-    """
-    Poll ``GetDurableExecution`` until the execution ends or ``until`` (default: the deadline) passes.
-
-    :return: The execution as last seen (RUNNING when the time ran out).
-    :raises LambdaInvokeError: A poll failed, with the document attached.
-    """
-    until = started.deadline if until is None else min(until, started.deadline)
-    execution = started.execution
-    delay: float | None = None
-    while not execution.terminal:
-        left = until - policy.clock()
-        if left <= 0:
-            break
-        delay = next_poll_delay(delay, policy.poll_interval)
-        policy.sleep(min(delay, left))
-        try:
-            execution = hook.get_durable_execution(execution.arn)
-        except LambdaInvokeError as err:
-            raise invocation.failed(err, with_execution(started.result, execution)) from err.__cause__
-    return execution
-
-
-def finish_durable(
-    invocation: Invocation, result: InvokeResult, execution: DurableExecution, log: Log
-) -> dict[str, Any]:
-    """
-    The outcome of a durable execution: its result in the seed's ``payload`` place, or its failure.
-
-    SUCCEEDED: exit 0. FAILED: a function error (exit 1, or success with ``function_error`` set
-    when ``fail_on_function_error`` is off). TIMED_OUT, STOPPED: exit 1. Still RUNNING (the wait ran
-    out): exit 21; the execution is left running, and a retry or a cleared task finds it again.
-
-    :raises LambdaInvokeError: For every outcome but a success, with the document attached.
-    """
-    request = invocation.request
-    assert request is not None
-    result = with_execution(result, execution)
-    log.info("Durable execution %s: %s", execution.arn, execution.status)
-    if execution.status in (STATUS_SUCCEEDED, STATUS_FAILED):
-        return finish(invocation, result, log)
-    if execution.status == STATUS_RUNNING:
-        raise invocation.failed(
-            LambdaReadTimeoutError(
-                f"durable execution {execution.arn} is still RUNNING after "
-                f"{request.wait_for_completion_timeout} s; it is left running (a cleared task finds it again)"
-            ),
-            result,
-        )
-    error = execution.error or {}
-    message = error.get("ErrorMessage") or ""
-    raise invocation.failed(
-        LambdaFailError(
-            f"durable execution {execution.name or execution.arn} ended {execution.status}"
-            + (f": {message}" if message else "")
-        ),
-        result,
-    )
+    if isinstance(event, events.RunOnWorker):
+        log.info("Invoking on the worker: %s", "; ".join(event.reasons))
+        assert invoker is not None
+        return run(invocation, invoker, log)
+    if isinstance(event, events.Answered):
+        invocation.started_ms = event.started_ms
+        return finish(invocation, event.result, log, hook=invoker)
+    if isinstance(event, events.DurableEnded):
+        return durable_wait.finish_durable(invocation, event.result, event.execution, log)
+    log_request_id(log, event.request_id)
+    raise invocation.failed(event.failure(), request_id=event.request_id)

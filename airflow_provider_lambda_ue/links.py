@@ -44,36 +44,20 @@ from airflow_provider_lambda_ue import _private_api
 from airflow_provider_lambda_ue.fields import INVOCATION_DRY_RUN
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.fields import InvokeRequest
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+    from airflow_provider_lambda_ue.request import InvokeRequest
 
 __all__ = [
     "LambdaFunctionLink",
     "LambdaInvocationLogLink",
     "cloudwatch_escape",
-    "default_log_group",
-    "function_link_args",
-    "log_link_args",
+    "link_values",
     "persist",
     "region_of",
     "store_urls",
 ]
 
-# A function name, partial or full ARN, with its optional qualifier (Lambda's FunctionName shapes,
-# already validated; only split here).
-_FUNCTION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-zA-Z-]*):lambda:(?P<region>[a-z0-9-]+):\d{12}:function:"
-    r"(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>[$a-zA-Z0-9_-]+))?$"
-)
-_PARTIAL_OR_NAME = re.compile(
-    r"^(\d{12}:function:)?(?P<name>[a-zA-Z0-9_-]+)(:(?P<qualifier>[$a-zA-Z0-9_-]+))?$"
-)
 _VERSION = re.compile(r"^(\$LATEST|\d+)$")
-
-
-def default_log_group(function_name: str) -> str:
-    """The log group Lambda writes a function's log to unless its logging configuration names another."""
-    return f"/aws/lambda/{function_name}"
 
 
 def cloudwatch_escape(value: str) -> str:
@@ -205,19 +189,15 @@ class LambdaInvocationLogLink(_LambdaLink):
 
 def _target(request: InvokeRequest, region_name: str | None) -> tuple[str, str, str, str | None] | None:
     """``(region, partition, bare function name, qualifier)``; an ARN's own region and partition win."""
-    arn = _FUNCTION_ARN.match(request.function_name)
-    match = arn or _PARTIAL_OR_NAME.match(request.function_name)
-    if match is None:
+    function = request.function
+    qualifier = request.qualifier or function.qualifier
+    if function.region and function.partition:
+        return function.region, function.partition, function.name, qualifier
+    region = function.region or region_name
+    partition = _partition(region) if region else None
+    if region is None or partition is None:
         return None
-    qualifier = request.qualifier or match.group("qualifier")
-    if arn is not None:
-        return arn.group("region"), arn.group("partition"), arn.group("name"), qualifier
-    if not region_name:
-        return None
-    partition = _partition(region_name)
-    if partition is None:
-        return None
-    return region_name, partition, match.group("name"), qualifier
+    return region, partition, function.name, qualifier
 
 
 def region_of(hook: LambdaInvokeHook) -> str | None:
@@ -243,76 +223,73 @@ def region_of(hook: LambdaInvokeHook) -> str | None:
     return str(configured) if configured else None
 
 
-def function_link_args(request: InvokeRequest, region_name: str | None) -> dict[str, Any] | None:
-    """:meth:`LambdaFunctionLink.persist`'s arguments (less the context), None when the region is unknown."""
+def link_values(
+    request: InvokeRequest, region_name: str | None, request_id: str | None = None
+) -> dict[type[_LambdaLink], dict[str, Any] | None]:
+    """
+    What each link shows: its :meth:`~_LambdaLink.persist` arguments (less the context), or None.
+
+    The function link, None where the region (or its partition) is unknown; the log link, None
+    also without a request id (Lambda never answered) and for a ``DryRun`` (nothing ran).
+    """
     target = _target(request, region_name)
     if target is None:
-        return None
+        return {LambdaFunctionLink: None, LambdaInvocationLogLink: None}
     region, partition, name, qualifier = target
-    return {"region_name": region, "aws_partition": partition, "function_name": name, "qualifier": qualifier}
-
-
-def log_link_args(
-    request: InvokeRequest,
-    region_name: str | None,
-    request_id: str | None,
-    log_group: str | None = None,
-) -> dict[str, Any] | None:
-    """
-    :meth:`LambdaInvocationLogLink.persist`'s arguments (less the context).
-
-    None without a request id (Lambda never answered), for a ``DryRun`` (nothing ran), or when the
-    region is unknown.
-
-    :param log_group: The function's configured log group, if known; else ``/aws/lambda/<name>``.
-    """
-    target = _target(request, region_name)
-    if target is None or not request_id or request.invocation_type == INVOCATION_DRY_RUN:
-        return None
-    region, partition, name, _ = target
-    return {
+    function = {
         "region_name": region,
         "aws_partition": partition,
-        "log_group": log_group or default_log_group(name),
-        "request_id": request_id,
+        "function_name": name,
+        "qualifier": qualifier,
     }
+    log = None
+    if request_id and request.invocation_type != INVOCATION_DRY_RUN:
+        log = {
+            "region_name": region,
+            "aws_partition": partition,
+            "log_group": request.function.log_group,
+            "request_id": request_id,
+        }
+    return {LambdaFunctionLink: function, LambdaInvocationLogLink: log}
 
 
 def persist(
     context: Mapping[str, Any],
     operator: Any,
-    request: InvokeRequest,
+    request: InvokeRequest | None,
     region_name: str | None,
     *,
     request_id: str | None = None,
-    log_group: str | None = None,
 ) -> None:
     """
-    Persist what is known of both links: the function always, the log once there is a request id.
+    Persist both links' values as known now: the function once validated, the log once answered.
 
-    Never fails the task: a link is not worth an invocation's outcome.
+    A link with nothing to show yet gets an empty value, so that Airflow asking for its URL at the
+    end of the run finds one ("") instead of logging an error for a missing XCom. Never fails the
+    task: a link is not worth an invocation's outcome.
     """
-    for link, args in (
-        (LambdaFunctionLink, function_link_args(request, region_name)),
-        (LambdaInvocationLogLink, log_link_args(request, region_name, request_id, log_group)),
-    ):
-        if args is None:
-            continue
+    if not getattr(operator, "do_xcom_push", True):
+        return
+    known = link_values(request, region_name, request_id) if request is not None else {}
+    for link in (LambdaFunctionLink, LambdaInvocationLogLink):
         try:
-            link.persist(context, operator, **args)
+            args = known.get(link)
+            if args is None:
+                context["ti"].xcom_push(key=link.key, value={})
+            else:
+                link.persist(context, operator, **args)
         except Exception as exc:
             operator.log.warning("Could not store the %s link: %s", link.name, exc)
 
 
-def store_urls(ti: Any, links: Mapping[type[_LambdaLink], Mapping[str, Any] | None]) -> None:
+def store_urls(ti: Any, request: InvokeRequest, region_name: str | None, request_id: str | None) -> None:
     """
-    Store links' URLs the way the task runner's ``finalize`` does (XCom ``_link_<class name>``).
+    Store the links' URLs the way the task runner's ``finalize`` does (XCom ``_link_<class name>``).
 
     For the triggerer, which ends or starts tasks without a worker run. ``ti`` is the trigger's task
-    instance; ``links`` maps each link class to its :meth:`~_LambdaLink.persist` arguments (less the
-    context); a link given None is left as it is.
+    instance; a link with nothing to show is left as it is.
     """
-    for link_class, args in links.items():
+    for link_class, args in link_values(request, region_name, request_id).items():
         if args is None:
             continue
         link = link_class()

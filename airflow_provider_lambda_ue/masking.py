@@ -25,6 +25,8 @@ from airflow_provider_lambda_ue import _private_api
 _URL_USERINFO = re.compile(r"://[^/\s]*@")
 #: What replaces a secret in text (Airflow's masker writes the same).
 REDACTED = "***"
+#: Shorter secrets are not masked: Airflow's ``[logging] min_length_masked_secret`` default.
+MIN_MASKED_LENGTH = 5
 #: Every secret registered in this process, longest first once sorted by :func:`redact_secrets`.
 _SECRETS: set[str] = set()
 
@@ -66,25 +68,29 @@ async def mask_async(*secrets: str | None) -> None:
     await run_in_thread(mask, *secrets)
 
 
-def redact_secrets(text: str) -> str:
+def redact_secrets(value: Any) -> Any:
     """
-    ``text`` with every secret registered by :func:`mask` replaced by ``***``.
+    ``value`` with every secret registered by :func:`mask` replaced by ``***`` in its text.
 
-    Also the secrets' JSON-escaped forms, so that a JSON document stays valid JSON.
+    Text, or a JSON-like structure whose strings are masked one by one (keys are left alone), so
+    that a document stays JSON whatever a secret is. As Airflow's masker, secrets shorter than
+    :data:`MIN_MASKED_LENGTH` are left alone: ``true`` or ``a`` would mask a document's words.
     """
-    if not _SECRETS or not text:
-        return text
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        for form in {secret, _json_escaped(secret)}:
-            if form and form in text:
-                text = text.replace(form, REDACTED)
-    return text
+    if isinstance(value, str):
+        for secret in _masked():
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {key: redact_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(item) for item in value]
+    return value
 
 
-def _json_escaped(text: str) -> str:
-    import json
-
-    return json.dumps(text)[1:-1]
+def _masked() -> list[str]:
+    """The secrets long enough to mask, longest first (a secret inside another is masked with it)."""
+    return sorted((secret for secret in _SECRETS if len(secret) >= MIN_MASKED_LENGTH), key=len, reverse=True)
 
 
 def redact_credentials(text: str) -> str:
@@ -94,14 +100,18 @@ def redact_credentials(text: str) -> str:
 
 def redact(text: str) -> str:
     """
-    ``text`` as it may be shown: secrets known to Airflow's masker as ``***``, URL credentials cut.
+    ``text`` as it may be shown: registered secrets as ``***``, URL credentials cut.
 
     For text read from elsewhere (a function's log) that goes to a log or stream Airflow's task
-    logging does not mask by itself, such as the command line's stderr.
+    logging does not mask by itself, such as the command line's stderr. Airflow's masker where
+    Airflow is loaded (it knows the connections' secrets too), else this process's list: this
+    never imports Airflow.
     """
-    from airflow_provider_lambda_ue.compat import redact as _masker_redact
+    if "airflow.sdk" in sys.modules:
+        from airflow_provider_lambda_ue.compat import redact as _masker_redact
 
-    return redact_credentials(_masker_redact(text))
+        text = _masker_redact(text)
+    return redact_credentials(redact_secrets(text))
 
 
 #: Where a URL starts inside a value that may hold several (``scheme://``).

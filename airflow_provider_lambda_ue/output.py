@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
-from airflow_provider_lambda_ue.fields import (
-    DOCUMENT_ENTRIES,
-    MASK,
-    URL_FIELDS,
-    InvokeRequest,
-    LambdaInvokeFields,
-)
+from airflow_provider_lambda_ue.fields import FIELDS, MASK, URL_FIELDS
 from airflow_provider_lambda_ue.masking import redact_credentials, redact_url
+from airflow_provider_lambda_ue.outcomes import DECODE_WARNING, SUCCESS, InvocationFailure
 
-STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
-STATUS_DECODE_WARNING = (
-    "DECODE_WARNING: AWS Lambda function invoked successfully, but log message could not be decoded"
-)
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.request import InvokeRequest
+
+STATUS_SUCCESS = SUCCESS.wording
+STATUS_DECODE_WARNING = DECODE_WARNING.wording
 
 #: The statuses Lambda answers when the function was triggered (RequestResponse, Event, DryRun).
 TRIGGERED_STATUS_CODES = frozenset({200, 202, 204})
@@ -118,10 +115,6 @@ def response_request_id(response: dict[str, Any]) -> str | None:
     return str(request_id) if request_id else None
 
 
-def _flag(is_set: bool | None) -> str | None:
-    return MASK if is_set else None
-
-
 def _plain(value: Any) -> Any:
     """A JSON-safe rendering of a raw field value (for documents of invalid input)."""
     if isinstance(value, str):
@@ -144,34 +137,42 @@ def _given(value: Any) -> bool:
 
 def document_fields(
     request: InvokeRequest | None,
-    raw: LambdaInvokeFields,
+    raw: Mapping[str, Any],
     *,
     credentials_set: bool | None = None,
     proxy_credentials_set: bool | None = None,
 ) -> dict[str, Any]:
     """
-    The ``invocation.fields`` section, under the seed's field names (:data:`~.fields.DOCUMENT_ENTRIES`).
+    The ``invocation.fields`` section: each field's entries (:attr:`.fields.Field.document`), in order.
 
     :param request: The validated request, or None when validation failed (raw values are shown).
     :param raw: The fields as given.
     :param credentials_set: Whether AWS credentials came from the connection (None: unknown).
     :param proxy_credentials_set: Whether proxy credentials were resolved (None: unknown).
     """
-    flags = {"aws": _flag(credentials_set), "proxy": _flag(proxy_credentials_set)}
+    credentials = {"aws_conn_id": credentials_set, "proxy_conn_id": proxy_credentials_set}
     shown: dict[str, Any] = {}
-    for entry in DOCUMENT_ENTRIES:
-        if entry.parameter is None:
-            shown[entry.key] = flags[entry.credentials or "aws"]
-        elif request is not None:
-            value = getattr(request, entry.parameter)
-            if entry.needs_proxy and not request.use_proxy:
+    for field in FIELDS:
+        if not field.document:
+            continue
+        if field.shows_credentials:
+            flag = MASK if credentials.get(field.name) else None
+            shown.update(dict.fromkeys(field.document, flag))
+            continue
+        if request is not None:
+            value = getattr(request, field.name)
+            if field.proxy_only and not request.use_proxy:
                 value = None
-            shown[entry.key] = ("Script" if value is not None else None) if entry.source else value
+            given = value is not None
         else:
-            value = getattr(raw, entry.parameter)
-            if entry.parameter in URL_FIELDS and isinstance(value, str):
+            value = raw.get(field.name, field.default)
+            if field.name in URL_FIELDS and isinstance(value, str):
                 value = redact_url(value)  # a URL that failed validation, perhaps for its password
-            shown[entry.key] = ("Script" if _given(value) else None) if entry.source else _plain(value)
+            given, value = _given(value), _plain(value)
+        if field.shows_script:
+            shown.update(zip(field.document, ("Script" if given else None, value), strict=True))
+        else:
+            shown[field.document[0]] = value
     return shown
 
 
@@ -208,3 +209,67 @@ def build_document(
         },
         "result": result_section,
     }
+
+
+@dataclass
+class Invocation:
+    """
+    One validated invocation's state: the fields as given and as validated, and what was resolved.
+
+    :param raw: The fields as given.
+    :param request: The validated request.
+    :param credentials_set: Whether AWS credentials came from a connection (None: not resolved).
+    :param proxy_credentials_set: Whether proxy credentials were resolved (None: not resolved).
+    :param started_ms: When Invoke was first sent (epoch milliseconds), where this process sent it.
+    """
+
+    raw: Mapping[str, Any]
+    request: InvokeRequest
+    credentials_set: bool | None = None
+    proxy_credentials_set: bool | None = None
+    started_ms: int | None = None
+
+    def document(
+        self,
+        exit_code: int,
+        status_description: str,
+        result: InvokeResult | None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The output document for an outcome (``request_id``: of a service error, without result)."""
+        fields = document_fields(
+            self.request,
+            self.raw,
+            credentials_set=self.credentials_set,
+            proxy_credentials_set=self.proxy_credentials_set,
+        )
+        return build_document(
+            exit_code=exit_code,
+            status_description=status_description,
+            fields=fields,
+            result=result,
+            request_id=request_id,
+        )
+
+    def failed(
+        self, error: InvocationFailure, result: InvokeResult | None = None, *, request_id: str | None = None
+    ) -> InvocationFailure:
+        """
+        Attach the failure's document to ``error`` and return it, for the caller to raise.
+
+        :param result: What Lambda answered, when it answered Invoke (a function error).
+        :param request_id: The request id of the service's error answer to Invoke, if any.
+        """
+        error.output = self.document(error.exit_code, error.status_description, result, request_id)
+        return error
+
+
+def invalid(raw: Mapping[str, Any], error: InvocationFailure) -> InvocationFailure:
+    """Attach the document of fields that did not validate (shown as given) to ``error``; return it."""
+    error.output = build_document(
+        exit_code=error.exit_code,
+        status_description=error.status_description,
+        fields=document_fields(None, raw),
+        result=None,
+    )
+    return error

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_lambda_ue import outcomes
 from airflow_provider_lambda_ue.fields import PROXY_HTTPS_WITH_CREDENTIALS
 
 PROXY_USER_ENV = "LAMBDA_UE_PROXY_USER"
@@ -93,23 +94,23 @@ class ProxyCredentialSource:
         :param get_connection: Reads a connection by id (the hook's ``get_connection``).
         :param required: The proxy type needs credentials: a source without them is an error.
         :return: ``(user, password)``, or None when there are none (and none are required).
-        :raises LambdaDataValidationError: The connection cannot be read, or required credentials
+        :raises InvocationFailure: ``DATA_VALIDATION``: the connection cannot be read, or required credentials
             are missing (exit code 20, before any network call).
         """
-        # Imported here: the command line's start-up (--help) reads this module, not Airflow.
-        from airflow_provider_lambda_ue.taxonomy import LambdaDataValidationError
-
         credentials = self.environment
         if self.conn_id is not None:
             try:
                 conn = get_connection(self.conn_id)
             except Exception as exc:
                 problem = f"proxy_conn_id: connection {self.conn_id!r} cannot be read"
-                raise LambdaDataValidationError(problems=[f"{problem} ({type(exc).__name__})"]) from exc
+                raise outcomes.InvocationFailure(
+                    outcomes.DATA_VALIDATION, problems=[f"{problem} ({type(exc).__name__})"]
+                ) from exc
             credentials = _credentials(conn.login, conn.password)
         if credentials is None and required:
-            raise LambdaDataValidationError(
-                problems=[f"proxy_conn_id: {self.describe()} has no login and password for the proxy"]
+            raise outcomes.InvocationFailure(
+                outcomes.DATA_VALIDATION,
+                problems=[f"proxy_conn_id: {self.describe()} has no login and password for the proxy"],
             )
         return credentials
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+_WORD_GAP = re.compile(r"(?<=[a-z0-9])[ _](?=[a-z0-9])")
 _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "f", "no", "n", "0", "off", ""})
 
@@ -36,32 +38,38 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"expected true or false, got {show(value)}")
 
 
-def parse_whole_seconds(value: Any) -> int:
+def parse_whole_seconds(value: Any, *, maximum: int | None = None) -> int:
     """
-    Read a timeout: a whole number of seconds, at least 1, as an int, a whole float or a string.
+    Read a timeout: a whole number of seconds, at least 1 (and at most ``maximum``), as an int, a
+    whole float or a string of ASCII digits.
 
     :raises ValueError: For anything else.
     """
+    expected = f"expected a whole number of seconds, got {show(value)}"
     number: Any = value
     if isinstance(value, bool):
-        raise ValueError(f"expected a whole number of seconds, got {show(value)}")
+        raise ValueError(expected)
     if isinstance(value, str):
         text = value.strip()
+        if not text.isascii():  # int() would read any script's digits
+            raise ValueError(expected)
         try:
             number = int(text)
         except ValueError:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"expected a whole number of seconds, got {show(value)}") from None
+                raise ValueError(expected) from None
     if isinstance(number, float):
-        if not number.is_integer():
-            raise ValueError(f"expected a whole number of seconds, got {show(value)}")
+        if not number.is_integer():  # also NaN and the infinities
+            raise ValueError(expected)
         number = int(number)
     if not isinstance(number, int):
-        raise ValueError(f"expected a whole number of seconds, got {show(value)}")
+        raise ValueError(expected)
     if number < 1:
         raise ValueError(f"must be at least 1 second, got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"must be at most {maximum} seconds ({maximum // 86_400} days), got {show(number)}")
     return number
 
 
@@ -72,14 +80,22 @@ def show(value: Any, limit: int = 60) -> str:
 
 
 def canonical(value: Any, choices: tuple[str, ...]) -> str | None:
-    """The choice ``value`` names, ignoring case and surrounding space; None for no choice."""
+    """
+    The choice ``value`` names, ignoring case, surrounding space and a space or underscore between
+    two words; None for no choice.
+
+    So the seed's labels name the API's values: ``Request Response`` and ``Request_Response`` are
+    ``RequestResponse``, as exported Stonebranch task definitions write them.
+    """
     if not isinstance(value, str):
         return None
-    wanted = value.strip().lower()
-    for choice in choices:
-        if choice.lower() == wanted:
-            return choice
-    return None
+    wanted = _choice_key(value)
+    return next((choice for choice in choices if _choice_key(choice) == wanted), None)
+
+
+def _choice_key(text: str) -> str:
+    # One space or underscore between two words is dropped; anything else still counts.
+    return _WORD_GAP.sub("", text.strip().lower())
 
 
 def utf8_size(text: str) -> int:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import ClientError
 
 from airflow_provider_lambda_ue import _private_api
-from airflow_provider_lambda_ue.hooks.invoker import KEEPALIVE_OPTIONS
+from airflow_provider_lambda_ue.hooks.transport import KEEPALIVE_OPTIONS
 
 
 def proxy_tls_context(settings: dict[str, Any]) -> ssl.SSLContext | None:

@@ -1,4 +1,4 @@
-"""What the hook does beyond ``AwsBaseHook``, without Airflow: settings, botocore config, the Invoke loop.
+"""What every Lambda client of the package does: settings, botocore config, the Invoke loop.
 
 :class:`LambdaInvokerBase` holds the field set's client settings, the botocore ``Config`` they make
 (:meth:`~LambdaInvokerBase.invoke_config`), the fix-ups every client gets, and the policy that
@@ -7,9 +7,9 @@ never sends Invoke twice when the first may have reached the function. Two class
 * :class:`~airflow_provider_lambda_ue.hooks.lambda_invoke.LambdaInvokeHook`, which gets its client
   from ``AwsBaseHook`` (connections, the amazon provider's session and role machinery): the
   operator, the trigger, and the command line with ``--aws-conn-id`` or ``--proxy-conn-id``;
-* :class:`EnvironmentInvoker`, which builds the same client with plain botocore from the
-  environment's credential chain: the command line without a connection, which so never imports
-  Airflow (that alone costs over a second and ~80 MiB at start-up).
+* :class:`~airflow_provider_lambda_ue.hooks.environment.EnvironmentInvoker`, which builds the same
+  client with plain botocore from the environment's credential chain: the command line without a
+  connection, which so never imports Airflow (that alone costs over a second and ~80 MiB).
 
 Neither this module nor what it imports at module level loads Airflow, boto3 or asyncio.
 """
@@ -17,72 +17,36 @@ Neither this module nor what it imports at module level loads Airflow, boto3 or 
 from __future__ import annotations
 
 import contextlib
-import logging
-import socket
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from airflow_provider_lambda_ue import _private_api
+from airflow_provider_lambda_ue import _private_api, outcomes
 from airflow_provider_lambda_ue.classifier import classify, error_code, fix_xml_error
-from airflow_provider_lambda_ue.fields import (
-    DEFAULT_TIMEOUT_SECONDS,
-    PROXY_HTTPS_WITH_CREDENTIALS,
-    InvokeRequest,
-)
+from airflow_provider_lambda_ue.fields import DEFAULT_TIMEOUT_SECONDS, PROXY_HTTPS_WITH_CREDENTIALS
 from airflow_provider_lambda_ue.hooks.durable_executions import DurableExecutionsMixin
-from airflow_provider_lambda_ue.hooks.proxies import system_ca_bundle, url_with_credentials
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
+from airflow_provider_lambda_ue.hooks.transport import (
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    KEEPALIVE_OPTIONS,
+    incomplete_response,
+    system_ca_bundle,
+    url_with_credentials,
+)
 from airflow_provider_lambda_ue.masking import mask as _mask
 from airflow_provider_lambda_ue.masking import mask_signing_credentials
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import InvokeResult
 from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
-from airflow_provider_lambda_ue.taxonomy import LambdaConnectionError
 
-#: A connection that cannot be opened within this time fails (exit 10) instead of waiting for the
-#: read timeout, which is for the function's run time.
-DEFAULT_CONNECT_TIMEOUT_SECONDS = 10
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.request import InvokeRequest
 
-# botocore's tcp_keepalive only sets SO_KEEPALIVE, whose first probe Linux sends after two hours;
-# NAT gateways drop idle flows after about 350 s, long before a 15-minute invocation answers.
-KEEPALIVE_OPTIONS: list[tuple[int, int, int]] = [
-    (socket.IPPROTO_TCP, option, value)
-    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4))
-    if (option := getattr(socket, name, None)) is not None
-]
-
-#: The role session name for an assumed role without a connection: the one ``AwsBaseHook`` gives
-#: (``Airflow_<conn_id>``), so that the role's sessions look alike in CloudTrail on both paths.
-ENVIRONMENT_ROLE_SESSION_NAME = "Airflow_None"
 #: CloudWatch Logs calls: botocore's standard retries (throttling, 5xx), and their read timeout.
 LOGS_MAX_ATTEMPTS = 5
 LOGS_READ_TIMEOUT = 60
-
-
-def incomplete_response(response: dict[str, Any]) -> str | None:
-    """
-    Why a "successful" Invoke response is in fact a connection closed in the middle of its headers.
-
-    http.client ends the header block at end of file, and a response without ``Content-Length``
-    or chunked encoding is delimited by the connection's close: a connection lost after the status
-    line looks like a 200 with an empty payload. Lambda (and moto, LocalStack) always send
-    ``x-amzn-RequestId``, and every well-formed 200 carries a length; a 200 with neither is taken for
-    a truncated answer. Sync and async paths alike.
-
-    :return: The description of the failure, or None for a complete response.
-    """
-    metadata = response.get("ResponseMetadata") or {}
-    headers = {str(name).lower() for name in (metadata.get("HTTPHeaders") or {})}
-    if metadata.get("HTTPStatusCode") != 200:
-        return None
-    if headers & {"x-amzn-requestid", "content-length", "transfer-encoding"}:
-        return None
-    return (
-        "the connection was closed in the middle of the response: a 200 without request id and "
-        "without length (the function may have run)"
-    )
 
 
 class LambdaInvokerBase(DurableExecutionsMixin):
@@ -263,13 +227,13 @@ class LambdaInvokerBase(DurableExecutionsMixin):
         :param request: The validated request.
         :param durable_execution_name: The ``DurableExecutionName`` to start, when not the request's.
         :return: What Lambda answered (including function errors, which are not exceptions here).
-        :raises LambdaInvokeError: The contract's exception for the failure (no output document).
+        :raises InvocationFailure: The failure's outcome (no output document): :meth:`failure`.
         """
         kwargs = request.invoke_kwargs(durable_execution_name)
         try:
             client: Any = self._lambda_client()
         except Exception as exc:
-            raise classify(exc, proxy_url=self.proxy_url) from exc
+            raise self.failure(exc) from exc
         attempt = 1
         while True:
             try:
@@ -281,14 +245,23 @@ class LambdaInvokerBase(DurableExecutionsMixin):
                     payload = stream.read()
                 truncated = incomplete_response(response)
                 if truncated:
-                    raise LambdaConnectionError(truncated)
+                    raise InvocationFailure(outcomes.CONNECTION, truncated)
                 return InvokeResult.from_response(response, payload)
             except Exception as exc:
                 delay = self._retry_delay(attempt, exc)
                 if delay is None:
-                    raise classify(exc, proxy_url=self.proxy_url) from exc
+                    raise self.failure(exc) from exc
                 self._sleep(delay)
                 attempt += 1
+
+    def failure(self, exc: BaseException) -> InvocationFailure:
+        """
+        ``exc`` (a failure of a call of this client) as the failure this client raises.
+
+        :func:`~airflow_provider_lambda_ue.classifier.classify`'s outcome; the hook raises it as
+        the contract's Airflow class (:meth:`.LambdaInvokeHook.failure`).
+        """
+        return classify(exc, proxy_url=self.proxy_url)
 
     def _retry_delay(self, attempt: int, exc: BaseException) -> float | None:
         """
@@ -310,122 +283,6 @@ class LambdaInvokerBase(DurableExecutionsMixin):
             delay,
         )
         return delay
-
-
-class EnvironmentInvoker(LambdaInvokerBase):
-    """
-    The Lambda client without Airflow: the environment's credentials, plain botocore.
-
-    What :class:`.LambdaInvokeHook` does with ``aws_conn_id=None``, without the amazon provider:
-    credentials from botocore's chain (``AWS_*`` variables, ``AWS_PROFILE``, instance or pod role),
-    the region given or the environment's, endpoints from ``endpoint_url`` or botocore's
-    ``AWS_ENDPOINT_URL_*``, the same :meth:`invoke_config` (proxies, proxy CA, timeouts, no botocore
-    retries) for Lambda and for STS; ``role_arn`` is assumed with botocore's
-    ``AssumeRoleCredentialFetcher`` behind refreshable credentials, through the same config.
-
-    :param region_name: AWS region; None: the environment's.
-    :param log: Where retries are reported.
-    :param settings: The other parameters of :class:`.LambdaInvokeHook` (no connection ids).
-    """
-
-    def __init__(self, *, region_name: str | None = None, log: Any = None, **settings: Any) -> None:
-        self._configure(**settings)
-        self.region_name = region_name
-        self.log = log or logging.getLogger(__name__)
-
-    @classmethod
-    def from_request(
-        cls, request: InvokeRequest, *, proxy_credentials: tuple[str, str] | None = None, log: Any = None
-    ) -> EnvironmentInvoker:
-        """
-        Build the invoker for a validated request without connections (see :func:`hook_settings`).
-
-        :param proxy_credentials: Proxy ``(user, password)`` given directly, if any.
-        :param log: Where retries are reported.
-        """
-        settings = hook_settings(request, proxy_credentials=proxy_credentials)
-        if settings.pop("aws_conn_id", None) or settings.get("proxy_conn_id"):
-            raise ValueError("an Airflow connection needs LambdaInvokeHook")
-        return cls(log=log, **settings)
-
-    @property
-    def credentials_from_connection(self) -> bool:
-        """Always False: the credentials come from the environment's chain."""
-        return False
-
-    def _read_connection(self, conn_id: str) -> Any:
-        raise RuntimeError(f"connection {conn_id!r}: reading Airflow connections needs LambdaInvokeHook")
-
-    def _warn(self, message: str, *args: Any) -> None:
-        self.log.warning(message, *args)
-
-    def _built_lambda_client(self) -> Any:
-        return self.__dict__.get("conn")
-
-    def _lambda_client(self) -> Any:
-        return self.conn
-
-    @cached_property
-    def session(self) -> Any:
-        """The botocore session (built once; assumes the role, through STS, when one is set)."""
-        from botocore.session import get_session
-
-        session = get_session()
-        if self.region_name:
-            session.set_config_variable("region", self.region_name)
-        if self.role_arn:
-            credentials = self._assumed_role_credentials(session, self.invoke_config())
-            _private_api.set_session_credentials(session, credentials)
-        return session
-
-    @cached_property
-    def conn(self) -> Any:
-        """The Lambda client (built once)."""
-        client = self.session.create_client(
-            "lambda", endpoint_url=self.endpoint_url, config=self.invoke_config()
-        )
-        return self.prepare_client(client)
-
-    def logs_client(self, endpoint_url: str | None = None) -> Any:
-        """
-        A CloudWatch Logs client on :attr:`session`, with Invoke's config and botocore's standard
-        retries back on: reading a log is safe to repeat.
-
-        :param endpoint_url: ``logs_endpoint_url``; else botocore's (``AWS_ENDPOINT_URL_LOGS``, AWS's).
-        """
-        config = self.invoke_config().merge(logs_config_overrides())
-        return self.prepare_logs_client(
-            self.session.create_client("logs", endpoint_url=endpoint_url, config=config)
-        )
-
-    def _assumed_role_credentials(self, session: Any, config: Any) -> Any:
-        """Refreshable credentials of :attr:`role_arn`, from STS (the first keys now)."""
-        from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
-        from botocore.exceptions import NoCredentialsError
-
-        source = session.get_credentials()
-        assert self.role_arn is not None
-        if source is None:
-            # What STS's signer would raise: AUTHENTICATION_ERROR, as with AwsBaseHook.
-            raise NoCredentialsError()
-
-        def sts_client(service_name: str, **credentials: Any) -> Any:
-            # STS endpoint: botocore's own resolution (AWS_ENDPOINT_URL_STS, the region's).
-            return session.create_client(service_name, config=config, **credentials)
-
-        fetcher = AssumeRoleCredentialFetcher(
-            client_creator=sts_client,
-            source_credentials=source,
-            role_arn=self.role_arn,
-            extra_args={"RoleSessionName": ENVIRONMENT_ROLE_SESSION_NAME},
-        )
-        # The first keys are fetched now, as AwsBaseHook does (inside building the client, so a failure
-        # of STS is classified like Invoke's); botocore renews them before they expire.
-        return RefreshableCredentials.create_from_metadata(
-            metadata=fetcher.fetch_credentials(),
-            refresh_using=fetcher.fetch_credentials,
-            method="assume-role",
-        )
 
 
 def logs_config_overrides() -> Any:

@@ -21,9 +21,20 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_lambda_ue import _private_api, compat
+from airflow_provider_lambda_ue.classifier import classify
+from airflow_provider_lambda_ue.durable import DurableExecution, next_poll_delay
+from airflow_provider_lambda_ue.fields import FIELD_NAMES
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
+from airflow_provider_lambda_ue.output import InvokeResult
+from airflow_provider_lambda_ue.triggers import events
+
+if TYPE_CHECKING:
+    from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 
 __all__ = ["LambdaDurableExecutionTrigger"]
 
@@ -32,12 +43,11 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
     """
     Poll ``GetDurableExecution`` (aiobotocore) until the execution ends or the deadline passes.
 
-    Yields ``{"status": "durable", "result": {...}, "execution": {...}}`` (the execution as last
-    seen: ended, or RUNNING when the deadline passed) or an error event
-    (:func:`airflow_provider_lambda_ue.invocation.error_event`) when a poll fails. The worker finishes
-    with :func:`airflow_provider_lambda_ue.invocation.complete`.
+    Yields :class:`~.events.DurableEnded` (the execution as last seen: ended, or RUNNING when the
+    deadline passed) or :class:`~.events.Failed` when a poll fails. The worker finishes with
+    :func:`airflow_provider_lambda_ue.invocation.complete`.
 
-    :param request: The validated request (:meth:`InvokeRequest.to_dict`; connection ids, no secret).
+    :param request: The validated request (:meth:`InvokeRequest.values`; connection ids, no secret).
     :param result: The start's answer (:meth:`InvokeResult.to_dict`) with the execution's ARN.
     :param deadline: When the wait runs out, in seconds since the epoch (the worker's start of the
         try plus ``wait_for_completion_timeout``): a restarted triggerer keeps it.
@@ -78,42 +88,43 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
             },
         )
 
-    def _hook(self) -> Any:
-        from airflow_provider_lambda_ue.fields import InvokeRequest
+    def _hook(self) -> LambdaInvokeHook:
         from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+        from airflow_provider_lambda_ue.request import InvokeRequest
 
-        return LambdaInvokeHook.from_request(InvokeRequest.from_dict(self.request))
+        # Only the fields: a trigger serialised by an earlier release may carry more.
+        return LambdaInvokeHook.from_request(
+            InvokeRequest(**{name: value for name, value in self.request.items() if name in FIELD_NAMES})
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the execution ends or the deadline passes; yield it, or the failure."""
-        from airflow_provider_lambda_ue import compat
-        from airflow_provider_lambda_ue.durable import DurableExecution, next_poll_delay
-        from airflow_provider_lambda_ue.exceptions import classify
-        from airflow_provider_lambda_ue.invocation import DURABLE_EVENT, error_event
-
         hook = self._hook()
-        execution = DurableExecution(arn=self.arn, name=self.result.get("durable_execution_name"))
-        delay: float | None = None
-        self.log.info("Waiting for durable execution %s (polling; nothing is started here)", self.arn)
         try:
-            while True:
-                execution = await hook.get_durable_execution_async(self.arn)
-                left = self.deadline - time.time()
-                if execution.terminal or left <= 0:
-                    break
-                delay = next_poll_delay(delay, self.poll_interval)
-                await asyncio.sleep(min(delay, left))
+            event: events.Event = await self._poll(hook)
         except asyncio.CancelledError:
             if not compat.TRIGGER_HAS_ON_KILL and self.stop_on_kill:
                 await _despite_cancellation(self._stop_if_killed_by_user())
             raise
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
-            error = classify(exc, proxy_url=hook.proxy_url)
-            self.log.info("Polling durable execution %s failed: %s", self.arn, error)
-            yield TriggerEvent(error_event(error))
-            return
+            failure = classify(exc, proxy_url=hook.proxy_url)
+            self.log.info("Polling durable execution %s failed: %s", self.arn, failure)
+            event = events.Failed.of(failure, None, None)
+        yield TriggerEvent(events.payload(event))
+
+    async def _poll(self, hook: LambdaInvokeHook) -> events.DurableEnded:
+        execution = DurableExecution(arn=self.arn, name=self.result.get("durable_execution_name"))
+        delay: float | None = None
+        self.log.info("Waiting for durable execution %s (polling; nothing is started here)", self.arn)
+        while True:
+            execution = await hook.get_durable_execution_async(self.arn)
+            left = self.deadline - time.time()
+            if execution.terminal or left <= 0:
+                break
+            delay = next_poll_delay(delay, self.poll_interval)
+            await asyncio.sleep(min(delay, left))
         self.log.info("Durable execution %s: %s", self.arn, execution.status)
-        yield TriggerEvent({"status": DURABLE_EVENT, "result": self.result, "execution": execution.to_dict()})
+        return events.DurableEnded(InvokeResult(**self.result), execution)
 
     async def on_kill(self) -> None:
         """A user marked the deferred task failed or cleared it (Airflow 3.3+): stop the execution."""
@@ -121,14 +132,12 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
             await self._stop()
 
     async def _stop(self) -> None:
-        from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
-
         self.log.info("Task killed: stopping durable execution %s", self.arn)
         try:
             await self._hook().stop_durable_execution_async(
                 self.arn, "the Airflow task was killed (marked failed or cleared)"
             )
-        except LambdaInvokeError as exc:
+        except InvocationFailure as exc:
             self.log.warning("Could not stop durable execution %s: %s", self.arn, exc)
 
     async def _stop_if_killed_by_user(self) -> None:
@@ -140,22 +149,17 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
         ti = self.task_instance
         if ti is None:
             return False
-        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-        from airflow_provider_lambda_ue.compat import run_in_thread
-
         try:
-            states = await run_in_thread(
-                RuntimeTaskInstance.get_task_states,
+            state = await compat.run_in_thread(
+                _private_api.task_state,
                 dag_id=ti.dag_id,
-                task_ids=[ti.task_id],
-                run_ids=[ti.run_id],
+                task_id=ti.task_id,
+                run_id=ti.run_id,
                 map_index=ti.map_index,
             )
-            state = states[ti.run_id][ti.task_id]
         except Exception:
             return False  # unknown: leave the execution running rather than stop it wrongly
-        return str(state) != "deferred"
+        return state != "deferred"
 
 
 async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:

@@ -41,6 +41,7 @@ from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 from tests.support import fake_servers as fs
+from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.local_lambda import (
     ECHO_HANDLER,
@@ -540,7 +541,7 @@ def test_tls_proxy(
 def test_validation_fails_before_deferring() -> None:
     ti = FakeTaskInstance()
     op = operator(function_name="not a function name", payload="{not json")
-    with pytest.raises(LambdaDataValidationError) as raised:
+    with raises(LambdaDataValidationError) as raised:
         op.execute(context_of(ti))  # raises before any TaskDeferred
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert "function_name" in raised.value.status_description
@@ -576,7 +577,7 @@ def test_ca_bundle_missing_on_the_triggerer(
     event = asyncio.run(_first_event(deferred.value.trigger))
     assert event["exit_code"] == 20
     bundle.write_bytes(Path(tls_proxy.ca_file or "").read_bytes())  # present again on the worker
-    with pytest.raises(LambdaDataValidationError):
+    with raises(LambdaDataValidationError):
         op.execute_complete(context, event=event)
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert not fake_lambda.invocations

@@ -19,7 +19,7 @@ PROBED = (
     ("airflow_provider_lambda_ue.triggers.lambda_invoke",),
     ("airflow_provider_lambda_ue.exceptions", "airflow_provider_lambda_ue.validation"),
     # Called, too: whether a task may defer is decided in each task process that defers.
-    ("airflow_provider_lambda_ue.triggers.lambda_invoke:async_client_problems",),
+    ("airflow_provider_lambda_ue.deferral:async_client_problems",),
 )
 #: The counterpart, which must bring botocore in: it shows that the probe detects such imports.
 HOOK = ("airflow_provider_lambda_ue.hooks.lambda_invoke",)

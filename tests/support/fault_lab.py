@@ -42,9 +42,9 @@ import psutil
 import pytest
 
 from airflow_provider_lambda_ue import __version__, invocation
-from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
-from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, raw_fields
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support import fake_servers as fs
@@ -338,7 +338,7 @@ class Scenario:
     """
     One fault, ready to be run: the fields, the variables it adds, and what to check afterwards.
 
-    :param fields: :class:`LambdaInvokeFields` values (also the operator's parameters).
+    :param fields: field values (``raw_fields``) (also the operator's parameters).
     :param status: The exact status description, or a pattern it must match in full.
     :param env: Variables this fault adds to :func:`base_environment` (names unique to the fault,
         so that every fault's variables can be merged into one DAG run).
@@ -722,12 +722,12 @@ def run_in_process(scenario: Scenario) -> Outcome:
 
     Keeps no reference to the hook or the exception, so that their connections can be collected.
     """
-    raw = LambdaInvokeFields(**scenario.fields)
+    raw = raw_fields(**scenario.fields)
     try:
         prepared = invocation.prepare(raw, LOG)
         hook = invocation.build_hook(prepared, proxy_credentials=scenario.proxy_credentials)
         document = invocation.run(prepared, hook, LOG)
-    except LambdaInvokeError as err:
+    except InvocationFailure as err:
         assert err.output is not None, f"{type(err).__name__} without a document: {err}"
         texts = {
             "str(exc)": str(err),

@@ -19,7 +19,7 @@ import pytest
 
 from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from tests.support.fake_servers import FakeLambdaServer
 
@@ -38,7 +38,7 @@ def fake_fields(server: FakeLambdaServer | str, **fields: Any) -> dict[str, Any]
     Fields for a function behind a fake Lambda server: ``fake-function`` unless ``fields`` say otherwise.
 
     :param server: The server, or the endpoint URL itself (for a port nothing listens on).
-    :param fields: :class:`LambdaInvokeFields` values, over the defaults.
+    :param fields: field values (``raw_fields``), over the defaults.
     """
     url = server if isinstance(server, str) else server.url
     return {"function_name": "fake-function", "endpoint_url": url, **fields}
@@ -123,9 +123,9 @@ def run(
     :param proxy_credentials: Proxy ``(user, password)`` handed to ``build_hook`` (the CLI's way).
     :param setup: Called with the hook before invoking (e.g. to record backoff delays).
     :param keep: Receives the hook, for inspection after the call.
-    :param fields: :class:`LambdaInvokeFields` values; ``aws_conn_id`` defaults to :data:`AWS_CONN_ID`.
+    :param fields: field values (``raw_fields``); ``aws_conn_id`` defaults to :data:`AWS_CONN_ID`.
     """
-    raw = LambdaInvokeFields(**{"aws_conn_id": AWS_CONN_ID, **fields})
+    raw = raw_fields(**{"aws_conn_id": AWS_CONN_ID, **fields})
     prepared = invocation.prepare(raw, LOG)
     hook = invocation.build_hook(prepared, proxy_credentials=proxy_credentials)
     if keep is not None:

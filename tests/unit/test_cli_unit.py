@@ -14,8 +14,8 @@ import pytest
 
 from airflow_provider_lambda_ue import __version__, cli
 from airflow_provider_lambda_ue import invocation as path
-from airflow_provider_lambda_ue.cli import IMPLIED_FIELDS, OPTION_DEST, build_parser, fields_from_args, run
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
+from airflow_provider_lambda_ue.fields import FIELDS, raw_fields
 
 STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
 
@@ -89,12 +89,12 @@ def test_fields_from_args_turns_options_into_the_field_set() -> None:
         ]
     )
     fields = fields_from_args(args)
-    assert fields.function_name == "f:prod"
-    assert fields.role_based_access is True
-    assert fields.use_proxy is True  # --proxy implies --use-proxy
-    assert fields.fail_on_function_error is False
-    assert fields.wait_for_completion_timeout == "120"  # validation turns it into 120
-    assert fields.aws_conn_id is None  # the environment's chain unless --aws-conn-id
+    assert fields["function_name"] == "f:prod"
+    assert fields["role_based_access"] is True
+    assert fields["use_proxy"] is True  # --proxy implies --use-proxy
+    assert fields["fail_on_function_error"] is False
+    assert fields["wait_for_completion_timeout"] == "120"  # validation turns it into 120
+    assert fields["aws_conn_id"] is None  # the environment's chain unless --aws-conn-id
 
 
 def test_unforeseen_failure_is_exit_1_with_a_document_and_no_secret(
@@ -116,14 +116,44 @@ def test_unforeseen_failure_is_exit_1_with_a_document_and_no_secret(
 
 
 def test_payload_from_stdin_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_stdin_text", None)
-    monkeypatch.setattr("sys.stdin", io.StringIO('{"from": "stdin"}'))
-    # An argument error parses twice (strict, then lenient): stdin still shows in the document.
-    code, document = run_cli("invoke", "--payload", "@-", "--bogus")
+    reads: list[int] = []
+
+    class Buffer:
+        @staticmethod
+        def read() -> bytes:
+            reads.append(1)
+            return b'{"from": "stdin"}'
+
+    monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": Buffer}))
+    cli._stdin_bytes.cache_clear()
+    try:
+        # An argument error: what could be read, stdin included, still shows in the document.
+        code, document = run_cli("invoke", "--payload", "@-", "--client-context", "@-", "--bogus")
+    finally:
+        cli._stdin_bytes.cache_clear()
     assert code == 20
-    assert document["invocation"]["fields"]["payload_script"] == '{"from": "stdin"}'
-    args = build_parser().parse_args(["invoke", "--function-name", "f", "--client-context", "@-"])
-    assert args.client_context == '{"from": "stdin"}'
+    fields = document["invocation"]["fields"]
+    assert fields["payload_script"] == fields["client_context_script"] == '{"from": "stdin"}'
+    assert reads == [1]
+
+
+@pytest.mark.parametrize("argv_or_stdin", ["argv", "stdin"])
+def test_bytes_that_are_not_utf8_are_exit_20(monkeypatch: pytest.MonkeyPatch, argv_or_stdin: str) -> None:
+    """As argv and stdin decode them: a surrogate escape in argv, undecodable bytes on stdin."""
+    payload = b'{"a": "\xff"}'
+    if argv_or_stdin == "argv":
+        given = payload.decode("utf-8", "surrogateescape")
+    else:
+        given = "@-"
+        monkeypatch.setattr("sys.stdin", type("Stdin", (), {"buffer": io.BytesIO(payload)}))
+    cli._stdin_bytes.cache_clear()
+    try:
+        code, document = run_cli("invoke", "--function-name", "f", "--payload", given, "--compact")
+    finally:
+        cli._stdin_bytes.cache_clear()
+    assert code == 20
+    assert "not UTF-8" in document["status_description"]
+    assert "payload" in document["status_description"]
 
 
 def test_payload_file_that_is_not_utf8(tmp_path: Any) -> None:
@@ -148,8 +178,8 @@ def test_compact_document_is_one_line() -> None:
 
 def test_every_field_has_an_option_or_is_implied() -> None:
     args = vars(build_parser().parse_args(["invoke", "--function-name", "f"]))
-    for name in LambdaInvokeFields.names():
-        assert name in IMPLIED_FIELDS or OPTION_DEST.get(name, name) in args, name
+    for field in FIELDS:
+        assert field.implied_by or field.name in args, field.name
     assert fields_from_args(build_parser().parse_args(["invoke", "--function-name", "f"])) == (
-        LambdaInvokeFields(function_name="f", aws_conn_id=None)
+        raw_fields(function_name="f", aws_conn_id=None)
     )

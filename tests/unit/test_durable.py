@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -15,15 +16,16 @@ from airflow_provider_lambda_ue.durable import (
     with_execution,
 )
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.output import InvokeResult
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.failures import raises
 
 NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
-def fields(**extra: object) -> LambdaInvokeFields:
-    return LambdaInvokeFields(function_name="fn", aws_conn_id=None, **extra)
+def fields(**extra: object) -> dict[str, Any]:
+    return raw_fields(function_name="fn", aws_conn_id=None, **extra)
 
 
 @pytest.mark.parametrize(
@@ -102,14 +104,15 @@ def test_request_response_stays_available() -> None:
     ("value", "message"),
     [
         ("x" * 65, "longer than 64"),
-        ("order.42", "may only hold"),
-        ("grün", "may only hold"),
+        # AWS's pattern for DurableExecutionName, read from botocore's model.
+        ("order.42", "is not a valid DurableExecutionName"),
+        ("grün", "is not a valid DurableExecutionName"),
         ("auto", "only the operator has"),
-        (42, "must be text"),
+        ([42], "must be text"),
     ],
 )
 def test_invalid_names_are_exit_20_naming_the_field(value: object, message: str) -> None:
-    with pytest.raises(LambdaDataValidationError) as raised:
+    with raises(LambdaDataValidationError) as raised:
         validate(fields(durable_execution_name=value, payload="not json"))
     problems = raised.value.problems
     assert any(p.startswith("durable_execution_name:") and message in p for p in problems)
@@ -117,7 +120,7 @@ def test_invalid_names_are_exit_20_naming_the_field(value: object, message: str)
 
 
 def test_dry_run_cannot_start_a_durable_execution() -> None:
-    with pytest.raises(LambdaDataValidationError) as raised:
+    with raises(LambdaDataValidationError) as raised:
         validate(fields(durable_execution_name="n", invocation_type="DryRun"))
     assert any(p.startswith("invocation_type:") for p in raised.value.problems)
 

@@ -17,28 +17,30 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaFailError,
     LambdaFullLogError,
     exception_for_exit_code,
+    public,
 )
-from airflow_provider_lambda_ue.fields import DEFAULT_FULL_LOG_TIMEOUT_SECONDS, LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import DEFAULT_FULL_LOG_TIMEOUT_SECONDS, raw_fields
 from airflow_provider_lambda_ue.fulllog import (
     MAX_EVENTS,
     _ends_invocation,
     _starts_invocation,
-    default_log_group,
 )
+from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.testing.local_lambda import cloudwatch
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.failures import is_failure, raises
 
 RID = "8fc6f963-411b-58b5-8483-a32130c0f45d"
 
 
-def make(**kwargs: Any) -> LambdaInvokeFields:
+def make(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("function_name", "my-function")
-    return LambdaInvokeFields(**kwargs)
+    return raw_fields(**kwargs)
 
 
 def problems(**kwargs: Any) -> str:
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         validate(make(**kwargs))
     return info.value.status_description
 
@@ -91,15 +93,15 @@ def test_logs_endpoint_credentials_never_show() -> None:
 
 def test_request_round_trips_through_a_trigger() -> None:
     request = validate(make(fetch_full_log=True, full_log_timeout=30, logs_endpoint_url="http://127.0.0.1:9"))
-    assert type(request).from_dict(json.loads(json.dumps(request.to_dict()))) == request
+    assert type(request)(**json.loads(json.dumps(request.values()))) == request
 
 
 def test_full_log_error_is_a_fail_that_airflow_does_not_retry() -> None:
     from airflow_provider_lambda_ue.compat import AirflowFailException
 
     error = LambdaFullLogError("the function ran, but its complete log could not be read: x")
-    assert isinstance(error, LambdaFailError)
-    assert isinstance(error, AirflowFailException)
+    assert is_failure(error, LambdaFailError)
+    assert isinstance(public(error), AirflowFailException)
     assert (error.exit_code, error.status) == (1, "FAIL")
     assert error.status_description.startswith("FAIL: the function ran")
     assert exception_for_exit_code(1) is LambdaFailError
@@ -122,8 +124,8 @@ def test_cli_options() -> None:
         ]
     )
     fields = fields_from_args(args)
-    assert (fields.fetch_full_log, fields.full_log_required) == (True, False)
-    assert (fields.full_log_timeout, fields.logs_endpoint_url) == ("30", "http://127.0.0.1:4566")
+    assert (fields["fetch_full_log"], fields["full_log_required"]) == (True, False)
+    assert (fields["full_log_timeout"], fields["logs_endpoint_url"]) == ("30", "http://127.0.0.1:4566")
     required = fields_from_args(
         build_parser().parse_args(["invoke", "--function-name", "f", "--full-log-required"])
     )
@@ -143,7 +145,7 @@ def test_cli_options() -> None:
     ],
 )
 def test_default_log_group(name: str, group: str) -> None:
-    assert default_log_group(name) == group
+    assert InvokeRequest(function_name=name).function.log_group == group
 
 
 def test_start_and_end_of_an_invocation() -> None:
@@ -262,6 +264,7 @@ def test_trigger_event_says_when_invoke_was_sent() -> None:
     """The worker searches the complete log from when the triggerer sent Invoke, not from its own start."""
     from airflow_provider_lambda_ue.invocation import Invocation, complete
     from airflow_provider_lambda_ue.output import InvokeResult
+    from airflow_provider_lambda_ue.triggers import events
 
     raw = make(fetch_full_log=True)
     current = Invocation(raw=raw, request=validate(raw))
@@ -271,5 +274,5 @@ def test_trigger_event_says_when_invoke_was_sent() -> None:
         "started_ms": 123,
     }
     # Without a hook nothing is read: only the document and the start time.
-    assert complete(current, event, _Quiet())["exit_code"] == 0
+    assert complete(current, events.read(event), _Quiet())["exit_code"] == 0
     assert current.started_ms == 123

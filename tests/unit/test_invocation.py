@@ -22,20 +22,31 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaInvokeError,
     LambdaProxyConnectionError,
     LambdaReadTimeoutError,
+    public,
 )
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
-from airflow_provider_lambda_ue.invocation import (
-    Invocation,
-    complete,
-    describe_function_error,
-    error_event,
-    finish,
-    prepare,
-)
+from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.finish import describe_function_error, finish
+from airflow_provider_lambda_ue.invocation import Invocation, prepare
+from airflow_provider_lambda_ue.invocation import complete as complete_event
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS, InvokeResult
+from airflow_provider_lambda_ue.triggers import events
 from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, RESULT_KEYS
+from tests.support.failures import is_failure, raises
 
 LOGGER_NAME = "tests.invocation"
+
+
+def complete(invocation: Invocation, event: dict[str, Any], log: Any) -> dict[str, Any]:
+    """:func:`complete` of a trigger's event as Airflow hands it to the worker (its payload)."""
+    return complete_event(invocation, events.read(event), log)
+
+
+def error_event(error: InvocationFailure) -> dict[str, Any]:
+    """A trigger's event for ``error``."""
+    return events.payload(events.Failed.of(error, None, None))
+
+
 log = logging.getLogger(LOGGER_NAME)
 
 PROXY_URL = "http://127.0.0.1:3128"
@@ -64,7 +75,7 @@ def messages(caplog: pytest.LogCaptureFixture, level: int | None = None) -> list
 
 def invocation_for(**kwargs: Any) -> Invocation:
     kwargs.setdefault("function_name", "my-function")
-    return prepare(LambdaInvokeFields(**kwargs), log)
+    return prepare(raw_fields(**kwargs), log)
 
 
 def assert_document(document: dict[str, Any]) -> None:
@@ -91,13 +102,13 @@ def test_prepare_returns_the_validated_request() -> None:
 
 
 def test_prepare_with_bad_fields_raises_with_a_full_document() -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="not a function",
         invocation_type="Sometimes",
         payload="{not json",
         wait_for_completion_timeout=0,
     )
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         prepare(raw, log)
     error = info.value
     assert error.exit_code == 20
@@ -211,10 +222,10 @@ def test_finish_function_error_fails_by_default() -> None:
     result = InvokeResult(
         status_code=200, payload=ERROR_PAYLOAD, executed_version="$LATEST", function_error="Unhandled"
     )
-    with pytest.raises(LambdaFunctionError) as info:
+    with raises(LambdaFunctionError) as info:
         finish(invocation, result, log)
     error = info.value
-    assert isinstance(error, LambdaFailError)
+    assert is_failure(error, LambdaFailError)
     assert error.exit_code == 1
     assert error.status_description == "FAIL: Function error (Unhandled): ValueError: boom"
     document = error.output
@@ -252,10 +263,10 @@ def test_finish_function_error_with_undecodable_tail_keeps_decode_warning() -> N
 
 
 def test_finish_unexpected_status_is_a_fail() -> None:
-    with pytest.raises(LambdaFailError) as info:
+    with raises(LambdaFailError) as info:
         finish(invocation_for(), InvokeResult(status_code=500), log)
     error = info.value
-    assert type(error) is LambdaFailError
+    assert type(public(error)) is LambdaFailError
     assert error.status_description == "FAIL: unexpected status code 500"
     assert error.output is not None
     assert error.output["exit_code"] == 1
@@ -278,7 +289,7 @@ def test_complete_success_event() -> None:
 
 def test_complete_success_event_with_function_error_raises_function_error() -> None:
     result = InvokeResult(200, payload=ERROR_PAYLOAD, function_error="Unhandled")
-    with pytest.raises(LambdaFunctionError) as info:
+    with raises(LambdaFunctionError) as info:
         complete(invocation_for(), {"status": "success", "result": result.to_dict()}, log)
     assert info.value.output is not None
     assert info.value.output["result"]["function_error"] == "Unhandled"
@@ -324,15 +335,14 @@ def test_complete_error_event_rebuilds_the_exception(
     }
     invocation = invocation_for()
     invocation.credentials_set = True
-    with pytest.raises(LambdaInvokeError) as info:
+    with raises(LambdaInvokeError) as info:
         complete(invocation, event, log)
     error = info.value
-    assert type(error) is cls
+    assert type(public(error)) is cls
     assert error.exit_code == exit_code
     assert error.detail == "something broke"
     assert error.status_description == description
     if exit_code == 11:
-        assert isinstance(error, LambdaProxyConnectionError)
         assert error.proxy_url == PROXY_URL
     document = error.output
     assert document is not None
@@ -358,15 +368,15 @@ def test_complete_error_event_rebuilds_the_exception(
 )
 def test_error_event_round_trip(error: LambdaInvokeError) -> None:
     event = json.loads(json.dumps(error_event(error)))
-    with pytest.raises(LambdaInvokeError) as info:
+    with raises(LambdaInvokeError) as info:
         complete(invocation_for(), event, log)
-    assert type(info.value) is type(error)
+    assert type(public(info.value)) is type(error)
     assert info.value.status_description == error.status_description
     assert getattr(info.value, "proxy_url", None) == getattr(error, "proxy_url", None)
 
 
 def test_complete_error_event_without_exit_code_is_a_fail() -> None:
-    with pytest.raises(LambdaFailError) as info:
+    with raises(LambdaFailError) as info:
         complete(invocation_for(), {"status": "error", "detail": "lost"}, log)
     assert info.value.exit_code == 1
     assert info.value.output is not None

@@ -1,4 +1,4 @@
-"""The client without Airflow (``hooks/invoker.py``), the taxonomy's registration and the CLI's own masker.
+"""The client without Airflow (``hooks/environment.py``), failures as contract classes, the CLI's masker.
 
 No server: the clients are built but never called. The command line's runs without Airflow, against
 real servers, are in ``tests/e2e/test_cli.py`` and ``tests/e2e/test_leaks.py``.
@@ -14,51 +14,36 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_lambda_ue import _private_api, exceptions, taxonomy
-from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.invoker import KEEPALIVE_OPTIONS, EnvironmentInvoker
+from airflow_provider_lambda_ue import _private_api, exceptions
+from airflow_provider_lambda_ue.exceptions import public
+from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.hooks.environment import EnvironmentInvoker
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from airflow_provider_lambda_ue.hooks.transport import KEEPALIVE_OPTIONS
 from airflow_provider_lambda_ue.masking import REDACTED, mask, redact_secrets
+from airflow_provider_lambda_ue.outcomes import OUTCOMES, InvocationFailure, Outcome
+from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.validation import validate
 
-TAXONOMY = [
-    "LambdaInvokeError",
-    "LambdaFailError",
-    "LambdaFunctionError",
-    "LambdaAuthenticationError",
-    "LambdaAuthorizationError",
-    "LambdaConnectionError",
-    "LambdaProxyConnectionError",
-    "LambdaDataValidationError",
-    "LambdaReadTimeoutError",
-]
 
+@pytest.mark.parametrize("outcome", [o for o in OUTCOMES if o.exception], ids=lambda o: o.key)
+def test_a_failure_of_the_shared_path_is_raised_as_its_contract_class(outcome: Outcome) -> None:
+    failure = InvocationFailure(outcome, "detail", proxy_url="http://proxy:3128")
+    error = exceptions.public(failure)
 
-@pytest.mark.parametrize("name", TAXONOMY)
-def test_a_taxonomy_class_builds_the_public_class_once_airflow_is_loaded(name: str) -> None:
-    core, public = getattr(taxonomy, name), getattr(exceptions, name)
-    assert issubclass(public, core)
-    assert core.__module__ == "airflow_provider_lambda_ue.taxonomy"
-
-    error = core("detail")
-
-    assert type(error) is public
-    assert isinstance(error, core)
-    assert type(pickle.loads(pickle.dumps(error))) is public
-    assert str(error) == str(public("detail"))
-    assert (error.exit_code, error.status) == (public.exit_code, public.status)
-
-
-def test_failures_that_retrying_cannot_help_fail_without_retry_when_built_from_the_taxonomy() -> None:
-    for code in (2, 3, 20, 21):
-        assert isinstance(taxonomy.exception_for_exit_code(code)("x"), AirflowFailException), code
-    for code in (1, 10, 11):
-        assert not isinstance(taxonomy.exception_for_exit_code(code)("x"), AirflowFailException), code
-
-
-def test_register_public_refuses_a_class_of_another_branch() -> None:
-    with pytest.raises(TypeError, match="does not derive from"):
-        taxonomy.register_public(taxonomy.LambdaReadTimeoutError, exceptions.LambdaFailError)
+    assert type(error).__name__ == outcome.exception
+    assert type(error) is getattr(exceptions, outcome.exception)
+    assert isinstance(error, InvocationFailure)
+    assert type(pickle.loads(pickle.dumps(error))) is type(error)
+    assert str(error) == str(failure)
+    assert (error.exit_code, error.status, error.status_description) == (
+        failure.exit_code,
+        failure.status,
+        failure.status_description,
+    )
+    # Failures that retrying cannot help (or must not repeat) are not retried by Airflow.
+    assert isinstance(public(error), AirflowFailException) is (not outcome.retried)
+    assert exceptions.public(error) is error
 
 
 def test_redact_secrets_cuts_every_registered_secret_and_keeps_json_valid() -> None:
@@ -67,19 +52,23 @@ def test_redact_secrets_cuts_every_registered_secret_and_keeps_json_valid() -> N
     assert redact_secrets(f"x {secret} y") == f"x {secret} y", "not registered yet"
     mask(secret, other, None, "")
 
-    document = json.dumps({"detail": f"a {secret} b", "more": [other]})
+    document = {"detail": f"a {secret} b", "more": [other], "changed": True}
     redacted = redact_secrets(document)
 
-    assert secret not in redacted and json.dumps(secret)[1:-1] not in redacted
-    assert other not in redacted
-    assert json.loads(redacted) == {"detail": f"a {REDACTED} b", "more": [REDACTED]}
+    assert redacted == {"detail": f"a {REDACTED} b", "more": [REDACTED], "changed": True}
     assert redact_secrets(f"plain {secret}") == f"plain {REDACTED}"
 
 
+def test_secrets_shorter_than_airflows_minimum_are_not_masked() -> None:
+    """As Airflow's masker: a secret "a" or "true" would otherwise cut the document's words."""
+    mask("a", "true", "1234")
+    document = {"status_description": "SUCCESS: AWS Lambda function invoked successfully", "changed": "true"}
+    assert redact_secrets(document) == document
+    assert json.loads(json.dumps(redact_secrets(document))) == document
+
+
 def _request(**fields: Any) -> InvokeRequest:
-    return validate(
-        LambdaInvokeFields(function_name="f", region_name="us-east-1", aws_conn_id=None, **fields)
-    )
+    return validate(raw_fields(function_name="f", region_name="us-east-1", aws_conn_id=None, **fields))
 
 
 PROXIED: dict[str, Any] = {
@@ -132,7 +121,7 @@ def test_the_invoker_without_airflow_builds_a_prepared_client(monkeypatch: pytes
 def test_the_invoker_without_airflow_reads_no_connection() -> None:
     with pytest.raises(ValueError, match="LambdaInvokeHook"):
         EnvironmentInvoker.from_request(
-            validate(LambdaInvokeFields(function_name="f", region_name="us-east-1", aws_conn_id="aws_x"))
+            validate(raw_fields(function_name="f", region_name="us-east-1", aws_conn_id="aws_x"))
         )
 
 

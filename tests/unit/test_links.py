@@ -8,15 +8,14 @@ import pytest
 from airflow.sdk import DAG
 
 from airflow_provider_lambda_ue import get_provider_info, links
-from airflow_provider_lambda_ue.fields import InvokeRequest
 from airflow_provider_lambda_ue.links import (
     LambdaFunctionLink,
     LambdaInvocationLogLink,
     cloudwatch_escape,
-    function_link_args,
-    log_link_args,
+    link_values,
 )
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 
 REQUEST_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
@@ -25,14 +24,24 @@ LOGS = "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:l
 FILTER = f"/log-events$3FfilterPattern$3D$2522{REQUEST_ID}$2522"
 
 
+def function_link_args(request: InvokeRequest, region: str | None) -> dict[str, Any] | None:
+    return link_values(request, region)[LambdaFunctionLink]
+
+
+def log_link_args(
+    request: InvokeRequest, region: str | None, request_id: str | None
+) -> dict[str, Any] | None:
+    return link_values(request, region, request_id)[LambdaInvocationLogLink]
+
+
 def function_url(function_name: str, qualifier: str | None = None, region: str | None = "eu-west-1") -> str:
     args = function_link_args(InvokeRequest(function_name=function_name, qualifier=qualifier), region)
     assert args is not None
     return LambdaFunctionLink().format_link(**LambdaFunctionLink.values(**args))
 
 
-def log_url(request: InvokeRequest, region: str | None = "eu-west-1", **kwargs: Any) -> str | None:
-    args = log_link_args(request, region, REQUEST_ID, **kwargs)
+def log_url(request: InvokeRequest, region: str | None = "eu-west-1") -> str | None:
+    args = log_link_args(request, region, REQUEST_ID)
     return (
         None
         if args is None
@@ -94,8 +103,12 @@ def test_log_link_filters_the_default_log_group_by_the_request_id() -> None:
     assert url == f"{LOGS}$252Faws$252Flambda$252Forders{FILTER}"
 
 
-def test_log_link_uses_a_configured_log_group() -> None:
-    url = log_url(InvokeRequest(function_name="orders"), log_group="/shared/app logs")
+def test_log_link_escapes_the_log_group() -> None:
+    args = log_link_args(InvokeRequest(function_name="orders"), "eu-west-1", REQUEST_ID)
+    assert args is not None
+    url = LambdaInvocationLogLink().format_link(
+        **LambdaInvocationLogLink.values(**{**args, "log_group": "/shared/app logs"})
+    )
     assert url == f"{LOGS}$252Fshared$252Fapp$2520logs{FILTER}"
 
 
@@ -164,10 +177,20 @@ def test_persist_stores_what_get_link_formats() -> None:
     )
 
 
-def test_persist_before_the_answer_stores_the_function_link_only() -> None:
+def test_persist_before_the_answer_stores_the_function_link_and_an_empty_log_link() -> None:
+    # Airflow asks every link for its URL when a worker run ends (a deferral too): a link whose
+    # XCom is missing makes the Task SDK log "[error] XCom not found". An empty value reads as "".
     ti = _RecordingTaskInstance()
     links.persist({"ti": ti}, _operator(), InvokeRequest(function_name="orders"), "eu-west-1")
-    assert set(ti.pushed) == {"lambda_ue_function"}
+    assert set(ti.pushed) == {"lambda_ue_function", "lambda_ue_invocation_log"}
+    assert ti.pushed["lambda_ue_invocation_log"] == {}
+    assert LambdaFunctionLink().format_link(**ti.pushed["lambda_ue_function"]) == f"{LAMBDA}orders?tab=code"
+
+
+def test_persist_before_validation_stores_both_links_empty() -> None:
+    ti = _RecordingTaskInstance()
+    links.persist({"ti": ti}, _operator(), None, None)
+    assert ti.pushed == {"lambda_ue_function": {}, "lambda_ue_invocation_log": {}}
 
 
 def test_no_links_without_xcom_push() -> None:

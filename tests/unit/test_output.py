@@ -9,7 +9,12 @@ import pytest
 
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
-from airflow_provider_lambda_ue.fields import DOCUMENT_ENTRIES, InvokeRequest, LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import (
+    CONNECTION,
+    FIELDS,
+    raw_fields,
+)
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import (
     STATUS_DECODE_WARNING,
     STATUS_SUCCESS,
@@ -18,8 +23,10 @@ from airflow_provider_lambda_ue.output import (
     build_document,
     document_fields,
 )
+from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.validation import validate
 from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.failures import raises
 
 SECRET = "s3cr3t-Pa55"
 
@@ -79,7 +86,7 @@ def assert_shape(document: dict[str, Any]) -> None:
 
 
 def document_for(
-    raw: LambdaInvokeFields,
+    raw: dict[str, Any],
     result: InvokeResult | None,
     *,
     exit_code: int = 0,
@@ -89,7 +96,7 @@ def document_for(
 ) -> dict[str, Any]:
     try:
         request: InvokeRequest | None = validate(raw)
-    except LambdaDataValidationError:
+    except InvocationFailure:
         request = None
     return build_document(
         exit_code=exit_code,
@@ -115,7 +122,7 @@ def with_additions(example: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_success_event_document_equals_the_contract_example() -> None:
-    raw = LambdaInvokeFields(function_name="test-function", invocation_type="Event", region_name="us-east-1")
+    raw = raw_fields(function_name="test-function", invocation_type="Event", region_name="us-east-1")
     document = document_for(raw, InvokeResult(status_code=202), credentials_set=True)
     expected = with_additions(CONTRACT_EXAMPLE)
     assert document == expected
@@ -140,7 +147,7 @@ def test_status_descriptions_are_the_seed_wording() -> None:
     [(True, "****"), (False, None), (None, None)],
 )
 def test_credentials_masked_when_set_null_otherwise(credentials_set: bool | None, shown: str | None) -> None:
-    raw = LambdaInvokeFields(function_name="f")
+    raw = raw_fields(function_name="f")
     fields = document_for(raw, InvokeResult(200), credentials_set=credentials_set)["invocation"]["fields"]
     assert fields["credentials_user"] == shown
     assert fields["credentials_password"] == shown
@@ -155,7 +162,7 @@ def test_credentials_masked_when_set_null_otherwise(credentials_set: bool | None
 def test_proxy_credentials_masked_when_set_null_otherwise(
     proxy_credentials_set: bool | None, shown: str | None
 ) -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="f",
         use_proxy=True,
         proxy="https://proxy.example.com:3129",
@@ -174,7 +181,7 @@ def test_proxy_credentials_masked_when_set_null_otherwise(
 
 
 def test_payload_and_client_context_given_show_script_source() -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="f",
         payload={"order": 42},
         client_context='{"custom": {"k": "v"}}',
@@ -188,13 +195,13 @@ def test_payload_and_client_context_given_show_script_source() -> None:
 
 @pytest.mark.parametrize("payload", [None, ""])
 def test_payload_not_given_shows_null_source(payload: Any) -> None:
-    fields = document_for(LambdaInvokeFields(function_name="f", payload=payload), InvokeResult(200))
+    fields = document_for(raw_fields(function_name="f", payload=payload), InvokeResult(200))
     assert fields["invocation"]["fields"]["payload_source"] is None
     assert fields["invocation"]["fields"]["payload_script"] is None
 
 
 def test_full_field_set_document_values() -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="my-function:prod",
         region_name="eu-west-1",
         role_based_access="true",
@@ -255,7 +262,7 @@ def test_full_field_set_document_values() -> None:
 
 
 def test_proxy_fields_are_null_without_use_proxy() -> None:
-    raw = LambdaInvokeFields(function_name="f", proxy_type="HTTPS", proxy="https://p:1")
+    raw = raw_fields(function_name="f", proxy_type="HTTPS", proxy="https://p:1")
     fields = document_for(raw, InvokeResult(200))["invocation"]["fields"]
     assert fields["use_proxy"] is False
     assert fields["proxy_type"] is None
@@ -264,7 +271,7 @@ def test_proxy_fields_are_null_without_use_proxy() -> None:
 
 @pytest.mark.parametrize(("status_code", "changed"), [(200, True), (202, True), (204, True), (500, False)])
 def test_changed_follows_the_status_code(status_code: int, changed: bool) -> None:
-    document = document_for(LambdaInvokeFields(function_name="f"), InvokeResult(status_code))
+    document = document_for(raw_fields(function_name="f"), InvokeResult(status_code))
     assert document["changed"] is changed
     assert document["result"]["status_code"] == status_code
     assert sorted(TRIGGERED_STATUS_CODES) == [200, 202, 204]
@@ -272,7 +279,7 @@ def test_changed_follows_the_status_code(status_code: int, changed: bool) -> Non
 
 def test_document_without_result_has_null_result_and_is_not_changed() -> None:
     document = document_for(
-        LambdaInvokeFields(function_name="f"),
+        raw_fields(function_name="f"),
         None,
         exit_code=10,
         status="CONNECTION_ERROR: refused",
@@ -285,7 +292,7 @@ def test_document_without_result_has_null_result_and_is_not_changed() -> None:
 
 
 def test_document_for_invalid_input_has_the_exact_key_set() -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="not a function",
         invocation_type="Sometimes",
         payload="{not json",
@@ -293,7 +300,7 @@ def test_document_for_invalid_input_has_the_exact_key_set() -> None:
         wait_for_completion_timeout="soon",
         use_proxy="maybe",
     )
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         validate(raw)
     document = build_document(
         exit_code=20,
@@ -318,7 +325,7 @@ def test_document_for_invalid_input_has_the_exact_key_set() -> None:
 
 
 def test_document_for_invalid_input_renders_odd_values_as_text(tmp_path: Any) -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name=42,
         payload=b'{"a": 1}',
         proxy_ca_bundle_file=tmp_path / "missing.pem",
@@ -337,7 +344,7 @@ def test_document_for_invalid_input_is_json_serialisable_whatever_the_payload() 
     # validation *because* it is not JSON-serialisable (a set, a datetime, an object) makes the
     # failure document itself unserialisable (XCom push and the command line's JSON output fail).
     # Correct behaviour: the document of any invalid input is JSON-serialisable.
-    raw = LambdaInvokeFields(function_name="f", payload={"ids": {1, 2}}, client_context={"o": object()})
+    raw = raw_fields(function_name="f", payload={"ids": {1, 2}}, client_context={"o": object()})
     document = build_document(
         exit_code=20,
         status_description="DATA_VALIDATION_ERROR: Some of the input fields cannot be validated.",
@@ -360,8 +367,8 @@ def test_document_for_invalid_input_shows_no_inline_url_secret(proxy: str, endpo
     # BUG (output.py document_fields, invalid-input branch): the raw proxy field is shown as given,
     # so a proxy URL with inline credentials (rejected by validation for exactly that reason) puts
     # the password into the failure document. The contract: no secret in the document.
-    raw = LambdaInvokeFields(function_name="f", use_proxy=True, proxy=proxy, endpoint_url=endpoint_url)
-    with pytest.raises(LambdaDataValidationError):
+    raw = raw_fields(function_name="f", use_proxy=True, proxy=proxy, endpoint_url=endpoint_url)
+    with raises(LambdaDataValidationError):
         validate(raw)
     document = build_document(
         exit_code=20,
@@ -373,7 +380,7 @@ def test_document_for_invalid_input_shows_no_inline_url_secret(proxy: str, endpo
 
 
 def test_all_four_credential_flags_masked_when_set() -> None:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="f",
         aws_conn_id="my_aws",
         use_proxy=True,
@@ -424,14 +431,12 @@ def test_invoke_result_payload_invalid_utf8_is_replaced() -> None:
 
 
 def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None:
-    assert [entry.key for entry in DOCUMENT_ENTRIES] == list(FIELD_KEYS)
+    assert [key for field in FIELDS for key in field.document] == list(FIELD_KEYS)
     request_fields = set(InvokeRequest.__dataclass_fields__)
-    for entry in DOCUMENT_ENTRIES:
-        if entry.parameter is None:
-            assert entry.credentials in ("aws", "proxy"), entry
-        else:
-            assert entry.parameter in LambdaInvokeFields.names(), entry
-            assert entry.parameter in request_fields, entry
+    for field in FIELDS:
+        assert field.name in request_fields, field
+        if field.shows_credentials:
+            assert field.kind == CONNECTION, field
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from airflow_provider_lambda_ue.proxy_credentials import (
     PROXY_USER_ENV,
     proxy_credential_source,
 )
+from tests.support.failures import is_failure, raises
 
 SECRET = "proxy-S3cret/+%41"
 ENVIRON = {PROXY_USER_ENV: "me", PROXY_PASSWORD_ENV: SECRET}
@@ -47,14 +48,14 @@ def test_the_connection_wins_over_the_variables() -> None:
 def test_a_connection_without_login_does_not_fall_back_to_the_variables() -> None:
     source = proxy_credential_source("empty", environ=ENVIRON)
     assert source.read(connections(empty=(None, None))) is None
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         source.read(connections(empty=(None, None)), required=True)
     [problem] = info.value.problems
     assert problem == "proxy_conn_id: connection 'empty' has no login and password for the proxy"
 
 
 def test_an_unreadable_connection_is_a_validation_error() -> None:
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         proxy_credential_source("missing").read(connections())
     assert info.value.problems == ["proxy_conn_id: connection 'missing' cannot be read (LookupError)"]
 
@@ -125,7 +126,8 @@ def test_refused_credentials_on_a_plain_http_xml_api_are_a_proxy_error() -> None
     """A forwarding proxy's 407 to STS over http:// reaches botocore's XML parser: still exit 11."""
     from botocore.parsers import ResponseParserError
 
-    from airflow_provider_lambda_ue.exceptions import LambdaProxyConnectionError, classify
+    from airflow_provider_lambda_ue.classifier import classify
+    from airflow_provider_lambda_ue.exceptions import LambdaProxyConnectionError
 
     refusal = ResponseParserError(
         "Unable to parse response (syntax error: line 1, column 0), invalid XML received. "
@@ -133,7 +135,7 @@ def test_refused_credentials_on_a_plain_http_xml_api_are_a_proxy_error() -> None
     )
     proxy_url = "https://127.0.0.1:3129"
     error = classify(refusal, proxy_url=proxy_url)
-    assert isinstance(error, LambdaProxyConnectionError)
+    assert is_failure(error, LambdaProxyConnectionError)
     assert (error.exit_code, error.proxy_url) == (11, proxy_url)
     # Without a proxy in use, or for another unparsable body, it is no proxy error.
     assert classify(refusal).exit_code == 1

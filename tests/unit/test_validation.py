@@ -20,15 +20,19 @@ from hypothesis import strategies as st
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
+    FIELD_NAMES,
     MAX_CLIENT_CONTEXT_B64_BYTES,
     MAX_EVENT_PAYLOAD_BYTES,
     MAX_SYNC_PAYLOAD_BYTES,
-    InvokeRequest,
-    LambdaInvokeFields,
+    raw_fields,
 )
-from airflow_provider_lambda_ue.validation import parse_bool, parse_whole_seconds, validate
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
+from airflow_provider_lambda_ue.request import InvokeRequest
+from airflow_provider_lambda_ue.validation import validate
+from airflow_provider_lambda_ue.values import parse_bool, parse_whole_seconds
+from tests.support.failures import raises
 
-FIELD_NAMES = frozenset(LambdaInvokeFields.names())
+FIELD_NAMES = frozenset(FIELD_NAMES)
 HEADER = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
 ROLE_ARN = "arn:aws:iam::123456789012:role/lambda-invoker"
 PROXY = "http://proxy.example.com:3128"
@@ -36,9 +40,9 @@ TLS_PROXY = "https://proxy.example.com:3129"
 SECRET = "s3cr3t-Pa55"
 
 
-def make(**kwargs: Any) -> LambdaInvokeFields:
+def make(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("function_name", "my-function")
-    return LambdaInvokeFields(**kwargs)
+    return raw_fields(**kwargs)
 
 
 def accept(**kwargs: Any) -> InvokeRequest:
@@ -46,7 +50,7 @@ def accept(**kwargs: Any) -> InvokeRequest:
 
 
 def reject(**kwargs: Any) -> LambdaDataValidationError:
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         validate(make(**kwargs))
     return info.value
 
@@ -90,7 +94,7 @@ def client_context_of_size(size: int) -> str:
 
 
 def test_defaults_give_the_default_request() -> None:
-    request = validate(LambdaInvokeFields(function_name="my-function"))
+    request = validate(raw_fields(function_name="my-function"))
     assert request == InvokeRequest(function_name="my-function")
     assert request.action == ACTION_TRIGGER
     assert request.invocation_type == "RequestResponse"
@@ -136,18 +140,19 @@ def test_full_field_set_is_normalised(tmp_path: Path) -> None:
         log_type="Tail",
         payload='{"a": 1}',
         client_context='{"custom": {"k": "v"}}',
-        client_context_b64=base64.b64encode(b'{"custom": {"k": "v"}}').decode("ascii"),
         qualifier="prod",
         use_proxy=True,
         proxy_type="HTTPS with Credentials",
         proxy=f"{PROXY}, {TLS_PROXY}",
-        proxies={"http": PROXY, "https": TLS_PROXY},
         proxy_ca_bundle_file=str(bundle),
         proxy_conn_id="proxy_creds",
         wait_for_completion_timeout=120,
         endpoint_url="https://lambda.us-east-1.amazonaws.com",
         fail_on_function_error=False,
     )
+    # Derived from the fields: the proxy per scheme, the client context as sent.
+    assert request.proxies == {"http": PROXY, "https": TLS_PROXY}
+    assert request.client_context_b64 == base64.b64encode(b'{"custom": {"k": "v"}}').decode("ascii")
     assert request.assumed_role_arn == ROLE_ARN
 
 
@@ -334,7 +339,7 @@ def test_deeply_nested_payload_does_not_crash_validation() -> None:
     deep = "[" * 2000 + "]" * 2000
     try:
         validate(make(payload=deep))
-    except LambdaDataValidationError as err:
+    except InvocationFailure as err:
         assert "payload" in problem_fields(err)
     except RecursionError as err:  # pragma: no cover - the bug
         pytest.fail(f"validate() raised RecursionError for a deeply nested payload: {err}")
@@ -468,6 +473,11 @@ LONGEST_NAME = "a" * 64
         "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:my-function",
         "arn:aws-cn:lambda:cn-north-1:123456789012:function:my-function",
         f"arn:aws:lambda:us-east-1:123456789012:function:{LONGEST_NAME}",
+        # Forms AWS added, which its model (read from botocore) accepts: a namespaced name, the
+        # published $LATEST of Lambda Managed Instances, the European Sovereign Cloud's partition.
+        "my.function",
+        "my-function:$LATEST.PUBLISHED",
+        "arn:aws-eusc:lambda:eusc-de-east-1:123456789012:function:my-function",
     ],
 )
 def test_function_name_accepted(name: str) -> None:
@@ -479,7 +489,6 @@ def test_function_name_accepted(name: str) -> None:
     "name",
     [
         "my function",
-        "my.function",
         "my/function",
         "my-function:",
         "my-function:prod:extra",
@@ -526,6 +535,7 @@ def test_function_name_must_be_text(name: Any) -> None:
         ("my-function:prod", None, None),
         ("123456789012:function:my-function:7", "7", "7"),
         ("arn:aws:lambda:us-east-1:123456789012:function:my-function:$LATEST", "$LATEST", "$LATEST"),
+        ("my-function", "$LATEST.PUBLISHED", "$LATEST.PUBLISHED"),  # AWS's model knows it
     ],
 )
 def test_qualifier_accepted(name: str, qualifier: Any, expected: str | None) -> None:
@@ -549,7 +559,7 @@ def test_qualifier_differing_from_the_name_rejected(name: str, qualifier: str) -
     assert any("differs" in p for p in error.problems)
 
 
-@pytest.mark.parametrize("qualifier", ["bad qualifier", "v1.0", "a" * 129, "$latest"])
+@pytest.mark.parametrize("qualifier", ["bad qualifier", "v1.0", "a" * 129, "$LATEST.published"])
 def test_qualifier_malformed_rejected(qualifier: str) -> None:
     assert_rejects("qualifier", qualifier=qualifier)
 
@@ -783,7 +793,7 @@ def test_https_with_credentials_accepts_the_variables_where_offered(environ: dic
     request = validate(make(**CREDENTIALS_PROXY), proxy_environ=environ)
     assert request.proxy_conn_id is None
     # Nothing of the variables enters the request (it is serialised into triggers and logged).
-    assert SECRET not in repr(request) and SECRET not in json.dumps(request.to_dict())
+    assert SECRET not in repr(request) and SECRET not in json.dumps(request.values())
 
 
 @pytest.mark.parametrize(
@@ -792,7 +802,7 @@ def test_https_with_credentials_accepts_the_variables_where_offered(environ: dic
     ids=["none", "empty", "unrelated"],
 )
 def test_https_with_credentials_without_any_source_names_both_sources(environ: dict[str, str]) -> None:
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         validate(make(**CREDENTIALS_PROXY), proxy_environ=environ)
     assert problem_fields(info.value) == ["proxy_conn_id"]
     [problem] = info.value.problems
@@ -1193,7 +1203,7 @@ def test_invoke_kwargs_never_carry_connection_or_proxy_settings() -> None:
 # to_dict / from_dict
 
 
-def test_to_dict_from_dict_round_trip(tmp_path: Path) -> None:
+def test_values_round_trip(tmp_path: Path) -> None:
     bundle = _real_ca_bundle(tmp_path)
     request = accept(
         function_name="my-function:prod",
@@ -1212,21 +1222,21 @@ def test_to_dict_from_dict_round_trip(tmp_path: Path) -> None:
         endpoint_url="http://localhost:4566",
         fail_on_function_error=False,
     )
-    data = request.to_dict()
-    assert set(data) == {f for f in InvokeRequest.__dataclass_fields__}
-    assert InvokeRequest.from_dict(data) == request
+    data = request.values()
+    assert set(data) == set(FIELD_NAMES)
+    assert InvokeRequest(**data) == request
+    assert validate(data) == request  # what a trigger validates again
     # The trigger serialises it: it must survive JSON as well.
-    again = InvokeRequest.from_dict(json.loads(json.dumps(data)))
+    again = InvokeRequest(**json.loads(json.dumps(data)))
     assert again == request
     assert again.invoke_kwargs() == request.invoke_kwargs()
-    # to_dict hands out a copy: mutating it does not change the frozen request.
-    data["proxies"]["http"] = "http://elsewhere:1"
-    assert request.proxies["http"] == PROXY
+    assert again.proxies == request.proxies == {"http": PROXY, "https": TLS_PROXY}
 
 
 def test_default_request_round_trip() -> None:
     request = InvokeRequest(function_name="f")
-    assert InvokeRequest.from_dict(request.to_dict()) == request
+    assert InvokeRequest(**request.values()) == request
+    assert validate(request.values()) == request
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1318,12 +1328,13 @@ TEXTISH = st.one_of(st.none(), st.text(max_size=40), st.integers(), st.booleans(
 )
 def test_validate_returns_a_request_or_raises_the_validation_error(**kwargs: Any) -> None:
     try:
-        request = validate(LambdaInvokeFields(**kwargs))
-    except LambdaDataValidationError as err:
+        request = validate(raw_fields(**kwargs))
+    except InvocationFailure as err:
+        assert err.exit_code == 20
         assert err.problems
         problem_fields(err)
         assert err.status_description.startswith(HEADER)
     else:
         assert isinstance(request, InvokeRequest)
-        assert InvokeRequest.from_dict(json.loads(json.dumps(request.to_dict()))) == request
+        assert InvokeRequest(**json.loads(json.dumps(request.values()))) == request
         request.invoke_kwargs()

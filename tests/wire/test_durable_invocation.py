@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_lambda_ue import cli
+from airflow_provider_lambda_ue import cli, deferral
+from airflow_provider_lambda_ue import durable_wait as walk
 from airflow_provider_lambda_ue import invocation as path
 from airflow_provider_lambda_ue.exceptions import (
     LambdaDataValidationError,
@@ -26,10 +27,13 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaInvokeError,
     LambdaReadTimeoutError,
 )
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from airflow_provider_lambda_ue.triggers import events
 from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
 from tests.support.durable import DurableFunction, create_durable_function, executions_of
+from tests.support.failures import is_failure, raises
 from tests.support.local_lambda import wait_for_count
 
 pytest.importorskip(
@@ -61,9 +65,9 @@ def durable(local_lambda: LocalLambda, tmp_path: Path) -> Callable[..., DurableF
     return create
 
 
-def fields_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> LambdaInvokeFields:
+def fields_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> dict[str, Any]:
     extra.setdefault("wait_for_completion_timeout", 120)
-    return LambdaInvokeFields(
+    return raw_fields(
         function_name=function.name,
         aws_conn_id=None,
         region_name="us-east-1",
@@ -72,10 +76,10 @@ def fields_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> 
     )
 
 
-def run_path(fields: LambdaInvokeFields, policy: path.DurablePolicy | None = None) -> dict[str, Any]:
+def run_path(fields: dict[str, Any], policy: walk.DurablePolicy | None = None) -> dict[str, Any]:
     current = path.prepare(fields, log)
     hook = path.build_hook(current)
-    return path.run(current, hook, log, durable=policy or path.DurablePolicy(poll_interval=0.5))
+    return path.run(current, hook, log, policy=policy or walk.DurablePolicy(poll_interval=0.5))
 
 
 def listed(local_lambda: LocalLambda, function: DurableFunction) -> list[tuple[str, str]]:
@@ -153,7 +157,7 @@ def test_failed_execution_is_a_function_error_with_the_error_as_payload(
     fields = fields_for(
         local_lambda, function, durable_execution_name="will-fail", payload={"reason": "no stock"}
     )
-    with pytest.raises(LambdaFunctionError) as raised:
+    with raises(LambdaFunctionError) as raised:
         run_path(fields)
     document = raised.value.output
     assert document is not None
@@ -192,7 +196,7 @@ def test_wait_running_out_is_exit_21_and_leaves_the_execution_running(
         payload={"wait_seconds": 600},
         wait_for_completion_timeout=3,
     )
-    with pytest.raises(LambdaReadTimeoutError) as raised:
+    with raises(LambdaReadTimeoutError) as raised:
         run_path(fields)
     document = raised.value.output
     assert document is not None
@@ -201,7 +205,7 @@ def test_wait_running_out_is_exit_21_and_leaves_the_execution_running(
     assert document["changed"] is True
     assert listed(local_lambda, function) == [("long-1", "RUNNING")]
 
-    with pytest.raises(LambdaReadTimeoutError) as again:
+    with raises(LambdaReadTimeoutError) as again:
         run_path(fields)
     assert again.value.output is not None
     assert (
@@ -220,7 +224,7 @@ def test_a_name_used_with_another_payload_is_exit_20(
     """``DurableExecutionAlreadyStartedException`` (409) is the input's fault: exit 20, no retry."""
     function = durable("durable_step_wait")
     run_path(fields_for(local_lambda, function, durable_execution_name="taken", payload={"value": 1}))
-    with pytest.raises(LambdaDataValidationError) as raised:
+    with raises(LambdaDataValidationError) as raised:
         run_path(fields_for(local_lambda, function, durable_execution_name="taken", payload={"value": 2}))
     assert raised.value.output is not None
     assert raised.value.output["exit_code"] == 20
@@ -233,11 +237,11 @@ def test_stopped_and_timed_out_executions_are_exit_1(
     local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
 ) -> None:
     function = durable("durable_long_wait", execution_timeout=3)
-    with pytest.raises(LambdaFailError) as raised:
+    with raises(LambdaFailError) as raised:
         run_path(
             fields_for(local_lambda, function, durable_execution_name="slow", payload={"wait_seconds": 600})
         )
-    assert not isinstance(raised.value, LambdaFunctionError)
+    assert not is_failure(raised.value, LambdaFunctionError)
     assert raised.value.output is not None
     assert raised.value.output["exit_code"] == 1
     assert raised.value.output["result"]["durable_execution_status"] == "TIMED_OUT"
@@ -255,9 +259,9 @@ def test_retry_after_failed_starts_the_next_generation(
     """With generations (the operator), a retry after FAILED starts ``<name>-r2``: two executions."""
     function = durable("durable_raise")
     fields = fields_for(local_lambda, function, durable_execution_name="gen", payload={"reason": "r"})
-    policy = path.DurablePolicy(generations=True, poll_interval=0.5)
+    policy = walk.DurablePolicy(generations=True, poll_interval=0.5)
     for _ in range(2):
-        with pytest.raises(LambdaFunctionError):
+        with raises(LambdaFunctionError):
             run_path(fields, policy)
     assert listed(local_lambda, function) == [("gen", "FAILED"), ("gen-r2", "FAILED")]
     assert function.count == 2
@@ -268,7 +272,7 @@ def test_retry_finds_a_succeeded_execution_and_does_not_invoke(
 ) -> None:
     function = durable("durable_step_wait")
     fields = fields_for(local_lambda, function, durable_execution_name="done", payload={"value": 3})
-    policy = path.DurablePolicy(generations=True, poll_interval=0.5)
+    policy = walk.DurablePolicy(generations=True, poll_interval=0.5)
     first = run_path(fields, policy)
     second = run_path(fields, policy)
     assert second["result"]["payload"] == first["result"]["payload"]
@@ -285,12 +289,12 @@ def test_retry_reattaches_to_a_running_execution(
     function = durable("durable_step_wait")
     fields = fields_for(local_lambda, function, durable_execution_name="slowish", payload={"wait_seconds": 4})
     records: list[dict[str, Any]] = []
-    policy = path.DurablePolicy(generations=True, poll_interval=0.5, record=records.append)
+    policy = walk.DurablePolicy(generations=True, poll_interval=0.5, record=records.append)
     current = path.prepare(fields, log)
-    started = path.start_durable(current, path.build_hook(current), log, policy)
+    started = walk.start_durable(current, path.build_hook(current), log, policy)
     assert started.execution.status == "RUNNING"
     # The "retry": a new try that knows nothing of the first (no task_state_store).
-    document = run_path(fields, path.DurablePolicy(generations=True, poll_interval=0.5))
+    document = run_path(fields, walk.DurablePolicy(generations=True, poll_interval=0.5))
     assert document["result"]["durable_execution_arn"] == started.execution.arn
     assert document["result"]["durable_execution_status"] == "SUCCEEDED"
     assert records == [{"name": "slowish", "generation": 1, "arn": started.execution.arn}]
@@ -305,7 +309,7 @@ def test_a_recorded_generation_starts_the_walk_there(
     function = durable("durable_step_wait")
     fields = fields_for(local_lambda, function, durable_execution_name="rec", payload={"value": 1})
     known = {"name": "rec", "generation": 3, "arn": "unused"}
-    document = run_path(fields, path.DurablePolicy(generations=True, poll_interval=0.5, known=known))
+    document = run_path(fields, walk.DurablePolicy(generations=True, poll_interval=0.5, known=known))
     assert document["result"]["durable_execution_name"] == "rec-r3"
     assert listed(local_lambda, function) == [("rec-r3", "SUCCEEDED")]
 
@@ -313,9 +317,9 @@ def test_a_recorded_generation_starts_the_walk_there(
 # -- the trigger ------------------------------------------------------------------------------
 
 
-def _started(fields: LambdaInvokeFields) -> tuple[path.Invocation, path.DurableStart]:
+def _started(fields: dict[str, Any]) -> tuple[path.Invocation, walk.DurableStart]:
     current = path.prepare(fields, log)
-    started = path.start_durable(current, path.build_hook(current), log, path.DurablePolicy())
+    started = walk.start_durable(current, path.build_hook(current), log, walk.DurablePolicy())
     return current, started
 
 
@@ -333,7 +337,7 @@ def test_trigger_polls_to_the_end_and_the_worker_finishes_from_its_event(
     fields = fields_for(local_lambda, function, durable_execution_name="deferred", payload={"value": 5})
     current, started = _started(fields)
     trigger = LambdaDurableExecutionTrigger(
-        request=current.request.to_dict() if current.request else {},
+        request=current.request.values(),
         result=started.result.to_dict(),
         deadline=started.deadline,
         poll_interval=0.5,
@@ -345,7 +349,7 @@ def test_trigger_polls_to_the_end_and_the_worker_finishes_from_its_event(
     event = asyncio.run(_first_event(LambdaDurableExecutionTrigger(**kwargs)))
     assert event["status"] == "durable"
     assert event["execution"]["status"] == "SUCCEEDED"
-    document = path.complete(current, event, log)
+    document = path.complete(current, events.read(event), log)
     assert document["exit_code"] == 0
     assert json.loads(document["result"]["payload"])["doubled"] == 10
     assert listed(local_lambda, function) == [("deferred", "SUCCEEDED")]
@@ -362,12 +366,12 @@ def test_trigger_deadline_ends_the_wait_with_exit_21(
     current, started = _started(fields)
     assert current.request is not None
     trigger = LambdaDurableExecutionTrigger(
-        request=current.request.to_dict(), result=started.result.to_dict(), deadline=started.deadline
+        request=current.request.values(), result=started.result.to_dict(), deadline=started.deadline
     )
     event = asyncio.run(_first_event(trigger))
     assert event["execution"]["status"] == "RUNNING"
-    with pytest.raises(LambdaReadTimeoutError):
-        path.complete(current, event, log)
+    with raises(LambdaReadTimeoutError):
+        path.complete(current, events.read(event), log)
     asyncio.run(trigger.on_kill())
     assert listed(local_lambda, function) == [("t-long", "STOPPED")]
 
@@ -383,7 +387,7 @@ def test_trigger_on_kill_stops_and_can_be_turned_off(
         )
         assert current.request is not None
         triggers[name] = LambdaDurableExecutionTrigger(
-            request=current.request.to_dict(),
+            request=current.request.values(),
             result=started.result.to_dict(),
             deadline=started.deadline,
             stop_on_kill=stop,
@@ -405,12 +409,12 @@ def test_poll_failure_is_an_error_event(
     assert current.request is not None
     arn = "arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST/durable-execution/x/y"
     trigger = LambdaDurableExecutionTrigger(
-        request=current.request.to_dict(), result={"durable_execution_arn": arn}, deadline=2e9
+        request=current.request.values(), result={"durable_execution_arn": arn}, deadline=2e9
     )
     event = asyncio.run(_first_event(trigger))
     assert event["status"] == "error"
-    with pytest.raises(LambdaInvokeError):
-        path.complete(current, event, log)
+    with raises(LambdaInvokeError):
+        path.complete(current, events.read(event), log)
     assert listed(local_lambda, function) == []
 
 
@@ -513,7 +517,12 @@ def test_operator_deferrable_defers_the_wait_to_the_polling_trigger(
         deferrable=True,
         durable_grace_period=0.5,
     )
-    assert operator.start_in_triggerer_obstacles()  # a durable execution starts on the worker
+    # A durable execution starts on the worker.
+    assert operator.start_from_trigger is False
+    task = deferral.Task.of(operator, operator.fields())
+    start = deferral.route(deferral.Facts(task=task)).start
+    assert start is not None
+    assert "a durable execution is started on the worker; the triggerer only polls it" in start.reasons
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute({"ti": FakeTaskInstance()})
     trigger = deferred.value.trigger
@@ -539,7 +548,7 @@ def test_operator_on_kill_stops_the_execution_it_waits_for(
     def execute() -> None:
         try:
             outcome.append(operator.execute({"ti": FakeTaskInstance()}))
-        except LambdaInvokeError as exc:
+        except InvocationFailure as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=execute)
@@ -550,7 +559,7 @@ def test_operator_on_kill_stops_the_execution_it_waits_for(
     operator.on_kill()
     thread.join(120)
     assert not thread.is_alive()
-    assert isinstance(outcome[0], LambdaFailError)
+    assert is_failure(outcome[0], LambdaFailError)
     assert outcome[0].output is not None
     assert outcome[0].output["result"]["durable_execution_status"] == "STOPPED"
     assert listed(local_lambda, function) == [("killme", "STOPPED")]
@@ -570,7 +579,7 @@ def test_operator_on_kill_can_be_turned_off(
         # xdist workers); the function waits far longer, so the wait still runs out.
         wait_for_completion_timeout=8,
     )
-    with pytest.raises(LambdaReadTimeoutError):
+    with raises(LambdaReadTimeoutError):
         operator.execute({"ti": FakeTaskInstance()})
     arn = executions_of(local_lambda.client("lambda"), function.name)[0]["DurableExecutionArn"]
     operator._durable_arn = arn  # as during the wait

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_lambda_ue import invocation
-from airflow_provider_lambda_ue.exceptions import LambdaFullLogError, LambdaFunctionError
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
-from airflow_provider_lambda_ue.fulllog import default_log_group
+from airflow_provider_lambda_ue.exceptions import LambdaFullLogError, LambdaFunctionError, public
+from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.failures import raises
 from tests.support.hooks import AWS_CONN_ID, PROXY_CONN_ID, aws_connection, close_client, proxy_connection
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
@@ -156,7 +156,7 @@ def run(world: World, log: Collected, *, function_name: str = TEXT_FUNCTION, **f
         "payload": {"lines": 3},
         **fields,
     }
-    prepared = invocation.prepare(LambdaInvokeFields(**values), log)
+    prepared = invocation.prepare(raw_fields(**values), log)
     hook = invocation.build_hook(prepared)
     try:
         return invocation.run(prepared, hook, log)
@@ -195,7 +195,7 @@ def test_json_log_in_the_configured_group(monkeypatch: pytest.MonkeyPatch, world
     connect_as(monkeypatch, world, "reader")
     log = Collected()
     # A function error: the complete log is read before the task fails.
-    with pytest.raises(LambdaFunctionError) as info:
+    with raises(LambdaFunctionError) as info:
         run(world, log, function_name=JSON_FUNCTION, payload={"lines": 2, "tag": "json", "fail": True})
     assert info.value.output is not None
     assert info.value.output["result"]["function_error"] == "Unhandled"
@@ -237,12 +237,12 @@ def test_no_logs_permission_is_a_warning(monkeypatch: pytest.MonkeyPatch, world:
     assert "AccessDenied" in warnings
     assert "logs:FilterLogEvents" in warnings
     # Without lambda:GetFunctionConfiguration the default group is read.
-    assert any(default_log_group(TEXT_FUNCTION) in text for _, text in log.lines)
+    assert any(f"/aws/lambda/{TEXT_FUNCTION}" in text for _, text in log.lines)
 
 
 def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
     connect_as(monkeypatch, world, "invoker")
-    with pytest.raises(LambdaFullLogError) as info:
+    with raises(LambdaFullLogError) as info:
         run(world, Collected(), full_log_required=True)
     error = info.value
     assert error.exit_code == 1
@@ -255,7 +255,9 @@ def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch,
     assert error.output["result"]["status_code"] == 200
     from airflow_provider_lambda_ue.compat import AirflowFailException
 
-    assert isinstance(error, AirflowFailException)  # not retried: a retry would run the function again
+    assert isinstance(
+        public(error), AirflowFailException
+    )  # not retried: a retry would run the function again
 
 
 def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
@@ -263,7 +265,7 @@ def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: World)
     log = Collected()
     assert run(world, log, function_name=LATE_FUNCTION, full_log_timeout=2)["exit_code"] == 0
     assert "no log event of request" in log.warnings()
-    with pytest.raises(LambdaFullLogError) as info:
+    with raises(LambdaFullLogError) as info:
         run(world, Collected(), function_name=LATE_FUNCTION, full_log_timeout=2, full_log_required=True)
     assert "no log event of request" in info.value.detail
 

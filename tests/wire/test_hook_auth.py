@@ -34,6 +34,7 @@ from airflow_provider_lambda_ue.exceptions import (
 )
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.failures import raises
 from tests.support.hooks import (
     AWS_CONN_ID,
     PROXY_CONN_ID,
@@ -150,7 +151,7 @@ def test_invoke_with_the_assumed_roles_credentials(monkeypatch: pytest.MonkeyPat
     assert credentials.access_key != world.keys["assumer"]["aws_access_key_id"]
 
     # The same user without the role is refused.
-    with pytest.raises(LambdaAuthorizationError) as info:
+    with raises(LambdaAuthorizationError) as info:
         run(**invoke_fields(world))
     assert_failure(info.value, 3)
     assert "AccessDenied" in info.value.detail
@@ -179,7 +180,7 @@ def test_role_assumption_on_environment_credentials(monkeypatch: pytest.MonkeyPa
     assert run(**invoke_fields(world, world.invoke_role, aws_conn_id="no_such_connection"))["exit_code"] == 0
 
     # Without the role the environment's user is refused: the role made the difference.
-    with pytest.raises(LambdaAuthorizationError):
+    with raises(LambdaAuthorizationError):
         run(**invoke_fields(world, aws_conn_id=None))
 
 
@@ -213,7 +214,7 @@ def test_sts_through_a_stopped_proxy_is_exit_11(
     proxy = proxy_factory()
     proxy.stop()
     connect_as(monkeypatch, world, "assumer")
-    with pytest.raises(LambdaInvokeError) as info:
+    with raises(LambdaInvokeError) as info:
         run(**invoke_fields(world, world.invoke_role, use_proxy=True, proxy=proxy.url))
     assert_failure(info.value, 11)
 
@@ -226,7 +227,7 @@ def test_sts_through_a_stopped_proxy_is_exit_11(
 @pytest.mark.parametrize("user", ["nobody", "outsider"], ids=["no-permission", "not-trusted"])
 def test_assume_role_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: IamWorld, user: str) -> None:
     connect_as(monkeypatch, world, user)
-    with pytest.raises(LambdaAuthorizationError) as info:
+    with raises(LambdaAuthorizationError) as info:
         run(**invoke_fields(world, world.invoke_role))
     assert_failure(info.value, 3)
     assert "AssumeRole" in info.value.detail
@@ -235,7 +236,7 @@ def test_assume_role_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: Ia
 @pytest.mark.parametrize("role", [None, "no-invoke-role"], ids=["user", "role"])
 def test_invoke_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: IamWorld, role: str | None) -> None:
     connect_as(monkeypatch, world, "assumer")
-    with pytest.raises(LambdaAuthorizationError) as info:
+    with raises(LambdaAuthorizationError) as info:
         run(**invoke_fields(world, world.no_invoke_role if role else None))
     assert_failure(info.value, 3)
     assert "AccessDenied when calling the Invoke operation" in info.value.detail
@@ -265,7 +266,7 @@ def test_bad_keys_are_exit_2(
         "Wr0ngSecretKeyWr0ngSecretKeyWr0ngSecretK" if bad == "wrong-secret" else keys["aws_secret_access_key"]
     )
     aws_connection(monkeypatch, login=key_id, password=secret)
-    with pytest.raises(LambdaAuthenticationError) as info:
+    with raises(LambdaAuthenticationError) as info:
         run(**invoke_fields(world, world.invoke_role if role else None))
     error = info.value
     assert_failure(error, 2)

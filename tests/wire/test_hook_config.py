@@ -22,14 +22,12 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaInvokeError,
     LambdaProxyConnectionError,
 )
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.lambda_invoke import (
-    DEFAULT_CONNECT_TIMEOUT_SECONDS,
-    LambdaInvokeHook,
-    incomplete_response,
-)
+from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from airflow_provider_lambda_ue.hooks.transport import DEFAULT_CONNECT_TIMEOUT_SECONDS, incomplete_response
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support import fake_servers as fs
+from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.hooks import (
     AWS_CONN_ID,
@@ -177,7 +175,7 @@ def test_tcp_keepalive_is_on_the_real_socket(
     if through_proxy:
         fields.update(use_proxy=True, proxy=proxy_factory().url)
     # Not ``run``: it closes the client, and the pooled connection is what is inspected here.
-    prepared = invocation.prepare(LambdaInvokeFields(aws_conn_id=AWS_CONN_ID, **fields), LOG)
+    prepared = invocation.prepare(raw_fields(aws_conn_id=AWS_CONN_ID, **fields), LOG)
     hook = invocation.build_hook(prepared)
     assert prepared.request is not None
     assert hook.invoke(prepared.request).status_code == 200
@@ -219,7 +217,7 @@ def test_xml_error_bodies_are_classified_by_their_code(
     botocore alone reports the HTTP status as the code; the hook recovers ``<Code>``."""
     aws_connection(monkeypatch)
     fake_lambda.script(*fs.xml_error_response(status, code, "the message"))
-    with pytest.raises(LambdaInvokeError) as info:
+    with raises(LambdaInvokeError) as info:
         run(**fake_fields(fake_lambda), setup=DelayRecorder())
     assert_failure(info.value, exit_code)
     if exit_code not in (2, 3):  # 2 and 3 carry the seed's fixed description; the detail has the code
@@ -235,7 +233,7 @@ def test_json_error_type_header_wins_over_an_xml_body(
     fake_lambda.script(
         fs.ScriptedResponse(403, {**xml.headers, "x-amzn-ErrorType": "UnrecognizedClientException"}, xml.body)
     )
-    with pytest.raises(LambdaAuthenticationError):
+    with raises(LambdaAuthenticationError):
         run(**fake_fields(fake_lambda))
 
 
@@ -264,7 +262,7 @@ def test_connection_closed_mid_headers_is_exit_10(
     have run, so it is a connection error, not a success, and it is not resent."""
     aws_connection(monkeypatch)
     fake_lambda.script(*fs.close_mid_headers())
-    with pytest.raises(LambdaConnectionError) as info:
+    with raises(LambdaConnectionError) as info:
         run(**fake_fields(fake_lambda))
     assert_failure(info.value, 10)
     assert "closed in the middle of the response" in info.value.detail
@@ -285,7 +283,7 @@ def test_no_aws_secret_in_failures_or_logs(
     caplog.set_level(logging.DEBUG)
     aws_connection(monkeypatch, login="AKIACONFIGTEST000000", password=AWS_SECRET)
     fake_lambda.script(*fs.xml_error_response(403, "SignatureDoesNotMatch", "signature mismatch"))
-    with pytest.raises(LambdaAuthenticationError) as info:
+    with raises(LambdaAuthenticationError) as info:
         run(**fake_fields(fake_lambda))
     assert_failure(info.value, 2)
     assert info.value.output is not None
@@ -311,7 +309,7 @@ def test_no_proxy_password_when_the_proxy_is_gone(
     aws_connection(monkeypatch)
     proxy_connection(monkeypatch, PROXY_USER, PROXY_PASSWORD)
     target = fake_lambda if endpoint == "http" else fake_lambda_tls
-    with pytest.raises(LambdaProxyConnectionError) as info:
+    with raises(LambdaProxyConnectionError) as info:
         run(
             **fake_fields(target),
             use_proxy=True,

@@ -26,6 +26,7 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaProxyConnectionError,
 )
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.hooks import (
     INVOKE_PATH,
@@ -173,7 +174,7 @@ def test_proxy_credentials_connection_without_login_is_a_validation_error(
     monkeypatch: pytest.MonkeyPatch, http_proxy_auth: ProxyInfo, target: Target, aws_conn: str
 ) -> None:
     proxy_connection(monkeypatch, None, None)
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         run(**target.fields(), **proxy_fields(http_proxy_auth, credentials=True, proxy_conn_id=PROXY_CONN_ID))
     assert_failure(info.value, 20)
     assert "proxy_conn_id" in info.value.detail
@@ -184,7 +185,7 @@ def test_missing_proxy_credentials_connection_is_a_validation_error(
     http_proxy_auth: ProxyInfo, target: Target, aws_conn: str
 ) -> None:
     fields = proxy_fields(http_proxy_auth, credentials=True, proxy_conn_id="no_such_proxy_connection")
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         run(**target.fields(), **fields)
     assert_failure(info.value, 20)
     assert "proxy_conn_id: connection 'no_such_proxy_connection' cannot be read" in info.value.detail
@@ -217,7 +218,7 @@ def test_proxy_rejecting_credentials_is_exit_11(
     else:
         proxy_connection(monkeypatch, PROXY_USER, password)
         fields = proxy_fields(proxy, credentials=True, proxy_conn_id=PROXY_CONN_ID)
-    with pytest.raises(LambdaProxyConnectionError) as info:
+    with raises(LambdaProxyConnectionError) as info:
         run(**target.fields(), **fields)
     error = info.value
     assert_failure(error, 11)
@@ -236,7 +237,7 @@ def test_proxy_rejecting_credentials_is_exit_11(
 def test_fake_proxy_always_answering_407_is_exit_11(
     auth_required_proxy: Any, fake_lambda: FakeLambdaServer, aws_conn: str
 ) -> None:
-    with pytest.raises(LambdaProxyConnectionError) as info:
+    with raises(LambdaProxyConnectionError) as info:
         run(
             function_name="f",
             endpoint_url=fake_lambda.url,
@@ -251,7 +252,7 @@ def test_fake_proxy_always_answering_407_is_exit_11(
 def test_stopped_proxy_is_exit_11(proxy_factory: ProxyFactory, target: Target, aws_conn: str) -> None:
     proxy = proxy_factory()
     proxy.stop()
-    with pytest.raises(LambdaProxyConnectionError) as info:
+    with raises(LambdaProxyConnectionError) as info:
         run(**target.fields(), **proxy_fields(proxy), wait_for_completion_timeout=5)
     assert_failure(info.value, 11)
     assert info.value.proxy_url == proxy.url
@@ -273,7 +274,7 @@ def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
     target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
     with warnings.catch_warnings():
         warnings.simplefilter("error", urllib3.exceptions.InsecureRequestWarning)
-        with pytest.raises(LambdaProxyConnectionError) as info:
+        with raises(LambdaProxyConnectionError) as info:
             run(
                 function_name="f",
                 endpoint_url=target.url,
@@ -298,7 +299,7 @@ def test_untrusted_tls_proxy_with_the_wrong_ca_bundle_is_exit_11(
     aws_conn: str,
 ) -> None:
     target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
-    with pytest.raises(LambdaProxyConnectionError) as info:
+    with raises(LambdaProxyConnectionError) as info:
         run(
             function_name="f",
             endpoint_url=target.url,

@@ -20,7 +20,7 @@ import pytest
 from airflow.sdk.log import redact
 
 from airflow_provider_lambda_ue import invocation
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from tests.support.fake_servers import (
@@ -97,7 +97,7 @@ def servers(
 
 
 def prepared(lam: FakeLambdaServer, **fields: Any) -> invocation.Invocation:
-    raw = LambdaInvokeFields(
+    raw = raw_fields(
         function_name="refresh-fn",
         endpoint_url=lam.url,
         aws_conn_id=AWS_CONN_ID,

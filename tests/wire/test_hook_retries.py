@@ -29,6 +29,7 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaDataValidationError,
     LambdaFailError,
     LambdaReadTimeoutError,
+    public,
 )
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
 from airflow_provider_lambda_ue.hooks.retry import (
@@ -36,7 +37,9 @@ from airflow_provider_lambda_ue.hooks.retry import (
     DEFAULT_MAX_ATTEMPTS,
     RetryPolicy,
 )
+from airflow_provider_lambda_ue.request import InvokeRequest
 from tests.support import fake_servers as fs
+from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.hooks import (
     DelayRecorder,
@@ -104,7 +107,7 @@ def test_read_timeout_runs_the_function_exactly_once(
 ) -> None:
     function = counting_function_factory(sleep_seconds=SLEEP_SECONDS, timeout=60)
     started = time.monotonic()
-    with pytest.raises(LambdaReadTimeoutError) as info:
+    with raises(LambdaReadTimeoutError) as info:
         run(
             function_name=function.name,
             endpoint_url=local_lambda.url,
@@ -126,7 +129,7 @@ def test_read_timeout_runs_the_function_exactly_once(
 
 def test_read_timeout_sends_invoke_once(fake_lambda: FakeLambdaServer, retry_config: str) -> None:
     fake_lambda.script(*fs.slow_response(60))
-    with pytest.raises(LambdaReadTimeoutError) as info:
+    with raises(LambdaReadTimeoutError) as info:
         run(**fake_fields(fake_lambda), wait_for_completion_timeout=1)
     assert_failure(info.value, 21)
     time.sleep(2)
@@ -137,7 +140,7 @@ def test_read_timeout_sends_invoke_once(fake_lambda: FakeLambdaServer, retry_con
 def test_slow_body_is_a_read_timeout_sent_once(fake_lambda: FakeLambdaServer, retry_config: str) -> None:
     """The headers arrive, the payload does not: still 21, never resent."""
     fake_lambda.script(*fs.slow_body(60))
-    with pytest.raises(LambdaReadTimeoutError):
+    with raises(LambdaReadTimeoutError):
         run(**fake_fields(fake_lambda), wait_for_completion_timeout=1)
     time.sleep(1)
     assert fake_lambda.request_count == 1
@@ -170,7 +173,7 @@ def test_two_throttles_then_success(
 def test_throttling_that_outlasts_the_budget_is_exit_1(fake_lambda: FakeLambdaServer, aws_conn: str) -> None:
     fake_lambda.script(fs.throttled_response())
     recorder = DelayRecorder()
-    with pytest.raises(LambdaFailError) as info:
+    with raises(LambdaFailError) as info:
         run(**fake_fields(fake_lambda), setup=recorder)
     assert_failure(info.value, 1)
     assert info.value.detail.startswith("TooManyRequestsException when calling the Invoke operation")
@@ -211,7 +214,7 @@ def test_retry_after_is_honoured_and_bounded(
 def test_backoff_grows_without_retry_after(fake_lambda: FakeLambdaServer, aws_conn: str) -> None:
     fake_lambda.script(fs.throttled_response(retry_after=None))
     recorder = DelayRecorder()
-    with pytest.raises(LambdaFailError):
+    with raises(LambdaFailError):
         run(**fake_fields(fake_lambda), setup=recorder)
     assert len(recorder.delays) == DEFAULT_MAX_ATTEMPTS - 1
     for attempt, delay in enumerate(recorder.delays, start=1):
@@ -279,7 +282,7 @@ def test_answers_that_may_follow_an_execution_are_sent_once(
 
 
 def test_unknown_function_on_the_local_endpoint_is_exit_1(local_lambda: Any, aws_conn: str) -> None:
-    with pytest.raises(LambdaFailError) as info:
+    with raises(LambdaFailError) as info:
         run(function_name="no-such-function-anywhere", endpoint_url=local_lambda.url)
     assert_failure(info.value, 1)
     assert info.value.detail.startswith("ResourceNotFoundException when calling the Invoke operation")
@@ -295,10 +298,10 @@ def test_unreachable_endpoint_is_exit_10_after_bounded_retries(
 ) -> None:
     """A refused connection never carried the request: retried (bounded), then exit 10."""
     recorder = DelayRecorder()
-    with pytest.raises(LambdaConnectionError) as info:
+    with raises(LambdaConnectionError) as info:
         run(function_name="f", endpoint_url=refused_url, setup=recorder)
     error = info.value
-    assert type(error) is LambdaConnectionError
+    assert type(public(error)) is LambdaConnectionError
     assert_failure(error, 10)
     assert error.status_description.startswith(
         f'CONNECTION_ERROR: Could not connect to the endpoint URL: "{refused_url}'
@@ -310,19 +313,18 @@ def test_unreachable_endpoint_is_exit_10_after_bounded_retries(
 
 def test_connect_timeout_is_exit_10_after_bounded_retries(silent_port: fs.SilentPort, aws_conn: str) -> None:
     """A connection that never opens never carried the request: retried (bounded), then exit 10."""
-    from airflow_provider_lambda_ue.fields import InvokeRequest
 
     request = InvokeRequest(function_name="f", endpoint_url=silent_port.url, aws_conn_id=aws_conn)
     hook = LambdaInvokeHook.from_request(request, connect_timeout=1)
     recorder = DelayRecorder()
     recorder(hook)
     started = time.monotonic()
-    with pytest.raises(LambdaConnectionError) as info:
+    with raises(LambdaConnectionError) as info:
         hook.invoke(request)
     elapsed = time.monotonic() - started
     hook.conn.close()
     error = info.value
-    assert type(error) is LambdaConnectionError
+    assert type(public(error)) is LambdaConnectionError
     assert error.exit_code == 10
     assert error.status_description.startswith(
         f'CONNECTION_ERROR: Connect timeout on endpoint URL: "{silent_port.url}'
@@ -339,13 +341,11 @@ def test_connect_timeout_is_exit_10_after_bounded_retries(silent_port: fs.Silent
 def test_connect_timeout_on_the_deferred_path_is_exit_10(silent_port: fs.SilentPort, aws_conn: str) -> None:
     import asyncio
 
-    from airflow_provider_lambda_ue.fields import InvokeRequest
-
     request = InvokeRequest(function_name="f", endpoint_url=silent_port.url, aws_conn_id=aws_conn)
     hook = LambdaInvokeHook.from_request(request, connect_timeout=1, max_attempts=2)
-    with pytest.raises(LambdaConnectionError) as info:
+    with raises(LambdaConnectionError) as info:
         asyncio.run(hook.invoke_async(request))
-    assert type(info.value) is LambdaConnectionError
+    assert type(public(info.value)) is LambdaConnectionError
     assert info.value.exit_code == 10
     assert info.value.status_description.startswith(
         f'CONNECTION_ERROR: Connect timeout on endpoint URL: "{silent_port.url}'
@@ -357,7 +357,7 @@ def test_connect_timeout_on_the_deferred_path_is_exit_10(silent_port: fs.SilentP
 def test_endpoint_url_without_http_scheme_is_exit_20_before_any_network_call(
     fake_lambda: FakeLambdaServer, aws_conn: str, make_url: Callable[[FakeLambdaServer], str]
 ) -> None:
-    with pytest.raises(LambdaDataValidationError) as info:
+    with raises(LambdaDataValidationError) as info:
         run(**fake_fields(fake_lambda, endpoint_url=make_url(fake_lambda)))
     assert_failure(info.value, 20)
     assert "endpoint_url" in info.value.detail
@@ -367,11 +367,10 @@ def test_endpoint_url_without_http_scheme_is_exit_20_before_any_network_call(
 def test_hook_max_attempts_is_a_hard_bound(fake_lambda: FakeLambdaServer, aws_conn: str) -> None:
     """``max_attempts`` of the hook (not botocore's) decides; 1 means no retry at all."""
     fake_lambda.script(fs.throttled_response())
-    from airflow_provider_lambda_ue.fields import InvokeRequest
 
     request = InvokeRequest(function_name="f", endpoint_url=fake_lambda.url, aws_conn_id="aws_hook_test")
     hook = LambdaInvokeHook.from_request(request, max_attempts=1)
-    with pytest.raises(LambdaFailError):
+    with raises(LambdaFailError):
         hook.invoke(request)
     hook.conn.close()
     assert fake_lambda.request_count == 1

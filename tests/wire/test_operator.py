@@ -28,12 +28,15 @@ from airflow_provider_lambda_ue.exceptions import (
     LambdaDataValidationError,
     LambdaFunctionError,
     LambdaInvokeError,
+    public,
 )
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import FIELD_NAMES, raw_fields
 from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from tests.support import fake_servers as fs
+from tests.support.failures import is_failure, raises
 from tests.support.fake_servers import FakeLambdaServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,7 +93,7 @@ def run_execute(
     ti = FakeTaskInstance()
     try:
         return operator.execute({"ti": ti}), ti  # type: ignore[arg-type]
-    except LambdaInvokeError as exc:
+    except InvocationFailure as exc:
         return exc, ti
 
 
@@ -98,7 +101,8 @@ def run_execute(
 
 
 def test_template_fields_ext_and_renderers_are_the_contracts() -> None:
-    assert tuple(LambdaInvokeOperator.template_fields) == TEMPLATE_FIELDS
+    # The names are the contract's; their order is the field specification's (the document's).
+    assert sorted(LambdaInvokeOperator.template_fields) == sorted(TEMPLATE_FIELDS)
     assert tuple(LambdaInvokeOperator.template_ext) == (".json",)
     assert LambdaInvokeOperator.template_fields_renderers == {"payload": "json", "client_context": "json"}
     # Every templated field is a constructor parameter and an attribute of the task.
@@ -109,8 +113,8 @@ def test_template_fields_ext_and_renderers_are_the_contracts() -> None:
 
 def test_defaults_are_the_contracts() -> None:
     operator = LambdaInvokeOperator(task_id="t", function_name="f")
-    assert operator.fields() == LambdaInvokeFields(function_name="f")
-    assert vars(operator.fields()) == {
+    assert operator.fields() == raw_fields(function_name="f")
+    assert operator.fields() == {
         "function_name": "f",
         "action": "Trigger Lambda function",
         "aws_conn_id": "aws_default",
@@ -170,9 +174,9 @@ def test_fields_maps_every_parameter() -> None:
         "full_log_timeout": "600",
         "logs_endpoint_url": "https://logs.example.com",
     }
-    assert set(values) == set(LambdaInvokeFields.names())
+    assert set(values) == set(FIELD_NAMES)
     operator = LambdaInvokeOperator(task_id="t", deferrable=True, **values)
-    assert vars(operator.fields()) == values
+    assert operator.fields() == values
     assert operator.deferrable is True
 
 
@@ -209,7 +213,7 @@ def test_partial_expand_over_payloads_builds_mapped_tasks() -> None:
     assert mapped.expand_input.value == {"payload": payloads}
     assert mapped.partial_kwargs["function_name"] == "f"
     assert mapped.partial_kwargs["log_type"] == "Tail"
-    assert tuple(mapped.template_fields) == TEMPLATE_FIELDS
+    assert sorted(mapped.template_fields) == sorted(TEMPLATE_FIELDS)
     assert isinstance(by_kwargs, MappedOperator)
     assert isinstance(by_function, MappedOperator)
     assert by_function.expand_input.value == {"function_name": ["a", "b"]}
@@ -368,7 +372,7 @@ def test_bad_strings_from_templates_are_validation_errors() -> None:
             fail_on_function_error="{{ params.fail }}",
         )
     render(operator, dag)
-    with pytest.raises(LambdaDataValidationError) as caught:
+    with raises(LambdaDataValidationError) as caught:
         prepare(operator.fields(), log)
     assert "wait_for_completion_timeout" in str(caught.value)
     assert "fail_on_function_error" in str(caught.value)
@@ -416,7 +420,7 @@ def test_inline_proxy_password_in_no_document_or_exception(fake_lambda: FakeLamb
         task_id="t", function_name="f", endpoint_url=fake_lambda.url, use_proxy=True, proxy=proxy
     )
     outcome, ti = run_execute(operator)
-    assert isinstance(outcome, LambdaDataValidationError)
+    assert is_failure(outcome, LambdaDataValidationError)
     assert "credentials must not be inline" in outcome.status_description
     for text in (str(outcome), repr(outcome), json.dumps(document_pushes(ti))):
         assert "S3cretPassw0rd" not in text
@@ -451,8 +455,8 @@ def test_invalid_fields_fail_before_any_network_call(fake_lambda: FakeLambdaServ
         aws_conn_id="no_such_connection",
     )
     outcome, ti = run_execute(operator)
-    assert isinstance(outcome, LambdaDataValidationError)
-    assert isinstance(outcome, AirflowFailException)  # never retried
+    assert is_failure(outcome, LambdaDataValidationError)
+    assert isinstance(public(outcome), AirflowFailException)  # never retried
     assert outcome.exit_code == 20
     for field in ("invocation_type", "payload", "wait_for_completion_timeout"):
         assert field in outcome.status_description
@@ -544,8 +548,8 @@ ERROR_OBJECT = {"errorMessage": "boom", "errorType": "ValueError", "stackTrace":
 def test_function_error_pushes_the_document_then_fails(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.ok_response(ERROR_OBJECT, function_error="Unhandled"))
     outcome, ti = run_execute(operator_for(fake_lambda))
-    assert isinstance(outcome, LambdaFunctionError)
-    assert not isinstance(outcome, AirflowFailException)  # exit 1 may be retried
+    assert is_failure(outcome, LambdaFunctionError)
+    assert not isinstance(public(outcome), AirflowFailException)  # exit 1 may be retried
     assert outcome.exit_code == 1
     assert outcome.output is not None
     assert document_pushes(ti) == [("return_value", outcome.output)]
@@ -572,7 +576,7 @@ def test_service_error_pushes_the_document(fake_lambda: FakeLambdaServer) -> Non
         fs.error_response(404, "ResourceNotFoundException", "Function not found: f", message_key="Message")
     )
     outcome, ti = run_execute(operator_for(fake_lambda))
-    assert isinstance(outcome, LambdaInvokeError)
+    assert is_failure(outcome, LambdaInvokeError)
     assert outcome.exit_code == 1
     assert document_pushes(ti) == [("return_value", outcome.output)]
     assert outcome.output is not None

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from airflow_provider_lambda_ue import invocation as path
 from airflow_provider_lambda_ue.cli import run as cli_run
-from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError, LambdaInvokeError
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import FIELD_NAMES, raw_fields
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.validation import validate
 from tests.support.document_shape import DOCUMENT_KEYS
 
@@ -67,7 +67,7 @@ anything = st.one_of(
     ),
 )
 
-field_values = st.fixed_dictionaries({name: anything for name in LambdaInvokeFields.names()})
+field_values = st.fixed_dictionaries({name: anything for name in FIELD_NAMES})
 
 
 class _NetworkUsed(AssertionError):
@@ -114,11 +114,11 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @given(values=field_values)
 def test_validation_ends_in_request_or_typed_error_without_network(no_network: None, values: dict) -> None:
     try:
-        request = validate(LambdaInvokeFields(**values))
-    except LambdaDataValidationError as err:
+        request = validate(raw_fields(**values))
+    except InvocationFailure as err:
         assert err.exit_code == 20
         assert err.problems, "a validation error must name at least one field"
-        names = set(LambdaInvokeFields.names())
+        names = set(FIELD_NAMES)
         assert all(problem.split(":", 1)[0] in names for problem in err.problems)
     else:
         json.dumps(request.to_dict())  # a valid request is plain data (trigger serialisation)
@@ -128,8 +128,8 @@ def test_validation_ends_in_request_or_typed_error_without_network(no_network: N
 @given(values=field_values)
 def test_prepare_attaches_a_complete_json_document(no_network: None, values: dict) -> None:
     try:
-        path.prepare(LambdaInvokeFields(**values), LOG)
-    except LambdaInvokeError as err:
+        path.prepare(raw_fields(**values), LOG)
+    except InvocationFailure as err:
         assert err.output is not None
         assert set(err.output) == set(DOCUMENT_KEYS)
         assert err.output["exit_code"] == err.exit_code == 20
@@ -148,10 +148,10 @@ def test_full_path_ends_in_success_or_contract_exception(
     values = {**values, "endpoint_url": fake_lambda.url, "aws_conn_id": None, "use_proxy": False}
     values["wait_for_completion_timeout"] = 5
     try:
-        current = path.prepare(LambdaInvokeFields(**values), LOG)
+        current = path.prepare(raw_fields(**values), LOG)
         hook = path.build_hook(current)
         document = path.run(current, hook, LOG)
-    except LambdaInvokeError as err:
+    except InvocationFailure as err:
         document = err.output
         assert document is not None
         assert err.exit_code in CONTRACT_EXIT_CODES

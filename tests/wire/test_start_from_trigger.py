@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
-from airflow_provider_lambda_ue import compat
+from airflow_provider_lambda_ue import compat, deferral
 from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
-from airflow_provider_lambda_ue.fields import LambdaInvokeFields
+from airflow_provider_lambda_ue.fields import FIELD_NAMES
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from airflow_provider_lambda_ue.triggers.lambda_invoke import RUN_ON_WORKER, LambdaInvokeTrigger
+from airflow_provider_lambda_ue.triggers import events
+from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
+from tests.support.failures import raises
 from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
@@ -52,6 +54,15 @@ def operator(**kwargs: Any) -> LambdaInvokeOperator:
     kwargs.setdefault("region_name", "us-east-1")
     kwargs.setdefault("deferrable", True)
     return LambdaInvokeOperator(**kwargs)
+
+
+def obstacles(op: LambdaInvokeOperator) -> tuple[str, ...]:
+    """Why the task cannot start in the triggerer: the start step of :func:`.deferral.route`."""
+    start = deferral.route(
+        deferral.Facts(deferrable=op.deferrable, task=deferral.Task.of(op, op.fields()))
+    ).start
+    assert start is not None
+    return start.reasons
 
 
 def trigger_of(op: LambdaInvokeOperator, context: dict[str, Any] | None = None) -> LambdaInvokeTrigger:
@@ -83,14 +94,16 @@ def test_a_deferrable_task_starts_in_the_triggerer() -> None:
     op = operator(function_name="fn", payload={"run": "{{ run_id }}"})
 
     assert op.start_from_trigger is True
-    assert op.start_in_triggerer_obstacles() == []
+    assert obstacles(op) == ()
     args = op.start_trigger_args
     assert args is not None
     assert args.trigger_cls == "airflow_provider_lambda_ue.triggers.lambda_invoke.LambdaInvokeTrigger"
     assert args.next_method == "execute_complete"
     # The raw fields, and whether the trigger shows the extra links while it waits.
     assert args.trigger_kwargs == {
-        **{name: getattr(op, name) for name in LambdaInvokeFields.names()},
+        **{name: getattr(op, name) for name in FIELD_NAMES},
+        "started_in_triggerer": True,
+        "retries": 0,
         "links": True,
     }
     assert args.trigger_kwargs["payload"] == {"run": "{{ run_id }}"}  # rendered in the triggerer
@@ -124,7 +137,7 @@ def test_only_deferrable_tasks_that_allow_it_start_in_the_triggerer(
 )
 def test_what_keeps_a_task_from_starting_in_the_triggerer(kwargs: dict[str, Any], obstacle: str) -> None:
     op = operator(function_name="fn", **kwargs)
-    assert any(obstacle in reason for reason in op.start_in_triggerer_obstacles())
+    assert any(obstacle in reason for reason in obstacles(op))
     assert op.start_from_trigger is False
     assert op.start_trigger_args is None
 
@@ -135,7 +148,7 @@ def test_templated_fields_before_airflow_3_3_defer_from_a_worker(monkeypatch: py
     plain = operator(function_name="fn")
 
     assert templated.start_from_trigger is False
-    assert any("function_name: templated" in reason for reason in templated.start_in_triggerer_obstacles())
+    assert any("function_name: templated" in reason for reason in obstacles(templated))
     assert plain.start_from_trigger is True
 
 
@@ -170,7 +183,7 @@ def test_the_scheduler_sees_start_from_trigger_in_the_serialised_dag() -> None:
     kwargs = task.start_trigger_args.trigger_kwargs
     kwargs = kwargs.get("__var", kwargs)  # stored in Airflow's serialisation format
     assert kwargs["function_name"] == "fn"
-    assert set(kwargs) == {*LambdaInvokeFields.names(), "links"}
+    assert set(kwargs) == {*FIELD_NAMES, "started_in_triggerer", "retries", "links"}
     assert task.start_trigger_args.next_method == "execute_complete"
     other = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("on_worker")
     assert other.start_from_trigger is False
@@ -204,12 +217,12 @@ def test_started_in_the_triggerer_renders_invokes_and_finishes_on_the_worker(
         "proxy_credentials_set": False,
         "region": "us-east-1",
     }
-    assert getattr(op, "_hook", None) is None
+    assert op._invoker is None
     assert document["invocation"]["fields"]["credentials_user"] == "****"
     older = operator(function_name=name, payload={"run": "run-1"}, endpoint_url=local_lambda.url)
     without = {key: value for key, value in event.items() if key != "resolved"}  # an older trigger's
     assert older.execute_complete({"ti": FakeTaskInstance()}, without) == document
-    assert older._hook is not None
+    assert older._invoker is not None
 
 
 def test_bad_fields_found_in_the_triggerer_are_exit_20_before_any_invocation(
@@ -230,7 +243,7 @@ def test_bad_fields_found_in_the_triggerer_are_exit_20_before_any_invocation(
     # On the worker: the same exit code, with the document on XCom.
     ti = FakeTaskInstance()
     op.qualifier = "not a qualifier!"
-    with pytest.raises(LambdaDataValidationError) as raised:
+    with raises(LambdaDataValidationError) as raised:
         op.execute_complete({"ti": ti}, event)
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert ti.xcom["return_value"] == raised.value.output
@@ -245,7 +258,7 @@ def test_a_templated_event_invocation_comes_back_to_the_worker(
     assert op.start_from_trigger is True  # the type is only known once rendered
     event = event_of(trigger_of(op, {}))
 
-    assert event["status"] == RUN_ON_WORKER
+    assert event["status"] == events.RunOnWorker.status
     assert counting_function.count() == 0
     op.invocation_type = "Event"
     document = op.execute_complete({"ti": FakeTaskInstance()}, event)
@@ -340,7 +353,7 @@ def test_a_failure_ends_in_the_triggerer_only_without_retries(
         assert not isinstance(event, TaskFailedEvent)
         assert stored_xcoms == []
         ti = FakeTaskInstance()
-        with pytest.raises(LambdaFunctionError):
+        with raises(LambdaFunctionError):
             getattr(op, deferred.method_name)({"ti": ti}, event=event.payload)
         assert ti.xcom["return_value"]["exit_code"] == 1
 

@@ -25,23 +25,19 @@ import pytest
 from botocore import exceptions as bce
 from packaging.version import Version
 
-from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
-from airflow_provider_lambda_ue.fields import InvokeRequest, LambdaInvokeFields
-from airflow_provider_lambda_ue.hooks.aiohttp_transport import (
-    KEEPALIVE_OPTIONS,
-    as_botocore_error,
-    keepalive_socket,
-)
+from airflow_provider_lambda_ue import deferral
+from airflow_provider_lambda_ue.deferral import AIOBOTOCORE_SOCKET_FACTORY, async_client_problems
+from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.hooks.aiohttp_transport import as_botocore_error, keepalive_socket
 from airflow_provider_lambda_ue.hooks.client_pool import SHARED_CLIENTS
 from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
+from airflow_provider_lambda_ue.hooks.transport import KEEPALIVE_OPTIONS
 from airflow_provider_lambda_ue.invocation import prepare
+from airflow_provider_lambda_ue.outcomes import InvocationFailure
+from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from airflow_provider_lambda_ue.triggers.lambda_invoke import (
-    AIOBOTOCORE_SOCKET_FACTORY,
-    LambdaInvokeTrigger,
-    async_client_problems,
-    sync_only_reasons,
-)
+from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
+from airflow_provider_lambda_ue.validation import validate
 from tests.support import fake_servers as fs
 from tests.support.fake_servers import AuthRequiredProxy, FakeLambdaFactory, FakeLambdaServer
 from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
@@ -70,7 +66,7 @@ def request_for(**fields: Any) -> InvokeRequest:
     """Validate fields (defaults: the test function, us-east-1) into a request."""
     fields.setdefault("function_name", FUNCTION)
     fields.setdefault("region_name", "us-east-1")
-    invocation = prepare(LambdaInvokeFields(**fields), log)
+    invocation = prepare(raw_fields(**fields), log)
     assert invocation.request is not None
     return invocation.request
 
@@ -86,13 +82,25 @@ def proxy_fields(proxy: ProxyInfo | AuthRequiredProxy | str, ca_bundle: str | No
     return fields
 
 
+def sync_only_reasons(request: InvokeRequest, config: Any = None) -> list[str]:
+    """Why the triggerer cannot wait for ``request``: the wait step of :func:`.deferral.route`."""
+    wait = deferral.route(deferral.Facts(request=request, client_config=config)).wait
+    assert wait is not None
+    return list(wait.reasons)
+
+
+def trigger_for(request: InvokeRequest) -> LambdaInvokeTrigger:
+    """The trigger a worker defers with: the validated fields."""
+    return LambdaInvokeTrigger(**request.values())
+
+
 async def collect(trigger: LambdaInvokeTrigger) -> list[dict[str, Any]]:
     return [event.payload async for event in trigger.run()]
 
 
 def run_trigger(request: InvokeRequest) -> dict[str, Any]:
     """Serialise the trigger as Airflow does, rebuild it, run it to its single event."""
-    classpath, kwargs = LambdaInvokeTrigger(request=request.to_dict()).serialize()
+    classpath, kwargs = trigger_for(request).serialize()
     assert classpath == "airflow_provider_lambda_ue.triggers.lambda_invoke.LambdaInvokeTrigger"
     events = asyncio.run(collect(LambdaInvokeTrigger(**json.loads(json.dumps(kwargs)))))
     assert len(events) == 1
@@ -106,7 +114,7 @@ def event_exit_code(event: dict[str, Any]) -> int:
 def run_sync(request: InvokeRequest) -> int:
     try:
         LambdaInvokeHook.from_request(request).invoke(request)
-    except LambdaInvokeError as err:
+    except InvocationFailure as err:
         return err.exit_code
     return 0
 
@@ -162,16 +170,16 @@ def test_serialize_round_trip_carries_no_secret(ca_bundle: str) -> None:
         wait_for_completion_timeout="120",
         endpoint_url="https://lambda.example.com",
     )
-    trigger = LambdaInvokeTrigger(request=request.to_dict())
+    trigger = trigger_for(request)
     classpath, kwargs = trigger.serialize()
     text = json.dumps(kwargs)  # the triggerer stores kwargs as JSON
     rebuilt = LambdaInvokeTrigger(**json.loads(text))
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert InvokeRequest.from_dict(rebuilt.request) == request
+    assert validate({name: getattr(rebuilt, name) for name in rebuilt.field_names}) == request
     for secret in (AWS_SECRET, PROXY_PASSWORD, "wrong-password"):
         assert secret not in text
-    assert kwargs["request"]["aws_conn_id"] == "aws_default"
-    assert kwargs["request"]["proxy_conn_id"] == "proxy_creds"
+    assert kwargs["aws_conn_id"] == "aws_default"
+    assert kwargs["proxy_conn_id"] == "proxy_creds"
 
 
 def test_async_client_is_available() -> None:
@@ -240,11 +248,14 @@ def test_old_aiobotocore_without_proxy_tls_context_is_not_deferred(monkeypatch: 
 
 
 def test_missing_aiobotocore_is_not_deferred(monkeypatch: pytest.MonkeyPatch) -> None:
-    import airflow_provider_lambda_ue.triggers.lambda_invoke as module
+    import importlib.util
 
-    monkeypatch.setattr(module, "find_spec", lambda name: None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "aiobotocore" else real(name)
+    )
     assert sync_only_reasons(request_for()) == [
-        "aiobotocore is not installed (apache-airflow-providers-amazon[aiobotocore])"
+        "aiobotocore is not installed (pip install 'airflow-provider-lambda-ue[deferrable]')"
     ]
 
 
@@ -307,7 +318,7 @@ def run_concurrently(requests: list[InvokeRequest]) -> tuple[list[dict[str, Any]
     """Run one trigger per request in one event loop; return the events and the clients left open."""
 
     async def main() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        triggers = [LambdaInvokeTrigger(request=request.to_dict()) for request in requests]
+        triggers = [trigger_for(request) for request in requests]
         events = await asyncio.gather(*(collect(trigger) for trigger in triggers))
         return [e[0] for e in events], SHARED_CLIENTS.clients()
 
