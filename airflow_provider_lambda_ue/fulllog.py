@@ -80,9 +80,25 @@ def _error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _may_pass(exc: BaseException) -> bool:
+    """Whether a failed call may succeed when made again: throttling, a server error, the network."""
+    from airflow_provider_lambda_ue import outcomes
+    from airflow_provider_lambda_ue.classifier import RETRY_SAFE_ERROR_CODES, classify
+
+    response = getattr(exc, "response", None)
+    status = (
+        (response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if isinstance(response, dict)
+        else None
+    )
+    if _error_code(exc) in RETRY_SAFE_ERROR_CODES or (isinstance(status, int) and status >= 500):
+        return True
+    return classify(exc).outcome in (outcomes.CONNECTION, outcomes.PROXY_CONNECTION, outcomes.READ_TIMEOUT)
+
+
 def _describe(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
-    message = ""
+    message = str(exc)
     if isinstance(response, dict):
         message = str((response.get("Error") or {}).get("Message") or "")
     return f"{_error_code(exc)}: {message}" if message else _error_code(exc)
@@ -133,7 +149,8 @@ class FullLogReader:
     """
     Reads one invocation's log from CloudWatch Logs and hands each line to ``emit``.
 
-    :param logs_client: A boto3 CloudWatch Logs client.
+    :param logs_client: Builds a boto3 CloudWatch Logs client whose calls wait at most the seconds
+        it is given (a new one when less time is left than the last one waits).
     :param log_group: The function's log group.
     :param request_id: The invocation's request id.
     :param emit: Called with each line, in order.
@@ -147,7 +164,7 @@ class FullLogReader:
 
     def __init__(
         self,
-        logs_client: Any,
+        logs_client: Callable[[float], Any],
         *,
         log_group: str,
         request_id: str,
@@ -158,7 +175,9 @@ class FullLogReader:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client = logs_client
+        self._client_for = logs_client
+        self._client: Any = None
+        self._client_timeout = 0.0
         self.request_id = request_id
         self.emit = emit
         self.since_ms = max(0, since_ms - CLOCK_SKEW_MS)
@@ -179,6 +198,24 @@ class FullLogReader:
             self.outcome.problem = _describe(exc)
             self.outcome.denied = _error_code(exc) in DENIED_CODES
         return self.outcome
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        """
+        One CloudWatch Logs call that ends by the deadline; a failure that may pass is polled again.
+
+        Throttling, a server error, a connection or read timeout: the reader waits and calls again
+        while there is time (botocore's own retries are off, they would outlast the deadline).
+        """
+        while True:
+            remaining = self._deadline - self._clock()
+            if self._client is None or remaining < self._client_timeout:
+                self._client_timeout = max(1.0, remaining)
+                self._client = self._client_for(self._client_timeout)
+            try:
+                return getattr(self._client, operation)(**kwargs)
+            except Exception as exc:
+                if not _may_pass(exc) or not self._wait():
+                    raise
 
     def _wait(self) -> bool:
         """Sleep before the next poll; False when the deadline has passed."""
@@ -203,7 +240,7 @@ class FullLogReader:
             if token:
                 kwargs["nextToken"] = token
             try:
-                page = self.client.filter_log_events(**kwargs)
+                page = self._call("filter_log_events", **kwargs)
             except Exception as exc:
                 # The group appears with the function's first log: wait for it like for the events.
                 if _error_code(exc) != "ResourceNotFoundException":
@@ -240,7 +277,7 @@ class FullLogReader:
             }
             if token:
                 kwargs["nextToken"] = token
-            page = self.client.get_log_events(**kwargs)
+            page = self._call("get_log_events", **kwargs)
             events = page.get("events") or []
             if events:
                 self._delay = POLL_SECONDS
@@ -300,6 +337,7 @@ def read_full_log(
     :param since_ms: When the invocation began (epoch milliseconds).
     :return: What was found; never raises for a missing log or permission.
     """
+    started = time.monotonic()  # the whole read, the log group's lookup included, within the timeout
     try:
         lambda_client: Any = hook.lambda_client()
     except Exception as exc:
@@ -307,16 +345,16 @@ def read_full_log(
     group, why = log_group_of(lambda_client, request)
     if why:
         hook.log.info("Could not read the function's logging configuration (%s); reading %s", why, group)
-    try:
-        logs = hook.logs_client(request.logs_endpoint_url)
-    except Exception as exc:
-        return FullLog(log_group=group, problem=f"{type(exc).__name__}: {exc}")
+
+    def logs_client(timeout: float) -> Any:
+        return hook.logs_client(request.logs_endpoint_url, timeout=timeout)
+
     reader = FullLogReader(
-        logs,
+        logs_client,
         log_group=group,
         request_id=request_id,
         emit=emit,
-        timeout=request.full_log_timeout,
+        timeout=request.full_log_timeout - (time.monotonic() - started),
         since_ms=since_ms,
     )
     return reader.read()

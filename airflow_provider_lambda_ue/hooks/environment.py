@@ -11,7 +11,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lambda_ue import _private_api
-from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase, hook_settings, logs_config_overrides
+from airflow_provider_lambda_ue.hooks.invoker import (
+    LOGS_READ_TIMEOUT,
+    LambdaInvokerBase,
+    hook_settings,
+    logs_config_overrides,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.request import InvokeRequest
@@ -95,15 +100,15 @@ class EnvironmentInvoker(LambdaInvokerBase):
         )
         return self.prepare_client(client)
 
-    def logs_client(self, endpoint_url: str | None = None) -> Any:
+    def logs_client(self, endpoint_url: str | None = None, *, timeout: float = LOGS_READ_TIMEOUT) -> Any:
         """
-        A CloudWatch Logs client on :attr:`session`, with Invoke's config and botocore's standard
-        retries back on: reading a log is safe to repeat.
+        A CloudWatch Logs client on :attr:`session`, with Invoke's config and timeouts of its own.
 
         :param endpoint_url: ``logs_endpoint_url``; else botocore's resolution
             (``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, ``AWS_ENDPOINT_URL``, AWS's).
+        :param timeout: Its connect and read timeouts, at most.
         """
-        config = self.invoke_config().merge(logs_config_overrides())
+        config = self.invoke_config().merge(logs_config_overrides(timeout))
         return self.prepare_logs_client(
             self.session.create_client("logs", endpoint_url=endpoint_url, config=config)
         )

@@ -44,8 +44,7 @@ from airflow_provider_lambda_ue.proxy_credentials import proxy_credential_source
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.request import InvokeRequest
 
-#: CloudWatch Logs calls: botocore's standard retries (throttling, 5xx), and their read timeout.
-LOGS_MAX_ATTEMPTS = 5
+#: A CloudWatch Logs call's read timeout, at most (less when ``full_log_timeout`` ends sooner).
 LOGS_READ_TIMEOUT = 60
 
 
@@ -210,11 +209,12 @@ class LambdaInvokerBase(DurableExecutionsMixin):
         mask_signing_credentials(client)
         return client
 
-    def logs_client(self, endpoint_url: str | None = None) -> Any:
+    def logs_client(self, endpoint_url: str | None = None, *, timeout: float = LOGS_READ_TIMEOUT) -> Any:
         """
-        A CloudWatch Logs client with Invoke's credentials, role, proxies, CA bundle and timeouts.
+        A CloudWatch Logs client with Invoke's credentials, role, proxies and CA bundle.
 
         :param endpoint_url: ``logs_endpoint_url``; else the subclass's resolution.
+        :param timeout: Its connect and read timeouts, at most (:func:`logs_config_overrides`).
         """
         raise NotImplementedError
 
@@ -285,12 +285,18 @@ class LambdaInvokerBase(DurableExecutionsMixin):
         return delay
 
 
-def logs_config_overrides() -> Any:
-    """What the CloudWatch Logs client changes in Invoke's config: retries on, a read timeout of its own."""
+def logs_config_overrides(timeout: float) -> Any:
+    """
+    What the CloudWatch Logs client changes in Invoke's config: timeouts within ``timeout``.
+
+    botocore's retries stay off: the reader (:mod:`.fulllog`) polls again itself after a failure
+    that may pass, until ``full_log_timeout``, so that no retry of botocore's outlasts it.
+    """
     from botocore.config import Config
 
     return Config(
-        retries={"mode": "standard", "max_attempts": LOGS_MAX_ATTEMPTS}, read_timeout=LOGS_READ_TIMEOUT
+        read_timeout=max(1.0, min(LOGS_READ_TIMEOUT, timeout)),
+        connect_timeout=max(1.0, min(DEFAULT_CONNECT_TIMEOUT_SECONDS, timeout)),
     )
 
 

@@ -25,7 +25,12 @@ from airflow_provider_lambda_ue import _private_api
 from airflow_provider_lambda_ue.exceptions import LambdaInvokeError, public
 from airflow_provider_lambda_ue.fields import DEFAULT_AWS_CONN_ID, DEFAULT_TIMEOUT_SECONDS
 from airflow_provider_lambda_ue.hooks.async_invoke import AsyncInvokeMixin
-from airflow_provider_lambda_ue.hooks.invoker import LambdaInvokerBase, hook_settings, logs_config_overrides
+from airflow_provider_lambda_ue.hooks.invoker import (
+    LOGS_READ_TIMEOUT,
+    LambdaInvokerBase,
+    hook_settings,
+    logs_config_overrides,
+)
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS, RetryPolicy
 from airflow_provider_lambda_ue.hooks.transport import DEFAULT_CONNECT_TIMEOUT_SECONDS
 from airflow_provider_lambda_ue.masking import mask as _mask
@@ -169,19 +174,19 @@ class LambdaInvokeHook(AsyncInvokeMixin, LambdaInvokerBase, _private_api.FrameCa
 
     # -- the complete log (CloudWatch Logs) ----------------------------------------------------
 
-    def logs_client(self, endpoint_url: str | None = None) -> Any:
+    def logs_client(self, endpoint_url: str | None = None, *, timeout: float = LOGS_READ_TIMEOUT) -> Any:
         """
-        A CloudWatch Logs client with this hook's credentials, role, proxies, CA bundle and timeouts.
+        A CloudWatch Logs client with this hook's credentials, role, proxies and CA bundle.
 
         Invoke's session (connection or environment chain, assumed role) and botocore settings
-        (proxies and their credentials, the TLS proxy's CA, keepalive), with botocore's standard
-        retries back on: reading a log is safe to repeat.
+        (proxies and their credentials, the TLS proxy's CA, keepalive), with timeouts of its own.
 
-        :param endpoint_url: ``logs_endpoint_url``; else the connection's ``service_config.logs``,
-            ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, the connection's endpoint, or AWS's.
+        :param endpoint_url: ``logs_endpoint_url``; else the connection's ``service_config.logs``
+            (or its ``endpoint_url``), ``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS``, or AWS's.
+        :param timeout: Its connect and read timeouts, at most.
         """
         endpoint = endpoint_url or self.conn_config.get_service_endpoint_url(service_name="logs")
-        config = self.config.merge(logs_config_overrides())
+        config = self.config.merge(logs_config_overrides(timeout))
         session: Any = self.get_session(region_name=self.region_name)
         client: Any = session.client("logs", endpoint_url=endpoint, config=config, verify=self.verify)
         return self.prepare_logs_client(client)

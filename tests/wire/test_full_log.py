@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ import pytest
 from airflow_provider_lambda_ue import invocation
 from airflow_provider_lambda_ue.exceptions import LambdaFullLogError, LambdaFunctionError, public
 from airflow_provider_lambda_ue.fields import raw_fields
+from airflow_provider_lambda_ue.finish import finish
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.failures import raises
 from tests.support.hooks import AWS_CONN_ID, PROXY_CONN_ID, aws_connection, close_client, proxy_connection
@@ -305,3 +307,67 @@ def test_logs_go_through_the_proxy(
     assert f"127.0.0.1:{port}/2015-03-31/functions/{TEXT_FUNCTION}/configuration" in targets
     assert f"127.0.0.1:{port}/" in targets
     assert not http_proxy_auth.rejected()
+
+
+@pytest.mark.parametrize("connection", [True, False], ids=["hook", "without-airflow"])
+def test_the_logs_endpoint_variable_botocore_reads(
+    monkeypatch: pytest.MonkeyPatch, world: World, connection: bool
+) -> None:
+    """``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (CloudWatch Logs' service id) points the Logs client."""
+    keys = connect_as(monkeypatch, world, "reader")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", world.url)
+    log = Collected()
+    if connection:
+        document = run(world, log, logs_endpoint_url=None)
+    else:  # the command line's client without an Airflow connection (the environment's chain)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        prepared = invocation.prepare(
+            raw_fields(
+                aws_conn_id=None,
+                function_name=TEXT_FUNCTION,
+                endpoint_url=world.url,
+                fetch_full_log=True,
+                full_log_timeout=60,
+                payload={"lines": 3},
+            ),
+            log,
+        )
+        document = invocation.run(prepared, invocation.build_invoker(prepared, log), log)
+    assert document["exit_code"] == 0
+    assert len(log.log_lines) == 6  # START, three lines, END, REPORT
+    assert not log.warnings()
+
+
+@pytest.mark.parametrize("endpoint", ["refused", "silent"])
+def test_full_log_timeout_bounds_the_whole_read(
+    monkeypatch: pytest.MonkeyPatch, world: World, refused_url: str, silent_port: Any, endpoint: str
+) -> None:
+    """An unreachable Logs endpoint costs full_log_timeout, not botocore's retries on top of it."""
+    connect_as(monkeypatch, world, "reader")
+    url = refused_url if endpoint == "refused" else silent_port.url
+    prepared = invocation.prepare(
+        raw_fields(
+            aws_conn_id=AWS_CONN_ID,
+            function_name=TEXT_FUNCTION,
+            endpoint_url=world.url,
+            logs_endpoint_url=url,
+            fetch_full_log=True,
+            full_log_timeout=3,
+        ),
+        Collected(),
+    )
+    hook = invocation.build_hook(prepared)
+    log = Collected()
+    try:
+        result = hook.invoke(prepared.request)  # the function's answer; now its log, from nowhere
+        started = time.monotonic()
+        assert finish(prepared, result, log, hook=hook)["exit_code"] == 0
+        elapsed = time.monotonic() - started
+    finally:
+        close_client(hook)
+    # Each call waits at most what is left of the 3 s and none starts after them (slack for a
+    # loaded machine); botocore's own retries, off now, took 5 attempts on top.
+    assert elapsed < 3 + 2.5, elapsed
+    assert "The complete log could not be read" in log.warnings()
