@@ -382,18 +382,23 @@ def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda,
     name = unique_function_name("cli-no-airflow")
     local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
     common = ["--region", REGION, "--log-type", "Tail"]
-    ok, refused, invalid = cli.run_all(
+    full_log = ["--fetch-full-log", "--full-log-timeout", "60", "--logs-endpoint-url", str(local_lambda.url)]
+    ok, refused, invalid, with_log = cli.run_all(
         [
             importtime("--function-name", name, *common, *endpoint_args(local_lambda), "--payload", "{}"),
             importtime("--function-name", name, *common, "--endpoint-url", refused_url),
             importtime("--function-name", "no such name!", *common, *endpoint_args(local_lambda)),
+            # The complete log is read and masked without Airflow too.
+            importtime("--function-name", name, *common, *endpoint_args(local_lambda), *full_log),
         ]
     )
 
     assert_contract(ok, 0, STATUS_SUCCESS)
     assert_contract(refused, 10, prefix="CONNECTION_ERROR: ")
     assert_contract(invalid, 20, prefix=STATUS_VALIDATION)
-    for run in (ok, refused, invalid):
+    assert_contract(with_log, 0, STATUS_SUCCESS)
+    assert "INFO End of the complete log: " in with_log.stderr, str(with_log)
+    for run in (ok, refused, invalid, with_log):
         modules = imported_modules(run)
         assert "airflow_provider_lambda_ue.cli" in modules, "no import times: the check would be vacuous"
         assert airflow_modules(modules) == set(), str(run)
