@@ -1,11 +1,9 @@
 """The field set: one specification per field, from which everything else about a field is derived.
 
-Each :class:`Field` says the field's name (the operator's parameter, the trigger's keyword, the
-attribute of :class:`~airflow_provider_lambda_ue.request.InvokeRequest`), its default, whether it is
-templated, the Lambda ``Invoke`` parameter it becomes, its entries in the output document, its
-``lambda-ue invoke`` option and how validation reads it (``kind``). The operator's
-``template_fields``, the command line's options, the document's ``invocation.fields``, the request
-sent to Lambda and the docs' field table are all read from :data:`FIELDS`.
+Each :class:`Field` gives the field's name, default, whether it is templated, the ``Invoke``
+parameter it becomes, its entries in the output document, its ``lambda-ue invoke`` option and how
+validation reads it (``kind``). The operator's ``template_fields`` and docstring, the command
+line's options, the document, the request sent to Lambda and the docs' tables read :data:`FIELDS`.
 
 Adding an ``Invoke`` parameter: a :class:`Field` here, the attribute of ``InvokeRequest`` and the
 operator's keyword (its explicit signature is what IDEs and Airflow read; a test holds it to this
@@ -55,6 +53,8 @@ DEFAULT_POLL_INTERVAL_SECONDS = 10.0
 
 #: Shown in the output document in place of a secret that is set.
 MASK = "****"
+#: The XCom key of the function's answer, decoded from JSON (``LambdaInvokeOperator.answer``).
+ANSWER_XCOM_KEY = "answer"
 
 # How validation reads a field (:data:`Field.kind`); each kind has one check in validation.py.
 TEXT = "text"  #: text; with ``api``, the shape AWS's model gives the parameter
@@ -70,8 +70,7 @@ CA_BUNDLE = "ca_bundle"  #: a file of PEM certificates
 CONNECTION = "connection"  #: an Airflow connection id
 REGION = "region"  #: an AWS region name
 
-#: ``Field.option`` when the option is ``--`` and the name in kebab case.
-_DERIVED = "derived"
+_DERIVED = "derived"  # Field.option: ``--`` and the name in kebab case
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,12 @@ class Field:
     @property
     def cli_option(self) -> str | None:
         """The ``lambda-ue invoke`` option, or None."""
-        if self.option == _DERIVED:
-            return "--" + self.name.replace("_", "-")
-        return self.option
+        return "--" + self.name.replace("_", "-") if self.option == _DERIVED else self.option
+
+    @property
+    def param_doc(self) -> str:
+        """The operator's ``:param`` line of the field."""
+        return f":param {self.name}: {self.summary}" + (" (templated)" if self.templated else "")
 
     @property
     def shows_script(self) -> bool:

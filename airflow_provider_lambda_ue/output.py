@@ -100,6 +100,22 @@ class InvokeResult:
         return cls(**data)
 
 
+def decoded_answer(document: dict[str, Any]) -> Any:
+    """
+    The function's answer of a successful document, decoded from JSON; None when there is none.
+
+    None also for an answer that is not JSON, or is JSON ``null``: nothing to hand on as data
+    (the document's ``result.payload`` keeps the text either way).
+    """
+    result = document.get("result") or {}
+    if document.get("exit_code") != 0 or result.get("function_error") or not result.get("payload"):
+        return None
+    try:
+        return json.loads(result["payload"])
+    except ValueError:
+        return None
+
+
 def response_request_id(response: dict[str, Any]) -> str | None:
     """
     The request id of a botocore response (or of a ``ClientError``'s ``response``), None without one.

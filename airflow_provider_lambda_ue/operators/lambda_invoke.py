@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_lambda_ue.compat import conf
 from airflow_provider_lambda_ue.fields import (
     ACTION_TRIGGER,
+    ANSWER_XCOM_KEY,
     DEFAULT_AWS_CONN_ID,
     DEFAULT_FULL_LOG_TIMEOUT_SECONDS,
     DEFAULT_GRACE_SECONDS,
@@ -32,7 +33,8 @@ from airflow_provider_lambda_ue.fields import (
 
 if TYPE_CHECKING:
     import jinja2
-    from airflow.sdk import BaseOperatorLink, Context
+    from airflow.sdk import BaseOperatorLink, Context, XComArg
+    from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_lambda_ue.hooks.lambda_invoke import LambdaInvokeHook
     from airflow_provider_lambda_ue.output import Invocation
@@ -145,6 +147,17 @@ class LambdaInvokeOperator(BaseOperator):
         if deferrable and start_from_trigger:
             self._start_in_triggerer_if_possible()
 
+    @property
+    def answer(self) -> XComArg:
+        """
+        The function's answer decoded from JSON, for a downstream task: ``report(invoke.answer)``.
+
+        The XCom :data:`~.fields.ANSWER_XCOM_KEY`, pushed when a success's answer is JSON (not null).
+        """
+        from airflow.sdk import XComArg
+
+        return XComArg(self, key=ANSWER_XCOM_KEY)
+
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         """
         Render the templated fields, then register any password written inline in a URL with the masker.
@@ -193,12 +206,15 @@ class LambdaInvokeOperator(BaseOperator):
                 ).wait
                 assert wait is not None
                 if wait.in_triggerer:
-                    self._defer(context, current)
+                    from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
+
+                    trigger = LambdaInvokeTrigger(**current.request.values(), **self._trigger_options())
+                    # If the triggerer stops before Lambda answers, another one invokes again.
+                    self._defer(context, trigger, f"the invocation of {current.request.function_name}")
                 if self.deferrable:
                     self.log.info("Invoking without deferring: %s", "; ".join(wait.reasons))
                 document = path.run(current, invoker, self.log)
-            self._persist_links(context, document)
-            return document
+            return self._succeeded(context, document)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """
@@ -213,12 +229,11 @@ class LambdaInvokeOperator(BaseOperator):
         from airflow_provider_lambda_ue.triggers import events
 
         happened = events.read(event)
-        resolved = getattr(happened, "resolved", None)
+        resolved = happened.resolved if isinstance(happened, (events.Answered, events.Failed)) else None
         with self._document_on_failure(context):
             current, invoker = self._prepare(context, resolved=resolved)
             document = path.complete(current, happened, self.log, invoker=invoker)
-            self._persist_links(context, document)
-            return document
+            return self._succeeded(context, document)
 
     def on_kill(self) -> None:
         """
@@ -266,12 +281,6 @@ class LambdaInvokeOperator(BaseOperator):
             self._durable_arn = None
         from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
 
-        # The function link now: this worker run's end shows it while the trigger waits.
-        self._persist_links(context)
-        self.log.info(
-            "Deferring the wait for durable execution %s to the triggerer (it polls; it never starts one)",
-            execution.arn,
-        )
         trigger = LambdaDurableExecutionTrigger(
             request=current.request.values(),
             result=started.result.to_dict(),
@@ -279,8 +288,7 @@ class LambdaInvokeOperator(BaseOperator):
             poll_interval=float(self.durable_poll_interval),
             stop_on_kill=bool(self.stop_durable_execution_on_kill),
         )
-        self.defer(trigger=trigger, method_name="execute_complete")
-        raise AssertionError("defer() returns only by raising")  # pragma: no cover
+        self._defer(context, trigger, f"the wait for durable execution {execution.arn} (it only polls)")
 
     def _prepare(
         self, context: Context | None = None, *, resolved: Resolved | None = None
@@ -301,6 +309,16 @@ class LambdaInvokeOperator(BaseOperator):
             return current, None
         self._invoker = path.build_hook(current)
         return current, self._invoker
+
+    def _succeeded(self, context: Context, document: dict[str, Any]) -> dict[str, Any]:
+        """The links, and the function's answer as data under its own XCom key; the document."""
+        from airflow_provider_lambda_ue.output import decoded_answer
+
+        self._persist_links(context, document)
+        answer = decoded_answer(document)
+        if answer is not None and self.do_xcom_push:
+            context["ti"].xcom_push(key=ANSWER_XCOM_KEY, value=answer)
+        return document
 
     def _persist_links(self, context: Context, document: dict[str, Any] | None = None) -> None:
         """
@@ -347,21 +365,15 @@ class LambdaInvokeOperator(BaseOperator):
         return {
             "started_in_triggerer": started_in_triggerer,
             "retries": int(self.retries or 0),
-            "links": bool(self.do_xcom_push),
+            "do_xcom_push": bool(self.do_xcom_push),
         }
 
-    def _defer(self, context: Context, current: Invocation) -> None:
-        from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
-
-        # The function link now: this worker run's end shows it while the trigger waits.
+    def _defer(self, context: Context, trigger: BaseTrigger, what: str) -> NoReturn:
+        """Defer to ``trigger``, after persisting the function link (this run's end shows it)."""
         self._persist_links(context)
-        self.log.info(
-            "Deferring the invocation of %s to the triggerer (if the triggerer stops before Lambda "
-            "answers, another one invokes the function again: see LambdaInvokeTrigger)",
-            current.request.function_name,
-        )
-        trigger = LambdaInvokeTrigger(**current.request.values(), **self._trigger_options())
+        self.log.info("Deferring %s to the triggerer", what)
         self.defer(trigger=trigger, method_name="execute_complete")
+        raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
     @contextmanager
     def _document_on_failure(self, context: Context) -> Iterator[None]:
@@ -383,13 +395,6 @@ class LambdaInvokeOperator(BaseOperator):
             raise public(failure) from failure.__cause__
 
 
-def _field_params() -> str:
-    """The docstring's ``:param`` lines of the fields, from their specification."""
-    lines = []
-    for field in FIELDS:
-        text = field.summary + (" (templated)" if field.templated else "")
-        lines.append(f"    :param {field.name}: {text}")
-    return "\n".join(lines) + "\n"
-
-
-LambdaInvokeOperator.__doc__ = (LambdaInvokeOperator.__doc__ or "").rstrip() + "\n" + _field_params()
+# The fields' parameters, documented from their specification.
+LambdaInvokeOperator.__doc__ = (LambdaInvokeOperator.__doc__ or "").rstrip() + "\n"
+LambdaInvokeOperator.__doc__ += "".join(f"    {field.param_doc}\n" for field in FIELDS)

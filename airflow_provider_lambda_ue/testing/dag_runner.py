@@ -42,6 +42,8 @@ class DagTestResult:
     task_states: dict[tuple[str, int], str] = field(default_factory=dict)
     #: ``{(task_id, map_index): return_value}``
     xcoms: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: ``{(task_id, map_index, key): value}`` of the other XComs a task pushed (not the links').
+    keyed_xcoms: dict[tuple[str, int, str], Any] = field(default_factory=dict)
     #: ``{(task_id, map_index): rendered template fields}``
     rendered: dict[tuple[str, int], Any] = field(default_factory=dict)
     #: ``{(task_id, map_index): {extra link XCom key (``_link_<class>``): URL}}``, as the UI reads them
@@ -51,9 +53,11 @@ class DagTestResult:
         """The final state of a task instance."""
         return self.task_states.get((task_id, map_index))
 
-    def xcom(self, task_id: str, map_index: int = -1) -> Any:
-        """The task's ``return_value`` XCom."""
-        return self.xcoms[(task_id, map_index)]
+    def xcom(self, task_id: str, map_index: int = -1, *, key: str = "return_value") -> Any:
+        """The task's XCom ``key`` (``return_value`` by default)."""
+        if key == "return_value":
+            return self.xcoms[(task_id, map_index)]
+        return self.keyed_xcoms[(task_id, map_index, key)]
 
 
 @dataclass
@@ -165,11 +169,15 @@ class AirflowEnv:
                 (dag_id, run_id),
             ):
                 result.task_states[(task_id, map_index)] = state
-            for task_id, map_index, value in db.execute(
-                "SELECT task_id, map_index, value FROM xcom WHERE dag_id = ? AND run_id = ? AND key = ?",
-                (dag_id, run_id, "return_value"),
+            for task_id, map_index, key, value in db.execute(
+                "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ? "
+                "AND key NOT LIKE '\\_link\\_%' ESCAPE '\\'",
+                (dag_id, run_id),
             ):
-                result.xcoms[(task_id, map_index)] = _json(value)
+                if key == "return_value":
+                    result.xcoms[(task_id, map_index)] = _json(value)
+                else:
+                    result.keyed_xcoms[(task_id, map_index, key)] = _json(value)
             for task_id, map_index, key, value in db.execute(
                 "SELECT task_id, map_index, key, value FROM xcom WHERE dag_id = ? AND run_id = ? "
                 "AND key LIKE '\\_link\\_%' ESCAPE '\\'",

@@ -52,14 +52,20 @@ class LambdaInvokeTrigger(BaseTrigger):
     :param started_in_triggerer: The task started here (no worker ran before): the worker that
         finishes it learns what reading the connections found (:class:`.events.Resolved`).
     :param retries: The task's retries: a failure of a task with retries resumes on the worker.
-    :param links: Store the extra links' URLs from here (the operator's ``do_xcom_push``).
+    :param do_xcom_push: The operator's: where the task ends here, store the extra links' URLs and
+        the function's answer as data (the document is stored in any case, as the worker would).
     :param fields: The task's fields (:data:`~airflow_provider_lambda_ue.fields.FIELD_NAMES`), each
         an attribute of its own, so that Airflow renders the templated ones here (3.3+).
         Connection ids, never keys or passwords.
     """
 
     def __init__(
-        self, *, started_in_triggerer: bool = False, retries: int = 0, links: bool = True, **fields: Any
+        self,
+        *,
+        started_in_triggerer: bool = False,
+        retries: int = 0,
+        do_xcom_push: bool = True,
+        **fields: Any,
     ) -> None:
         super().__init__()
         unknown = set(fields) - set(FIELD_NAMES)
@@ -67,7 +73,7 @@ class LambdaInvokeTrigger(BaseTrigger):
             raise TypeError(f"LambdaInvokeTrigger got unknown fields: {', '.join(sorted(unknown))}")
         self.started_in_triggerer = started_in_triggerer
         self.retries = retries
-        self.links = links
+        self.do_xcom_push = do_xcom_push
         self.field_names = tuple(fields)
         for name, value in fields.items():
             setattr(self, name, value)
@@ -79,7 +85,7 @@ class LambdaInvokeTrigger(BaseTrigger):
             {
                 "started_in_triggerer": self.started_in_triggerer,
                 "retries": self.retries,
-                "links": self.links,
+                "do_xcom_push": self.do_xcom_push,
                 **{name: getattr(self, name) for name in self.field_names},
             },
         )
@@ -118,7 +124,7 @@ class LambdaInvokeTrigger(BaseTrigger):
             return events.RunOnWorker(wait.reasons)
         resolved = self._resolved(current, hook)
         links_stored: asyncio.Future[None] | None = None
-        if self.started_in_triggerer and self.links:
+        if self.started_in_triggerer and self.do_xcom_push:
             # No worker run shows the function link yet: store it beside Invoke, in a thread. The
             # triggerer's first request to its in-process Execution API (an XCom) builds that API
             # first, seconds of CPU that would otherwise delay the first invocation.
@@ -203,8 +209,9 @@ class LambdaInvokeTrigger(BaseTrigger):
             return None
         if not self._push_document(document):
             return None
-        if self.links:
+        if self.do_xcom_push:
             self._store_links(current, hook, document)
+            self._push_answer(document)
         if failure is not None:
             self.log.error("%s", failure)
             return TaskFailedEvent()
@@ -234,6 +241,15 @@ class LambdaInvokeTrigger(BaseTrigger):
         except Exception as exc:
             self.log.warning("Could not store the extra links from the triggerer: %s", exc)
 
+    def _push_answer(self, document: dict[str, Any] | None) -> None:
+        """The function's answer as data under its own key, as the worker would (best effort)."""
+        from airflow_provider_lambda_ue.fields import ANSWER_XCOM_KEY
+        from airflow_provider_lambda_ue.output import decoded_answer
+
+        answer = decoded_answer(document or {})
+        if answer is not None and not self._set_xcom(ANSWER_XCOM_KEY, answer):
+            self.log.warning("Could not store the function's answer as data (XCom %r)", ANSWER_XCOM_KEY)
+
     def _push_document(self, document: dict[str, Any] | None) -> bool:
         """
         Store the document as the task's ``return_value`` XCom, as the worker would; False if impossible.
@@ -242,23 +258,22 @@ class LambdaInvokeTrigger(BaseTrigger):
         ``xcoms``: Airflow 3.3 stores those as JSON text, so a downstream ``xcom_pull`` would get a
         string instead of the document.
         """
+        if document is None or not self._set_xcom("return_value", document):
+            self.log.warning("Could not store the document from the triggerer; finishing on the worker")
+            return False
+        return True
+
+    def _set_xcom(self, key: str, value: Any) -> bool:
         ti = self.task_instance
-        if document is None or ti is None:
+        if ti is None:
             return False
         from airflow_provider_lambda_ue import _private_api
 
         try:
             _private_api.set_xcom(
-                "return_value",
-                document,
-                dag_id=ti.dag_id,
-                task_id=ti.task_id,
-                run_id=ti.run_id,
-                map_index=ti.map_index,
+                key, value, dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index
             )
         except Exception as exc:
-            self.log.warning(
-                "Could not store the document from the triggerer (%s); finishing on the worker", exc
-            )
+            self.log.warning("Could not store the XCom %r from the triggerer: %s", key, exc)
             return False
         return True

@@ -87,6 +87,7 @@ def assert_no_leak(env: AirflowEnv, result: DagTestResult, secrets: Iterable[str
     places = {
         "dags test output": result.output,
         "XCom documents": json.dumps(list(result.xcoms.values()), default=str),
+        "other XComs": json.dumps(list(result.keyed_xcoms.values()), default=str),
         "rendered template fields": json.dumps(list(result.rendered.values()), default=str),
     }
     places.update({f"log file {path}": text for path, text in env.log_files().items()})
@@ -502,6 +503,23 @@ def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: 
         assert result.rendered[("invoke_each", index)]["payload"] == {"item": index + 1}
     assert ("invoke_each", 5) not in result.task_states
     assert result.xcom("collect") == [0] * 5
+    assert_no_leak(airflow_env, result, secret_forms(secret))
+
+
+def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+    """A TaskFlow task takes the function's answer decoded (``invoke.answer``), not the document."""
+    secret = new_secret("aws")
+    result = airflow_env.dags_test(
+        "example_lambda_answer",
+        endpoint_env(local_lambda, functions.demo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
+    )
+    assert_green(result, "invoke", "confirm")
+    document = result.xcom("invoke")
+    assert_envelope(document)
+    answer = {"message": "hello from lambda-ue-demo", "received": {"order": 42}}
+    assert json.loads(document["result"]["payload"]) == answer  # the document keeps the text
+    assert result.xcom("invoke", key="answer") == answer
+    assert result.xcom("confirm") == "order 42: hello from lambda-ue-demo"
     assert_no_leak(airflow_env, result, secret_forms(secret))
 
 

@@ -240,7 +240,7 @@ def test_the_trigger_carries_whether_to_store_links() -> None:
     for operator, expected in ((shown, True), (hidden, False)):
         assert operator.start_from_trigger is True
         kwargs = operator.start_trigger_args.trigger_kwargs
-        assert kwargs["links"] is expected
+        assert kwargs["do_xcom_push"] is expected
         trigger = LambdaInvokeTrigger(**kwargs)
-        assert trigger.links is expected
-        assert trigger.serialize()[1]["links"] is expected
+        assert trigger.do_xcom_push is expected
+        assert trigger.serialize()[1]["do_xcom_push"] is expected

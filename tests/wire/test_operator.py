@@ -444,6 +444,53 @@ def operator_for(server: FakeLambdaServer, **kwargs: Any) -> LambdaInvokeOperato
     )
 
 
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(
+    ("response", "answer"),
+    [
+        (fs.ok_response([1, "two", {"three": 3}]), [1, "two", {"three": 3}]),
+        (fs.ok_response(b'"a JSON string"'), "a JSON string"),
+        (fs.ok_response(b"null"), None),  # JSON null: nothing to hand on
+        (fs.ok_response(b"not JSON"), None),  # the document's text only
+    ],
+)
+def test_the_answer_is_pushed_decoded_when_it_is_json(
+    fake_lambda: FakeLambdaServer, response: Any, answer: Any
+) -> None:
+    fake_lambda.script(response)
+    outcome, ti = run_execute(operator_for(fake_lambda))
+    assert isinstance(outcome, dict)
+    pushed = dict(document_pushes(ti))
+    assert pushed.get("answer") == answer
+    assert ("answer" in pushed) is (answer is not None)
+    if answer is not None:
+        assert json.loads(outcome["result"]["payload"]) == answer  # the document keeps the text
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_no_answer_for_a_function_error_or_without_xcom_push(fake_lambda: FakeLambdaServer) -> None:
+    fake_lambda.script(
+        fs.ok_response({"errorType": "ValueError", "errorMessage": "boom"}, function_error="Unhandled")
+    )
+    outcome, ti = run_execute(operator_for(fake_lambda, fail_on_function_error=False))
+    assert isinstance(outcome, dict) and outcome["result"]["function_error"] == "Unhandled"
+    assert "answer" not in dict(document_pushes(ti))
+    fake_lambda.script(fs.ok_response({"answer": 42}))
+    outcome, ti = run_execute(operator_for(fake_lambda, do_xcom_push=False))
+    assert isinstance(outcome, dict)
+    assert "answer" not in dict(ti.pushed)
+
+
+def test_the_answer_is_an_xcom_argument_for_a_downstream_task() -> None:
+    from airflow.sdk import XComArg
+
+    operator = LambdaInvokeOperator(task_id="t", function_name="f")
+    answer = operator.answer
+    assert isinstance(answer, XComArg)
+    assert answer.operator is operator
+    assert answer.key == "answer"
+
+
 def test_invalid_fields_fail_before_any_network_call(fake_lambda: FakeLambdaServer) -> None:
     operator = LambdaInvokeOperator(
         task_id="t",
@@ -492,6 +539,8 @@ def test_execute_returns_the_document(fake_lambda: FakeLambdaServer) -> None:
                 "request_id": "00000000-0000-4000-8000-000000000000",
             },
         ),
+        # The function's answer as data, under its own key (the document keeps the text).
+        ("answer", {"answer": 42}),
     ]
     assert outcome["exit_code"] == 0
     assert outcome["status_description"] == STATUS_SUCCESS

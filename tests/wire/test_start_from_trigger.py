@@ -104,7 +104,7 @@ def test_a_deferrable_task_starts_in_the_triggerer() -> None:
         **{name: getattr(op, name) for name in FIELD_NAMES},
         "started_in_triggerer": True,
         "retries": 0,
-        "links": True,
+        "do_xcom_push": True,
     }
     assert args.trigger_kwargs["payload"] == {"run": "{{ run_id }}"}  # rendered in the triggerer
 
@@ -183,7 +183,7 @@ def test_the_scheduler_sees_start_from_trigger_in_the_serialised_dag() -> None:
     kwargs = task.start_trigger_args.trigger_kwargs
     kwargs = kwargs.get("__var", kwargs)  # stored in Airflow's serialisation format
     assert kwargs["function_name"] == "fn"
-    assert set(kwargs) == {*FIELD_NAMES, "started_in_triggerer", "retries", "links"}
+    assert set(kwargs) == {*FIELD_NAMES, "started_in_triggerer", "retries", "do_xcom_push"}
     assert task.start_trigger_args.next_method == "execute_complete"
     other = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("on_worker")
     assert other.start_from_trigger is False
@@ -314,9 +314,12 @@ def test_a_task_deferred_from_a_worker_ends_in_the_triggerer_with_its_document(
 
     event = asyncio.run(anext(trigger.run()))
     assert isinstance(event, TaskSuccessEvent)
-    assert len(stored_xcoms) == 1
+    assert len(stored_xcoms) == 2
     document = stored_xcoms[0].pop("return_value")
     assert stored_xcoms[0] == {"dag_id": "d", "task_id": "invoke", "run_id": "r", "map_index": 3}
+    # The function's answer as data too, as the worker would push it.
+    assert stored_xcoms[1].pop("answer") == {"n": 1}
+    assert stored_xcoms[1] == stored_xcoms[0]
     assert document["exit_code"] == 0
     assert json.loads(document["result"]["payload"]) == {"n": 1}
     # The same document the worker would have built from a resumed event.
