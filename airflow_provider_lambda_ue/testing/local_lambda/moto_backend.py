@@ -9,8 +9,17 @@ import json
 import logging
 from typing import Any, ClassVar
 
-from airflow_provider_lambda_ue.testing.local_lambda import cloudwatch
-from airflow_provider_lambda_ue.testing.local_lambda.cloudwatch import Environment
+from airflow_provider_lambda_ue.testing.local_lambda.cloudwatch import (
+    ENVIRONMENTS,
+    Environment,
+    invocation_log,
+    keep_logging_config,
+    log_bytes,
+    logging_config,
+    now_ms,
+    save,
+    stream_name,
+)
 from airflow_provider_lambda_ue.testing.local_lambda.common import (
     DEFAULT_RUNTIME,
     LOG_TAIL_BYTES,
@@ -105,17 +114,15 @@ def _finish_log(
 
     :return: The log's text (what ``LogType=Tail`` cuts the tail from).
     """
-    group, log_format = cloudwatch.logging_config(fn)
+    group, log_format = logging_config(fn)
     cold = environment.invocations == 0
-    events = cloudwatch.invocation_log(
-        request, result, log_format=log_format, cold=cold, ended_ms=cloudwatch.now_ms()
-    )
-    cloudwatch.save(fn, group, request.log_stream_name, events)
-    return cloudwatch.log_bytes(events, cold=cold)
+    events = invocation_log(request, result, log_format=log_format, cold=cold, ended_ms=now_ms())
+    save(fn, group, request.log_stream_name, events)
+    return log_bytes(events, cold=cold)
 
 
 def _release(backend: Any, request: InvocationRequest, environment: Environment) -> None:
-    cloudwatch.ENVIRONMENTS.release(backend.account_id, request.function_name, request.version, environment)
+    ENVIRONMENTS.release(backend.account_id, request.function_name, request.version, environment)
 
 
 def _invoke(
@@ -171,7 +178,7 @@ def _invoke(
             event=_event(body),
             response_headers=response_headers,
         )
-    environment = cloudwatch.ENVIRONMENTS.acquire(backend.account_id, fn.function_name, str(fn.version))
+    environment = ENVIRONMENTS.acquire(backend.account_id, fn.function_name, str(fn.version))
     request = _invocation_request(
         backend,
         fn,
@@ -304,8 +311,8 @@ def _invocation_request(
         client_context=client_context,
         tenant_id=tenant_id,
         credentials=_role_credentials(backend, fn),
-        log_group_name=cloudwatch.logging_config(fn)[0],
-        log_stream_name=log_stream_name or cloudwatch.stream_name(version),
+        log_group_name=logging_config(fn)[0],
+        log_stream_name=log_stream_name or stream_name(version),
     )
 
 
@@ -417,7 +424,7 @@ def install_executor(executor: HandlerExecutor, durable_runner: DurableRunner | 
     _Hook.executor = executor
     _Hook.durable_runner = durable_runner
     _keep_durable_config()
-    cloudwatch.keep_logging_config()
+    keep_logging_config()
     _keep_invocation_request_id()
     default_user_config.setdefault("lambda", {})["use_docker"] = False
     lambda_simple_backends.backend = _executing_backend_class()
