@@ -173,6 +173,36 @@ def _output_lines(result: InvocationResult) -> list[tuple[str, str]]:
     return lines
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """
+    When an invocation's events happened, in epoch milliseconds.
+
+    :param init_ms: Its environment's init phase started (cold starts only log it).
+    :param started_ms: START.
+    :param ended_ms: END and REPORT.
+    :param lines: The output lines as ``(time, level, text)``.
+    """
+
+    init_ms: int
+    started_ms: int
+    ended_ms: int
+    lines: list[tuple[int, str, str]]
+
+
+def _timeline(result: InvocationResult, ended_ms: int) -> _Timeline:
+    started_ms = ended_ms - max(0, math.ceil(result.duration_ms))
+    init_ms = started_ms - max(0, math.ceil(result.init_duration_ms))
+    lines = _output_lines(result)
+    span = max(0, ended_ms - started_ms)
+    # Spread from START to END in order, so that the events sort as they were written.
+    stamped = [
+        (started_ms + (span * index) // max(1, len(lines)), level, text)
+        for index, (level, text) in enumerate(lines)
+    ]
+    return _Timeline(init_ms, started_ms, ended_ms, stamped)
+
+
 def invocation_log(
     request: InvocationRequest,
     result: InvocationResult,
@@ -190,91 +220,95 @@ def invocation_log(
     :param cold: Whether it is its environment's first invocation (``INIT_START``, init duration).
     :param ended_ms: When it ended (epoch milliseconds).
     """
-    started_ms = ended_ms - max(0, math.ceil(result.duration_ms))
-    init_ms = started_ms - max(0, math.ceil(result.init_duration_ms))
-    lines = _output_lines(result)
-    span = max(0, ended_ms - started_ms)
-
-    def line_time(index: int) -> int:
-        return started_ms + (span * index) // max(1, len(lines))
-
-    billed = max(1, math.ceil(result.duration_ms))
-    memory_used = max(1, round(result.max_rss_kb / 1024))
-    events: list[tuple[int, str]] = []
+    timeline = _timeline(result, ended_ms)
     if log_format == LOG_FORMAT_JSON:
-        tenant = {"tenantId": request.tenant_id} if request.tenant_id is not None else {}
-        if cold:
-            events.append(
-                (
-                    init_ms,
-                    _json_record(
-                        init_ms,
-                        "platform.initStart",
-                        {
-                            "initializationType": "on-demand",
-                            "phase": "init",
-                            "runtimeVersion": f"{request.runtime.replace('python', 'python:')}.local",
-                            "functionName": request.function_name,
-                            "functionVersion": request.version,
-                        },
-                    ),
-                )
-            )
-        events.append(
-            (
-                started_ms,
-                _json_record(
-                    started_ms,
-                    "platform.start",
-                    {
-                        "requestId": request.request_id,
-                        "functionArn": request.invoked_function_arn,
-                        "version": request.version,
-                        **tenant,
-                    },
-                ),
-            )
-        )
-        for index, (level, text) in enumerate(lines):
-            stamp = line_time(index)
-            record = {"timestamp": iso_time(stamp), "level": level, "requestId": request.request_id, **tenant}
-            events.append((stamp, json.dumps({**record, "message": text}, separators=_COMPACT)))
-        metrics: dict[str, Any] = {
-            "durationMs": round(result.duration_ms, 3),
-            "billedDurationMs": billed,
-            "memorySizeMB": request.memory_size,
-            "maxMemoryUsedMB": memory_used,
-        }
-        if cold:
-            metrics["initDurationMs"] = round(result.init_duration_ms, 3)
-        status = "timeout" if result.timed_out else ("error" if result.function_error else "success")
-        report = {"requestId": request.request_id, "metrics": metrics, "status": status, **tenant}
-        events.append((ended_ms, _json_record(ended_ms, "platform.report", report)))
-        return events
+        return _json_events(request, result, timeline, cold=cold)
+    return _text_events(request, result, timeline, cold=cold)
 
+
+def _billed_ms(result: InvocationResult) -> int:
+    return max(1, math.ceil(result.duration_ms))
+
+
+def _memory_used_mb(result: InvocationResult) -> int:
+    return max(1, round(result.max_rss_kb / 1024))
+
+
+def _runtime_version(request: InvocationRequest) -> str:
+    return f"{request.runtime.replace('python', 'python:')}.local"
+
+
+def _text_events(
+    request: InvocationRequest, result: InvocationResult, timeline: _Timeline, *, cold: bool
+) -> list[tuple[int, str]]:
+    """The ``Text`` format: ``INIT_START`` (cold), ``START``, the output, ``END`` and ``REPORT``."""
+    events: list[tuple[int, str]] = []
     if cold:
-        runtime = request.runtime.replace("python", "python:")
         events.append(
             (
-                init_ms,
-                f"INIT_START Runtime Version: {runtime}.local\t"
+                timeline.init_ms,
+                f"INIT_START Runtime Version: {_runtime_version(request)}\t"
                 f"Runtime Version ARN: arn:aws:lambda:{request.region}::runtime:local",
             )
         )
-    events.append((started_ms, f"START RequestId: {request.request_id} Version: {request.version}"))
-    events += [(line_time(index), text) for index, (_, text) in enumerate(lines)]
-    events.append((ended_ms, f"END RequestId: {request.request_id}"))
+    events.append((timeline.started_ms, f"START RequestId: {request.request_id} Version: {request.version}"))
+    events += [(stamp, text) for stamp, _, text in timeline.lines]
+    events.append((timeline.ended_ms, f"END RequestId: {request.request_id}"))
     report_line = (
         f"REPORT RequestId: {request.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
-        f"Billed Duration: {billed} ms\tMemory Size: {request.memory_size} MB\t"
-        f"Max Memory Used: {memory_used} MB\t"
+        f"Billed Duration: {_billed_ms(result)} ms\tMemory Size: {request.memory_size} MB\t"
+        f"Max Memory Used: {_memory_used_mb(result)} MB\t"
     )
     if cold:
         report_line += f"Init Duration: {result.init_duration_ms:.2f} ms\t"
     if result.timed_out:
         report_line += "Status: timeout\t"
-    events.append((ended_ms, report_line))
+    events.append((timeline.ended_ms, report_line))
     return events
+
+
+def _json_events(
+    request: InvocationRequest, result: InvocationResult, timeline: _Timeline, *, cold: bool
+) -> list[tuple[int, str]]:
+    """The ``JSON`` format: ``platform.initStart`` (cold), ``platform.start``, the output, the report."""
+    tenant = {"tenantId": request.tenant_id} if request.tenant_id is not None else {}
+    events: list[tuple[int, str]] = []
+    if cold:
+        init_start = {
+            "initializationType": "on-demand",
+            "phase": "init",
+            "runtimeVersion": _runtime_version(request),
+            "functionName": request.function_name,
+            "functionVersion": request.version,
+        }
+        events.append((timeline.init_ms, _json_record(timeline.init_ms, "platform.initStart", init_start)))
+    start = {
+        "requestId": request.request_id,
+        "functionArn": request.invoked_function_arn,
+        "version": request.version,
+        **tenant,
+    }
+    events.append((timeline.started_ms, _json_record(timeline.started_ms, "platform.start", start)))
+    for stamp, level, text in timeline.lines:
+        record = {"timestamp": iso_time(stamp), "level": level, "requestId": request.request_id, **tenant}
+        events.append((stamp, json.dumps({**record, "message": text}, separators=_COMPACT)))
+    status = "timeout" if result.timed_out else ("error" if result.function_error else "success")
+    metrics = _json_metrics(request, result, cold=cold)
+    report = {"requestId": request.request_id, "metrics": metrics, "status": status, **tenant}
+    events.append((timeline.ended_ms, _json_record(timeline.ended_ms, "platform.report", report)))
+    return events
+
+
+def _json_metrics(request: InvocationRequest, result: InvocationResult, *, cold: bool) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "durationMs": round(result.duration_ms, 3),
+        "billedDurationMs": _billed_ms(result),
+        "memorySizeMB": request.memory_size,
+        "maxMemoryUsedMB": _memory_used_mb(result),
+    }
+    if cold:
+        metrics["initDurationMs"] = round(result.init_duration_ms, 3)
+    return metrics
 
 
 def _json_record(millis: int, kind: str, record: dict[str, Any]) -> str:
