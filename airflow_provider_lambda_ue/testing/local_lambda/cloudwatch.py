@@ -1,4 +1,4 @@
-"""An invocation's log the way Lambda writes it to CloudWatch Logs (server process; moto only inside).
+"""An invocation's log events laid out the way Lambda writes them to CloudWatch Logs (no moto).
 
 * **Log group**: the function's ``LoggingConfig.LogGroup``, else ``/aws/lambda/<name>``.
 * **Log stream**: one per execution environment, named ``YYYY/MM/DD/[<version>]<32 hex digits>``.
@@ -16,36 +16,25 @@
   (``tenantId`` too for a tenant's invocation).
 
 Events are timestamped from the START time to the END time in order, so they sort as they were
-written. The same lines make the ``LogType=Tail`` answer. ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` in the
-server's environment (or in one function's ``Environment.Variables``, for that function) delays the
-writing, like CloudWatch's ingestion delay.
+written. The same lines make the ``LogType=Tail`` answer. :mod:`.moto_logs` writes them into moto.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import logging
 import math
-import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 
-log = logging.getLogger(__name__)
-
 LOG_FORMAT_TEXT = "Text"
 LOG_FORMAT_JSON = "JSON"
 
-#: ``PutLogEvents`` takes at most 10,000 events per call.
-_PUT_BATCH = 10_000
-#: Environment variable of the server process: seconds between an invocation's end and its log.
-LOGS_DELAY_ENV = "LOCAL_LAMBDA_LOGS_DELAY_SECONDS"
 #: Lambda writes its JSON records without spaces.
 _COMPACT = (",", ":")
 
@@ -53,61 +42,6 @@ _COMPACT = (",", ":")
 def default_log_group(function_name: str) -> str:
     """Lambda's log group for a function without ``LoggingConfig.LogGroup``."""
     return f"/aws/lambda/{function_name}"
-
-
-def logging_config(fn: Any) -> tuple[str, str]:
-    """The function's log group and log format (``Text`` or ``JSON``)."""
-    config = getattr(fn, "logging_config", None) or {}
-    group = str(config.get("LogGroup") or default_log_group(str(fn.function_name)))
-    log_format = LOG_FORMAT_JSON if str(config.get("LogFormat") or "") == LOG_FORMAT_JSON else LOG_FORMAT_TEXT
-    return group, log_format
-
-
-def keep_logging_config() -> None:
-    """
-    Make moto's functions keep ``LoggingConfig`` (moto ignores it) and report it as Lambda does.
-
-    ``CreateFunction`` and ``UpdateFunctionConfiguration`` set it; ``GetFunctionConfiguration``
-    answers it with Lambda's defaults filled in (``LogFormat`` ``Text``, ``LogGroup``
-    ``/aws/lambda/<name>``); the invocation's log goes to that group in that format
-    (this module). Idempotent.
-    """
-    from moto.awslambda.models import LambdaFunction
-
-    if getattr(LambdaFunction, "_local_lambda_logging", False):
-        return
-    original_init = LambdaFunction.__init__
-    original_configuration = LambdaFunction.get_configuration
-    original_update = LambdaFunction.update_configuration
-
-    def set_logging_config(self: Any, config: Any) -> None:
-        self.logging_config = {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
-        self.logs_group_name = logging_config(self)[0]
-
-    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        original_init(self, account_id, spec, *args, **kwargs)
-        set_logging_config(self, spec.get("LoggingConfig"))
-
-    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = original_configuration(self, *args, **kwargs)
-        group, log_format = logging_config(self)
-        config["LoggingConfig"] = {
-            **getattr(self, "logging_config", {}),
-            "LogFormat": log_format,
-            "LogGroup": group,
-        }
-        return config
-
-    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
-        if "LoggingConfig" in config_updates:
-            merged = {**getattr(self, "logging_config", {}), **(config_updates.get("LoggingConfig") or {})}
-            set_logging_config(self, merged)
-        return dict(original_update(self, config_updates))
-
-    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
-    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
-    LambdaFunction._local_lambda_logging = True  # type: ignore[attr-defined]
 
 
 def stream_name(version: str, when: datetime.datetime | None = None) -> str:
@@ -324,49 +258,6 @@ def log_bytes(events: list[tuple[int, str]], *, cold: bool) -> bytes:
         (it belongs to no invocation).
     """
     return "".join(f"{message}\n" for _, message in events[1 if cold else 0 :]).encode("utf-8")
-
-
-def _batches(events: list[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(events), _PUT_BATCH):
-        yield [
-            {"timestamp": stamp, "message": message} for stamp, message in events[start : start + _PUT_BATCH]
-        ]
-
-
-def save(fn: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    """
-    Write the events to moto's CloudWatch Logs (creating the group and stream), now or after the delay.
-
-    Failures are logged, not raised: the invocation's answer does not depend on its log.
-    """
-
-    def write() -> None:
-        try:
-            logs_backend = fn.logs_backend
-            logs_backend.ensure_log_group(group)
-            if stream not in logs_backend.groups[group].streams:
-                logs_backend.create_log_stream(group, stream)
-            for batch in _batches(events):
-                logs_backend.put_log_events(group, stream, batch)
-        except Exception:
-            log.warning("could not store the log of %s", getattr(fn, "function_name", "?"), exc_info=True)
-
-    delay = _delay_seconds(getattr(fn, "environment_vars", None) or {})
-    if delay <= 0:
-        write()
-        return
-    timer = threading.Timer(delay, write)
-    timer.daemon = True
-    timer.start()
-
-
-def _delay_seconds(function_environment: dict[str, str]) -> float:
-    """The function's own ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` variable, else the server's, else 0."""
-    value = function_environment.get(LOGS_DELAY_ENV) or os.environ.get(LOGS_DELAY_ENV) or "0"
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 0.0
 
 
 def now_ms() -> int:

@@ -27,7 +27,8 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
 )
 from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter, DurableRunner
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
-from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
+from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import install_executor
+from airflow_provider_lambda_ue.testing.local_lambda.moto_patches import fix_moto_iam_checks
 
 log = logging.getLogger(__name__)
 
