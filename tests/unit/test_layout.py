@@ -3,7 +3,6 @@ that stays fast (``tests/unit/conftest.py``)."""
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import socket
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.imports import imported_from
 from tests.unit.conftest import SlowTierOnly
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -19,23 +19,6 @@ TESTS = Path(__file__).resolve().parents[1]
 
 def _test_modules() -> list[Path]:
     return sorted(TESTS.rglob("test_*.py"))
-
-
-def _imported_from(source: str, package: str) -> set[str]:
-    """Every module the imports of ``source`` name, as if it lived in ``package`` (relative ones resolved)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            found.add(base)
-            # ``from tests.e2e import test_cli`` imports a module by its attribute name.
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
 
 
 def _module_name(path: Path) -> str:
@@ -49,7 +32,7 @@ def test_no_test_module_imports_another_test_module() -> None:
     offenders = {}
     for path in modules:
         package = _module_name(path).rpartition(".")[0]
-        found = _imported_from(path.read_text(encoding="utf-8"), package) & names
+        found = imported_from(path.read_text(encoding="utf-8"), package) & names
         if found:
             offenders[_module_name(path)] = sorted(found)
     assert offenders == {}
@@ -57,7 +40,7 @@ def test_no_test_module_imports_another_test_module() -> None:
 
 def test_the_import_check_sees_every_spelling_of_a_cross_import() -> None:
     source = "import tests.e2e.test_cli\nfrom tests.wire import test_trigger\nfrom . import test_output\n"
-    imported = _imported_from(source, "tests.unit")
+    imported = imported_from(source, "tests.unit")
     assert {"tests.e2e.test_cli", "tests.wire.test_trigger", "tests.unit.test_output"} <= imported
 
 

@@ -76,11 +76,14 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
     URL_LINE_PREFIX,
     LocalLambdaError,
 )
-from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter, DurableRunner
+from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter
+from airflow_provider_lambda_ue.testing.local_lambda.durable_runner import DurableRunner
 from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
-from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
-from airflow_provider_lambda_ue.testing.local_lambda.server import LocalLambda, local_lambda_server, serve
+from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import install_executor
+from airflow_provider_lambda_ue.testing.local_lambda.moto_patches import fix_moto_iam_checks
+from airflow_provider_lambda_ue.testing.local_lambda.serve import serve
+from airflow_provider_lambda_ue.testing.local_lambda.server import LocalLambda, local_lambda_server
 
 __all__ = [
     "DEFAULT_REGION",

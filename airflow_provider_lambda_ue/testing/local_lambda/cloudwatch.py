@@ -1,4 +1,4 @@
-"""An invocation's log the way Lambda writes it to CloudWatch Logs (server process; moto only inside).
+"""An invocation's log events laid out the way Lambda writes them to CloudWatch Logs (no moto).
 
 * **Log group**: the function's ``LoggingConfig.LogGroup``, else ``/aws/lambda/<name>``.
 * **Log stream**: one per execution environment, named ``YYYY/MM/DD/[<version>]<32 hex digits>``.
@@ -16,36 +16,25 @@
   (``tenantId`` too for a tenant's invocation).
 
 Events are timestamped from the START time to the END time in order, so they sort as they were
-written. The same lines make the ``LogType=Tail`` answer. ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` in the
-server's environment (or in one function's ``Environment.Variables``, for that function) delays the
-writing, like CloudWatch's ingestion delay.
+written. The same lines make the ``LogType=Tail`` answer. :mod:`.moto_logs` writes them into moto.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import logging
 import math
-import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 
-log = logging.getLogger(__name__)
-
 LOG_FORMAT_TEXT = "Text"
 LOG_FORMAT_JSON = "JSON"
 
-#: ``PutLogEvents`` takes at most 10,000 events per call.
-_PUT_BATCH = 10_000
-#: Environment variable of the server process: seconds between an invocation's end and its log.
-LOGS_DELAY_ENV = "LOCAL_LAMBDA_LOGS_DELAY_SECONDS"
 #: Lambda writes its JSON records without spaces.
 _COMPACT = (",", ":")
 
@@ -53,61 +42,6 @@ _COMPACT = (",", ":")
 def default_log_group(function_name: str) -> str:
     """Lambda's log group for a function without ``LoggingConfig.LogGroup``."""
     return f"/aws/lambda/{function_name}"
-
-
-def logging_config(fn: Any) -> tuple[str, str]:
-    """The function's log group and log format (``Text`` or ``JSON``)."""
-    config = getattr(fn, "logging_config", None) or {}
-    group = str(config.get("LogGroup") or default_log_group(str(fn.function_name)))
-    log_format = LOG_FORMAT_JSON if str(config.get("LogFormat") or "") == LOG_FORMAT_JSON else LOG_FORMAT_TEXT
-    return group, log_format
-
-
-def keep_logging_config() -> None:
-    """
-    Make moto's functions keep ``LoggingConfig`` (moto ignores it) and report it as Lambda does.
-
-    ``CreateFunction`` and ``UpdateFunctionConfiguration`` set it; ``GetFunctionConfiguration``
-    answers it with Lambda's defaults filled in (``LogFormat`` ``Text``, ``LogGroup``
-    ``/aws/lambda/<name>``); the invocation's log goes to that group in that format
-    (this module). Idempotent.
-    """
-    from moto.awslambda.models import LambdaFunction
-
-    if getattr(LambdaFunction, "_local_lambda_logging", False):
-        return
-    original_init = LambdaFunction.__init__
-    original_configuration = LambdaFunction.get_configuration
-    original_update = LambdaFunction.update_configuration
-
-    def set_logging_config(self: Any, config: Any) -> None:
-        self.logging_config = {str(k): v for k, v in config.items()} if isinstance(config, dict) else {}
-        self.logs_group_name = logging_config(self)[0]
-
-    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        original_init(self, account_id, spec, *args, **kwargs)
-        set_logging_config(self, spec.get("LoggingConfig"))
-
-    def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = original_configuration(self, *args, **kwargs)
-        group, log_format = logging_config(self)
-        config["LoggingConfig"] = {
-            **getattr(self, "logging_config", {}),
-            "LogFormat": log_format,
-            "LogGroup": group,
-        }
-        return config
-
-    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
-        if "LoggingConfig" in config_updates:
-            merged = {**getattr(self, "logging_config", {}), **(config_updates.get("LoggingConfig") or {})}
-            set_logging_config(self, merged)
-        return dict(original_update(self, config_updates))
-
-    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
-    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
-    LambdaFunction._local_lambda_logging = True  # type: ignore[attr-defined]
 
 
 def stream_name(version: str, when: datetime.datetime | None = None) -> str:
@@ -173,6 +107,36 @@ def _output_lines(result: InvocationResult) -> list[tuple[str, str]]:
     return lines
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """
+    When an invocation's events happened, in epoch milliseconds.
+
+    :param init_ms: Its environment's init phase started (cold starts only log it).
+    :param started_ms: START.
+    :param ended_ms: END and REPORT.
+    :param lines: The output lines as ``(time, level, text)``.
+    """
+
+    init_ms: int
+    started_ms: int
+    ended_ms: int
+    lines: list[tuple[int, str, str]]
+
+
+def _timeline(result: InvocationResult, ended_ms: int) -> _Timeline:
+    started_ms = ended_ms - max(0, math.ceil(result.duration_ms))
+    init_ms = started_ms - max(0, math.ceil(result.init_duration_ms))
+    lines = _output_lines(result)
+    span = max(0, ended_ms - started_ms)
+    # Spread from START to END in order, so that the events sort as they were written.
+    stamped = [
+        (started_ms + (span * index) // max(1, len(lines)), level, text)
+        for index, (level, text) in enumerate(lines)
+    ]
+    return _Timeline(init_ms, started_ms, ended_ms, stamped)
+
+
 def invocation_log(
     request: InvocationRequest,
     result: InvocationResult,
@@ -190,91 +154,95 @@ def invocation_log(
     :param cold: Whether it is its environment's first invocation (``INIT_START``, init duration).
     :param ended_ms: When it ended (epoch milliseconds).
     """
-    started_ms = ended_ms - max(0, math.ceil(result.duration_ms))
-    init_ms = started_ms - max(0, math.ceil(result.init_duration_ms))
-    lines = _output_lines(result)
-    span = max(0, ended_ms - started_ms)
-
-    def line_time(index: int) -> int:
-        return started_ms + (span * index) // max(1, len(lines))
-
-    billed = max(1, math.ceil(result.duration_ms))
-    memory_used = max(1, round(result.max_rss_kb / 1024))
-    events: list[tuple[int, str]] = []
+    timeline = _timeline(result, ended_ms)
     if log_format == LOG_FORMAT_JSON:
-        tenant = {"tenantId": request.tenant_id} if request.tenant_id is not None else {}
-        if cold:
-            events.append(
-                (
-                    init_ms,
-                    _json_record(
-                        init_ms,
-                        "platform.initStart",
-                        {
-                            "initializationType": "on-demand",
-                            "phase": "init",
-                            "runtimeVersion": f"{request.runtime.replace('python', 'python:')}.local",
-                            "functionName": request.function_name,
-                            "functionVersion": request.version,
-                        },
-                    ),
-                )
-            )
-        events.append(
-            (
-                started_ms,
-                _json_record(
-                    started_ms,
-                    "platform.start",
-                    {
-                        "requestId": request.request_id,
-                        "functionArn": request.invoked_function_arn,
-                        "version": request.version,
-                        **tenant,
-                    },
-                ),
-            )
-        )
-        for index, (level, text) in enumerate(lines):
-            stamp = line_time(index)
-            record = {"timestamp": iso_time(stamp), "level": level, "requestId": request.request_id, **tenant}
-            events.append((stamp, json.dumps({**record, "message": text}, separators=_COMPACT)))
-        metrics: dict[str, Any] = {
-            "durationMs": round(result.duration_ms, 3),
-            "billedDurationMs": billed,
-            "memorySizeMB": request.memory_size,
-            "maxMemoryUsedMB": memory_used,
-        }
-        if cold:
-            metrics["initDurationMs"] = round(result.init_duration_ms, 3)
-        status = "timeout" if result.timed_out else ("error" if result.function_error else "success")
-        report = {"requestId": request.request_id, "metrics": metrics, "status": status, **tenant}
-        events.append((ended_ms, _json_record(ended_ms, "platform.report", report)))
-        return events
+        return _json_events(request, result, timeline, cold=cold)
+    return _text_events(request, result, timeline, cold=cold)
 
+
+def _billed_ms(result: InvocationResult) -> int:
+    return max(1, math.ceil(result.duration_ms))
+
+
+def _memory_used_mb(result: InvocationResult) -> int:
+    return max(1, round(result.max_rss_kb / 1024))
+
+
+def _runtime_version(request: InvocationRequest) -> str:
+    return f"{request.runtime.replace('python', 'python:')}.local"
+
+
+def _text_events(
+    request: InvocationRequest, result: InvocationResult, timeline: _Timeline, *, cold: bool
+) -> list[tuple[int, str]]:
+    """The ``Text`` format: ``INIT_START`` (cold), ``START``, the output, ``END`` and ``REPORT``."""
+    events: list[tuple[int, str]] = []
     if cold:
-        runtime = request.runtime.replace("python", "python:")
         events.append(
             (
-                init_ms,
-                f"INIT_START Runtime Version: {runtime}.local\t"
+                timeline.init_ms,
+                f"INIT_START Runtime Version: {_runtime_version(request)}\t"
                 f"Runtime Version ARN: arn:aws:lambda:{request.region}::runtime:local",
             )
         )
-    events.append((started_ms, f"START RequestId: {request.request_id} Version: {request.version}"))
-    events += [(line_time(index), text) for index, (_, text) in enumerate(lines)]
-    events.append((ended_ms, f"END RequestId: {request.request_id}"))
+    events.append((timeline.started_ms, f"START RequestId: {request.request_id} Version: {request.version}"))
+    events += [(stamp, text) for stamp, _, text in timeline.lines]
+    events.append((timeline.ended_ms, f"END RequestId: {request.request_id}"))
     report_line = (
         f"REPORT RequestId: {request.request_id}\tDuration: {result.duration_ms:.2f} ms\t"
-        f"Billed Duration: {billed} ms\tMemory Size: {request.memory_size} MB\t"
-        f"Max Memory Used: {memory_used} MB\t"
+        f"Billed Duration: {_billed_ms(result)} ms\tMemory Size: {request.memory_size} MB\t"
+        f"Max Memory Used: {_memory_used_mb(result)} MB\t"
     )
     if cold:
         report_line += f"Init Duration: {result.init_duration_ms:.2f} ms\t"
     if result.timed_out:
         report_line += "Status: timeout\t"
-    events.append((ended_ms, report_line))
+    events.append((timeline.ended_ms, report_line))
     return events
+
+
+def _json_events(
+    request: InvocationRequest, result: InvocationResult, timeline: _Timeline, *, cold: bool
+) -> list[tuple[int, str]]:
+    """The ``JSON`` format: ``platform.initStart`` (cold), ``platform.start``, the output, the report."""
+    tenant = {"tenantId": request.tenant_id} if request.tenant_id is not None else {}
+    events: list[tuple[int, str]] = []
+    if cold:
+        init_start = {
+            "initializationType": "on-demand",
+            "phase": "init",
+            "runtimeVersion": _runtime_version(request),
+            "functionName": request.function_name,
+            "functionVersion": request.version,
+        }
+        events.append((timeline.init_ms, _json_record(timeline.init_ms, "platform.initStart", init_start)))
+    start = {
+        "requestId": request.request_id,
+        "functionArn": request.invoked_function_arn,
+        "version": request.version,
+        **tenant,
+    }
+    events.append((timeline.started_ms, _json_record(timeline.started_ms, "platform.start", start)))
+    for stamp, level, text in timeline.lines:
+        record = {"timestamp": iso_time(stamp), "level": level, "requestId": request.request_id, **tenant}
+        events.append((stamp, json.dumps({**record, "message": text}, separators=_COMPACT)))
+    status = "timeout" if result.timed_out else ("error" if result.function_error else "success")
+    metrics = _json_metrics(request, result, cold=cold)
+    report = {"requestId": request.request_id, "metrics": metrics, "status": status, **tenant}
+    events.append((timeline.ended_ms, _json_record(timeline.ended_ms, "platform.report", report)))
+    return events
+
+
+def _json_metrics(request: InvocationRequest, result: InvocationResult, *, cold: bool) -> dict[str, Any]:
+    metrics: dict[str, Any] = {
+        "durationMs": round(result.duration_ms, 3),
+        "billedDurationMs": _billed_ms(result),
+        "memorySizeMB": request.memory_size,
+        "maxMemoryUsedMB": _memory_used_mb(result),
+    }
+    if cold:
+        metrics["initDurationMs"] = round(result.init_duration_ms, 3)
+    return metrics
 
 
 def _json_record(millis: int, kind: str, record: dict[str, Any]) -> str:
@@ -290,49 +258,6 @@ def log_bytes(events: list[tuple[int, str]], *, cold: bool) -> bytes:
         (it belongs to no invocation).
     """
     return "".join(f"{message}\n" for _, message in events[1 if cold else 0 :]).encode("utf-8")
-
-
-def _batches(events: list[tuple[int, str]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(events), _PUT_BATCH):
-        yield [
-            {"timestamp": stamp, "message": message} for stamp, message in events[start : start + _PUT_BATCH]
-        ]
-
-
-def save(fn: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    """
-    Write the events to moto's CloudWatch Logs (creating the group and stream), now or after the delay.
-
-    Failures are logged, not raised: the invocation's answer does not depend on its log.
-    """
-
-    def write() -> None:
-        try:
-            logs_backend = fn.logs_backend
-            logs_backend.ensure_log_group(group)
-            if stream not in logs_backend.groups[group].streams:
-                logs_backend.create_log_stream(group, stream)
-            for batch in _batches(events):
-                logs_backend.put_log_events(group, stream, batch)
-        except Exception:
-            log.warning("could not store the log of %s", getattr(fn, "function_name", "?"), exc_info=True)
-
-    delay = _delay_seconds(getattr(fn, "environment_vars", None) or {})
-    if delay <= 0:
-        write()
-        return
-    timer = threading.Timer(delay, write)
-    timer.daemon = True
-    timer.start()
-
-
-def _delay_seconds(function_environment: dict[str, str]) -> float:
-    """The function's own ``LOCAL_LAMBDA_LOGS_DELAY_SECONDS`` variable, else the server's, else 0."""
-    value = function_environment.get(LOGS_DELAY_ENV) or os.environ.get(LOGS_DELAY_ENV) or "0"
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 0.0
 
 
 def now_ms() -> int:

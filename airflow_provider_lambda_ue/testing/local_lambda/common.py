@@ -1,4 +1,4 @@
-"""Constants and the error of the local Lambda endpoint."""
+"""Constants and the errors of the local Lambda endpoint."""
 
 from __future__ import annotations
 
@@ -64,3 +64,22 @@ _RESERVED_ENV_KEYS = frozenset(
 
 class LocalLambdaError(RuntimeError):
     """The local Lambda endpoint could not be started, stopped or configured."""
+
+
+class LambdaApiError(Exception):
+    """
+    An error answer of the Lambda API, raised by the endpoint's code outside the moto modules.
+
+    The moto backend answers it as moto's ``LambdaClientError`` (:mod:`.moto_backend`), so only the
+    ``moto_*`` modules import moto.
+
+    :param code: The error code botocore reads (``InvalidParameterValueException``, ...).
+    :param message: The error message.
+    :param status: The HTTP status of the answer.
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status

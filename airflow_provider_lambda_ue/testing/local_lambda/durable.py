@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from airflow_provider_lambda_ue.testing.local_lambda.common import LambdaApiError
 from airflow_provider_lambda_ue.testing.local_lambda.durable_runner import (
     DURABLE_API_PREFIX,
     DurableRunner,
@@ -215,14 +216,6 @@ def _same_payload(stored: str | None, event: str) -> bool:
         return (stored or "") == (event or "")
 
 
-def _client_error(code: str, message: str, status: int) -> Exception:
-    from moto.awslambda.exceptions import LambdaClientError
-
-    error = LambdaClientError(code, message)
-    error.code = status
-    return error
-
-
 def _find_or_start(
     runner: DurableRunner,
     *,
@@ -237,7 +230,7 @@ def _find_or_start(
     with runner.start_lock:
         for existing in runner.find_executions(function_name, execution_name):
             if not _same_payload(existing.get("InputPayload"), event):
-                raise _client_error(
+                raise LambdaApiError(
                     "DurableExecutionAlreadyStartedException",
                     f"A durable execution named {execution_name} already exists for function "
                     f"{function_name} with a different payload: {existing['DurableExecutionArn']}",
@@ -298,7 +291,7 @@ def invoke_durable(
     :return: The response body: empty for ``Event``, the result or the error object otherwise.
     """
     if execution_name is not None and not EXECUTION_NAME_PATTERN.fullmatch(execution_name):
-        raise _client_error(
+        raise LambdaApiError(
             "InvalidParameterValueException",
             "DurableExecutionName must be 1 to 64 characters of letters, digits, '-' and '_'",
             400,
@@ -314,7 +307,7 @@ def invoke_durable(
             durable_config=durable_config,
         )
     except DurableRunnerError as exc:
-        raise _client_error("ServiceException", f"the local durable runner failed: {exc}", 500) from exc
+        raise LambdaApiError("ServiceException", f"the local durable runner failed: {exc}", 500) from exc
     response_headers["X-Amz-Durable-Execution-Arn"] = arn
     response_headers["X-Amz-Executed-Version"] = qualifier if qualifier and qualifier.isdigit() else "$LATEST"
     if invocation_type == "Event":
@@ -323,26 +316,36 @@ def invoke_durable(
     limit = min(
         SYNC_INVOKE_LIMIT_SECONDS, float(durable_config.get("ExecutionTimeout") or SYNC_INVOKE_LIMIT_SECONDS)
     )
-    execution = _wait_closed(runner, arn, limit + 1.0)
-    if execution is not None and execution.get("Status") == "SUCCEEDED":
-        payload = str(execution.get("Result") or "null").encode("utf-8")
-    else:
-        error: dict[str, Any]
-        if execution is None:
-            error = {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"The synchronous invocation ended after {limit:.0f} seconds; the "
-                "durable execution goes on",
-            }
-        else:
-            failure = execution.get("Error") or {}
-            error = {
-                "errorType": failure.get("ErrorType") or execution.get("Status"),
-                "errorMessage": failure.get("ErrorMessage") or f"Execution {execution.get('Status')}",
-            }
-            if failure.get("StackTrace"):
-                error["stackTrace"] = failure["StackTrace"]
+    payload, failed = _sync_answer(_wait_closed(runner, arn, limit + 1.0), limit)
+    if failed:
         response_headers["X-Amz-Function-Error"] = "Unhandled"
-        payload = json.dumps(error).encode("utf-8")
     response_headers["Content-Length"] = str(len(payload))
     return payload
+
+
+def _sync_answer(execution: dict[str, Any] | None, limit: float) -> tuple[bytes, bool]:
+    """
+    What a synchronous ``Invoke`` answers once the execution closed, or ``limit`` seconds passed.
+
+    :param execution: The closed execution, None when the wait ran out.
+    :param limit: The seconds waited at most.
+    :return: The payload (the result, or Lambda's error object) and whether it is an error.
+    """
+    if execution is not None and execution.get("Status") == "SUCCEEDED":
+        return str(execution.get("Result") or "null").encode("utf-8"), False
+    error: dict[str, Any]
+    if execution is None:
+        error = {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"The synchronous invocation ended after {limit:.0f} seconds; the "
+            "durable execution goes on",
+        }
+    else:
+        failure = execution.get("Error") or {}
+        error = {
+            "errorType": failure.get("ErrorType") or execution.get("Status"),
+            "errorMessage": failure.get("ErrorMessage") or f"Execution {execution.get('Status')}",
+        }
+        if failure.get("StackTrace"):
+            error["stackTrace"] = failure["StackTrace"]
+    return json.dumps(error).encode("utf-8"), True

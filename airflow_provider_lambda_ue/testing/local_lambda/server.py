@@ -1,4 +1,4 @@
-"""The local Lambda endpoint's server process (``serve``) and its Python API (:class:`LocalLambda`)."""
+"""The endpoint from Python: :class:`LocalLambda` starts and stops its server process (:mod:`.serve`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import FrameType
 from typing import IO, ClassVar
 
 from airflow_provider_lambda_ue.testing.local_lambda.client import LocalLambdaClient
@@ -25,135 +23,8 @@ from airflow_provider_lambda_ue.testing.local_lambda.common import (
     URL_LINE_PREFIX,
     LocalLambdaError,
 )
-from airflow_provider_lambda_ue.testing.local_lambda.durable import DurableRouter, DurableRunner
-from airflow_provider_lambda_ue.testing.local_lambda.executor import HandlerExecutor
-from airflow_provider_lambda_ue.testing.local_lambda.moto_backend import fix_moto_iam_checks, install_executor
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------------------------------
-# The server process.
-# --------------------------------------------------------------------------------------------------
-
-
-class _MotoServer:
-    """
-    moto's server (what ``moto.server.ThreadedMotoServer`` runs) behind :class:`DurableRouter`.
-
-    :param host: Address to listen on.
-    :param port: TCP port; 0 picks a free one.
-    :param durable_runner: Where the durable-execution API goes.
-    """
-
-    def __init__(self, host: str, port: int, durable_runner: DurableRunner) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        app = DurableRouter(DomainDispatcherApplication(create_backend_app), durable_runner)
-        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
-
-    def start(self) -> None:
-        """Start serving in a background thread."""
-        self._thread.start()
-
-    def get_host_and_port(self) -> tuple[str, int]:
-        """The bound address."""
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def stop(self) -> None:
-        """Stop serving and wait for the serving thread."""
-        self._server.shutdown()
-        self._thread.join()
-
-
-def serve(
-    port: int = 0,
-    *,
-    host: str = "127.0.0.1",
-    region: str = DEFAULT_REGION,
-    functions: str | os.PathLike[str] | None = None,
-    exit_on_stdin_eof: bool = False,
-    verbose: bool = False,
-    stdout: IO[str] | None = None,
-) -> int:
-    """
-    Run the local Lambda endpoint in this process until SIGTERM/SIGINT (the ``serve`` command).
-
-    Prints ``LOCAL_LAMBDA_URL=http://HOST:PORT`` on stdout once ready (after the functions of
-    ``functions`` exist) and then sends further stdout output to stderr. On shutdown the server
-    stops listening, running handlers are killed and the temporary directory is removed.
-
-    :param port: TCP port; 0 picks a free one.
-    :param host: Address to listen on; keep the loopback default.
-    :param region: Region of the functions created from ``functions``.
-    :param functions: Optional directory whose ``*.py`` files become functions.
-    :param exit_on_stdin_eof: Also shut down when stdin reaches end of file (the parent died).
-    :param verbose: Log every request (werkzeug's access log) to stderr.
-    :param stdout: Where the URL line goes (``sys.stdout`` by default).
-    :return: The process exit code.
-    """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    if not verbose:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    work_dir = tempfile.mkdtemp(prefix="local-lambda-")
-    executor = HandlerExecutor(work_dir)
-    # Started by the first durable request only: endpoints without durable functions never start it.
-    durable_runner = DurableRunner(region, lambda: executor.endpoint_url)
-    install_executor(executor, durable_runner)
-    fix_moto_iam_checks()
-    server = _MotoServer(host, port, durable_runner)
-    server.start()
-    try:
-        bound_host, bound_port = server.get_host_and_port()
-        url = f"http://{bound_host}:{bound_port}"
-        executor.endpoint_url = url
-        if functions is not None:
-            LocalLambdaClient(url, region).create_functions_from_folder(functions)
-        out = stdout or sys.stdout
-        out.write(f"{URL_LINE_PREFIX}{url}\n")
-        out.flush()
-        if stdout is None:
-            # Only the URL line goes to stdout: a parent may stop reading it now.
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-        if exit_on_stdin_eof:
-
-            def watch_stdin() -> None:
-                with contextlib.suppress(OSError, ValueError):
-                    while os.read(sys.stdin.fileno(), 65536):
-                        pass
-                stop.set()
-
-            threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
-        while not stop.wait(0.5):
-            pass
-    finally:
-        server.stop()
-        durable_runner.shutdown()
-        executor.shutdown()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
-
-
-# --------------------------------------------------------------------------------------------------
-# The Python API: the server as a subprocess.
-# --------------------------------------------------------------------------------------------------
 
 
 def _port_open(host: str, port: int) -> bool:
