@@ -285,7 +285,7 @@ def cli_table(parser: argparse.ArgumentParser) -> str:
             if action.help == argparse.SUPPRESS or not action.option_strings:
                 continue
             names = ", ".join(_code(option) for option in action.option_strings)
-            value = "" if action.nargs == 0 else _code(action.metavar or action.dest.upper())
+            value = "" if action.nargs == 0 else _code(action.metavar or action.dest)
             default = action.default
             shown = "" if default in (None, False, argparse.SUPPRESS) or action.nargs == 0 else _code(default)
             rows.append([names, value, shown, group.title or "", action.help or ""])
