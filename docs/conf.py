@@ -29,5 +29,7 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
 html_theme = "alabaster"
+# Wide enough for the generated tables.
+html_theme_options = {"page_width": "1280px", "sidebar_width": "230px"}
 html_title = f"airflow-provider-lambda-ue {release}"
 html_static_path: list[str] = []

@@ -227,23 +227,24 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def fields_table(specs: Sequence[Any]) -> str:
-    """The fields reference: every field, its default, its names elsewhere."""
+    """The fields reference: every field, its default, its names elsewhere, what it does."""
     rows = []
     for spec in specs:
+        elsewhere = [
+            f"Invoke {_code(spec.api)}" if spec.api else "",
+            ("document " + ", ".join(_code(key) for key in spec.document)) if spec.document else "",
+            f"option {_code(spec.option)}" if spec.option else "",
+        ]
         rows.append(
             [
-                _code(spec.name),
+                _code(spec.name) + (" (templated)" if spec.templated else ""),
                 _default(spec.default),
                 spec.seed or "(beyond the seed)",
-                "yes" if spec.templated else "",
-                _code(spec.api) if spec.api else "",
-                ", ".join(_code(key) for key in spec.document),
-                _code(spec.option) if spec.option else "",
+                "; ".join(part for part in elsewhere if part),
                 _rst_to_md(spec.summary),
             ]
         )
-    header = ["parameter", "default", "seed field", "templated", "Invoke", "document", "option", ""]
-    return _table(header, rows)
+    return _table(["parameter", "default", "seed field", "also", "what it does"], rows)
 
 
 def seed_fields_table(specs: Sequence[Any]) -> str:

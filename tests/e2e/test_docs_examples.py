@@ -56,6 +56,7 @@ from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.fake_servers import subprocess_environment
 from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
 from tests.support.proxies import ProxyFactory, ProxyInfo
+from tests.support.servers import free_port, process_group
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -899,14 +900,6 @@ def test_layout_names_existing_paths() -> None:
     assert named >= 15
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_live_demo() -> None:
     """
     ``bash scripts/demo.sh --live`` as written (only the port substituted, so CI needs no free 8080).
@@ -922,17 +915,8 @@ def test_live_demo() -> None:
     )
     assert command == ["bash", "scripts/demo.sh", "--live"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "LAMBDA_UE_"))}
-    process = subprocess.Popen(
-        [*command, "--port", str(_free_port())],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     lines: list[str] = []
-    try:
+    with process_group([*command, "--port", str(free_port())], REPO, env) as process:
         assert process.stdout is not None
         url = None
         states: dict[str, str] = {}
@@ -957,10 +941,8 @@ def test_live_demo() -> None:
         rest, _ = process.communicate(timeout=120)
         assert process.returncode == 0, output + rest
         assert "stopping Airflow and the local endpoint" in rest
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    # Nothing of the process group is left: api-server, scheduler, workers, the endpoint.
-    leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], check=False, capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", leftovers.stdout
+        # Nothing of the process group is left: api-server, scheduler, workers, the endpoint.
+        leftovers = subprocess.run(
+            ["pgrep", "-g", str(process.pid)], check=False, capture_output=True, text=True
+        )
+        assert leftovers.stdout.strip() == "", leftovers.stdout

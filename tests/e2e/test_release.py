@@ -19,8 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import airflow_provider_lambda_ue
+from tests.support.servers import free_port, process_group
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -44,12 +43,6 @@ PORT = "4566"
 def _uv() -> str:
     uv = Path(sys.executable).with_name("uv")
     return str(uv) if uv.exists() else shutil.which("uv") or "uv"
-
-
-def _free_port() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return str(probe.getsockname()[1])
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
@@ -151,7 +144,7 @@ def test_getting_started_from_the_built_wheel(dist: Path, tmp_path: Path) -> Non
     tools = tmp_path / "tools"
     tools.mkdir()
     (tools / "uv").symlink_to(_uv())
-    port = _free_port()
+    port = str(free_port())
     page = PAGE.read_text(encoding="utf-8")
     assert PORT in page and f'pip install "{DISTRIBUTION}[' in page
     env = {
@@ -167,23 +160,10 @@ def test_getting_started_from_the_built_wheel(dist: Path, tmp_path: Path) -> Non
         for name, value in os.environ.items()
         if name.startswith(("UV_", "PIP_", "SSL_CERT_")) or name in ("REQUESTS_CA_BUNDLE", "TMPDIR")
     )
-    process = subprocess.Popen(
-        ["bash", "-c", _script(page, wheel, port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
+    # The endpoint the page starts in the background is stopped by its own `kill %1`, and by
+    # process_group when the script ends early.
+    with process_group(["bash", "-c", _script(page, wheel, port)], work, env) as process:
         output, _ = process.communicate(timeout=840)
-    finally:
-        # The endpoint the page starts in the background: its own `kill %1` stops it, unless the
-        # script stopped earlier.
-        with_group = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, check=False)
-        if with_group.stdout.strip():
-            os.killpg(process.pid, signal.SIGKILL)
     outputs = {
         int(path.stem): path.read_text(encoding="utf-8") + (work / "out" / f"{path.stem}.err").read_text()
         for path in (work / "out").glob("*.out")
