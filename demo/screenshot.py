@@ -3,8 +3,8 @@
 Run by ``bash scripts/screenshot.sh`` (``--output-dir DIR``, ``--size 1280,800``, ``--chromium PATH``).
 Starts the local Lambda endpoint and a live Airflow on 127.0.0.1 (as ``demo.sh --live`` does), runs
 ``example_lambda_sync_tail`` once, checks through the REST API that the task's two links are the
-console URLs, and photographs the task instance's pages (its Details tab, which lists the links;
-its log; its XCom) with headless Chromium (Debian's ``chromium``: ``apt-get install -y chromium``).
+console URLs, and photographs the task instance's pages (its Details tab, which lists the links,
+and its log) with headless Chromium (Debian's ``chromium``: ``apt-get install -y chromium``).
 Everything it starts is stopped before it returns.
 """
 
@@ -46,8 +46,7 @@ CHROMIUM_FLAGS = (
 #: docs/<file> -> the task instance page it shows (the tab after ``tasks/<task>``).
 PICTURES = {
     "task-links.png": "/details",  # the Details tab lists the extra links
-    "task-log.png": "",  # the log: the decoded log tail, Lambda's answer, the status
-    "task-xcom.png": "/xcom",  # the output document as XCom return_value
+    "task-log.png": "",  # the log: the decoded log tail, Lambda's answer
 }
 #: Virtual milliseconds Chromium lets the page run (log in, load the React UI, fetch the links).
 RENDER_BUDGET_MS = 30_000

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate the docs' pictures (docs/task-*.png): a task instance of a live Airflow, its extra links,
-# log and XCom, taken with headless Chromium (Debian's chromium: apt-get install -y chromium).
+# Regenerate the docs' pictures (docs/task-*.png): a task instance of a live Airflow, its extra links
+# and its log, taken with headless Chromium (Debian's chromium: apt-get install -y chromium).
 # Arguments go to demo/screenshot.py (--output-dir DIR, --size 1280,800, --chromium PATH).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
