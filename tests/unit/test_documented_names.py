@@ -31,6 +31,10 @@ CONFIG = re.compile(r"`\[(\w+)\] (\w+)`")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*(?![\w-])")
 EXTRA_ROLE = re.compile(r"\{extra\}`([\w.]+)`")
 EXTRA_OBJECT = re.compile(r'"extra": \{([^{}]*)\}')
+#: ```{literalinclude} PATH with its :start-after: and :end-before: markers: the code a page shows.
+INCLUDE = re.compile(
+    r'^```\{literalinclude\} (\S+)\n(?:.*\n)*?:start-after: "(.+)"\n:end-before: "(.+)"\n', re.M
+)
 JSON_KEY = re.compile(r'"(\w+)":')
 
 
@@ -53,13 +57,26 @@ def names_in(text: str) -> set[str]:
     return found
 
 
+def included(page: Path) -> dict[str, str]:
+    """The code a page includes from files (literalinclude, between its markers), by file."""
+    shown = {}
+    for path, start, end in INCLUDE.findall(page.read_text(encoding="utf-8")):
+        text = (page.parent / path).read_text(encoding="utf-8")
+        assert start in text and end in text, f"{page.name}: {path} has no {start!r} ... {end!r}"
+        shown[path] = text.split(start, 1)[1].split(end, 1)[0]
+    return shown
+
+
 def documented() -> dict[str, list[str]]:
-    """Name -> where the docs give it (page:line, or the generated tables)."""
+    """Name -> where the docs give it (page:line, an included file, or the generated tables)."""
     where: dict[str, list[str]] = {}
     for page in PAGES:
         for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
             for name in names_in(line):
                 where.setdefault(name, []).append(f"{page.relative_to(REPO)}:{number}")
+        for path, code in included(page).items():
+            for name in names_in(code):
+                where.setdefault(name, []).append(f"{page.relative_to(REPO)} (includes {path})")
     for name in names_in(generated_text()):
         where.setdefault(name, []).append("docs' generated tables")
     return where
@@ -159,6 +176,14 @@ def test_each_proof_spells_the_names_it_claims() -> None:
     assert found, "no test is marked proves"
     wrong = [(p.test, name) for p in found for name in p.names if not spelled(name, p.source)]
     assert not wrong, f"marked tests whose source never sets the name they claim: {wrong}"
+
+
+def test_included_code_is_read_between_its_markers() -> None:
+    operator_page = REPO / "docs" / "operator.md"
+    shown = included(operator_page)
+    assert "../example_dags/example_lambda_sync_tail.py" in shown
+    assert "LAMBDA_UE_ENDPOINT_URL" in shown["../example_dags/example_lambda_sync_tail.py"]
+    assert all("[START" not in code and "from airflow" not in code for code in shown.values())
 
 
 def test_the_extraction_finds_each_kind_of_name() -> None:
