@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+#: The version, written only here (pyproject.toml reads it); SemVer over the public names in the docs.
+__version__ = "1.0.0"
 
 DISTRIBUTION_NAME = "airflow-provider-lambda-ue"
 
@@ -43,7 +44,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "AWS Lambda (ue-aws-lambda)",
-                "python-modules": ["airflow_provider_lambda_ue.triggers.lambda_invoke"],
+                "python-modules": [
+                    "airflow_provider_lambda_ue.triggers.lambda_invoke",
+                    "airflow_provider_lambda_ue.triggers.durable_execution",
+                ],
             }
         ],
         # The operator's links (the UI's buttons on a task instance), registered as Airflow expects.

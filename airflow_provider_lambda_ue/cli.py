@@ -149,7 +149,7 @@ def _add_option(group: Any, field: Field, option: str) -> None:
     group.add_argument(
         option,
         dest=field.name,
-        metavar=option[2:].upper().replace("-", "_"),
+        metavar="CONN_ID" if field.kind == CONNECTION else option[2:].upper().replace("-", "_"),
         default=default,
         help=shown,
     )

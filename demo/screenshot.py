@@ -1,11 +1,11 @@
-"""Regenerate ``docs/task-links.png``: the task instance page of a live Airflow showing the operator's links.
+"""Regenerate the docs' pictures of a task instance in a live Airflow (:data:`PICTURES`).
 
-Run by ``bash scripts/screenshot.sh`` (``--output PATH``, ``--size 1280,800``, ``--chromium PATH``).
+Run by ``bash scripts/screenshot.sh`` (``--output-dir DIR``, ``--size 1280,800``, ``--chromium PATH``).
 Starts the local Lambda endpoint and a live Airflow on 127.0.0.1 (as ``demo.sh --live`` does), runs
 ``example_lambda_sync_tail`` once, checks through the REST API that the task's two links are the
-console URLs, and photographs the task instance page (its Details tab, which lists the links)
-with headless Chromium (Debian's ``chromium``: ``apt-get install -y chromium``). Everything it
-starts is stopped before it returns.
+console URLs, and photographs the task instance's pages (its Details tab, which lists the links,
+and its log) with headless Chromium (Debian's ``chromium``: ``apt-get install -y chromium``).
+Everything it starts is stopped before it returns.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--hide-scrollbars",
 )
+#: docs/<file> -> the task instance page it shows (the tab after ``tasks/<task>``).
+PICTURES = {
+    "task-links.png": "/details",  # the Details tab lists the extra links
+    "task-log.png": "",  # the log: the decoded log tail, Lambda's answer
+}
 #: Virtual milliseconds Chromium lets the page run (log in, load the React UI, fetch the links).
 RENDER_BUDGET_MS = 30_000
 
@@ -88,7 +93,7 @@ def screenshot(chromium: str, url: str, output: Path, size: tuple[int, int]) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start everything, run the DAG, take the screenshot, stop everything; return the exit code."""
     parser = argparse.ArgumentParser(prog="screenshot.sh", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=REPO / "docs" / "task-links.png")
+    parser.add_argument("--output-dir", type=Path, default=REPO / "docs", help="where the pictures go")
     parser.add_argument("--size", default="1280,800", help="width,height in pixels")
     parser.add_argument("--chromium", help="the Chromium program (default: chromium on PATH)")
     args = parser.parse_args(argv)
@@ -120,12 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not all(url and url.startswith("https://console.aws.amazon.com/") for url in links.values()):
                 _say("the task's links are not console URLs")
                 return 1
-            # The task instance's Details tab: where the UI lists the extra links.
             run = urllib.parse.quote(run_id, safe="")
-            page = f"{airflow.url}/dags/{DAG_ID}/runs/{run}/tasks/{TASK_ID}/details"
-            _say(f"photographing {page}")
-            screenshot(chromium, page, args.output, (width, height))
-    _say(f"wrote {args.output} ({args.output.stat().st_size} bytes)")
+            for name, tab in PICTURES.items():
+                page = f"{airflow.url}/dags/{DAG_ID}/runs/{run}/tasks/{TASK_ID}{tab}"
+                output = args.output_dir / name
+                _say(f"photographing {page}")
+                screenshot(chromium, page, output, (width, height))
+                _say(f"wrote {output} ({output.stat().st_size} bytes)")
     return 0
 
 

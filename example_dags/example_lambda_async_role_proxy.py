@@ -23,6 +23,7 @@ with DAG(
     params={"source": "example_lambda_async_role_proxy"},
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_async_role_proxy]
     LambdaInvokeOperator(
         task_id="invoke_async_with_role_and_proxy",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -38,3 +39,4 @@ with DAG(
         region_name="us-east-1",
         endpoint_url=os.environ.get("LAMBDA_UE_ENDPOINT_URL"),
     )
+    # [END howto_lambda_ue_async_role_proxy]

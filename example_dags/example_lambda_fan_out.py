@@ -19,6 +19,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_fan_out]
     invocations = LambdaInvokeOperator.partial(
         task_id="invoke_each",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -32,3 +33,4 @@ with DAG(
         return [document["exit_code"] for document in documents]
 
     collect(invocations.output)
+    # [END howto_lambda_ue_fan_out]

@@ -20,6 +20,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_sync_env_region]
     LambdaInvokeOperator(
         task_id="invoke_with_environment_credentials",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -28,3 +29,4 @@ with DAG(
         region_name=None,
         endpoint_url=os.environ.get("LAMBDA_UE_ENDPOINT_URL"),
     )
+    # [END howto_lambda_ue_sync_env_region]

@@ -20,6 +20,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_sync_proxy_credentials]
     LambdaInvokeOperator(
         task_id="invoke_sync_through_authenticating_proxy",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -32,3 +33,4 @@ with DAG(
         region_name="us-east-1",
         endpoint_url=os.environ.get("LAMBDA_UE_ENDPOINT_URL"),
     )
+    # [END howto_lambda_ue_sync_proxy_credentials]

@@ -21,6 +21,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_sync_tail]
     LambdaInvokeOperator(
         task_id="invoke_sync_with_log",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -32,3 +33,4 @@ with DAG(
         endpoint_url=os.environ.get("LAMBDA_UE_ENDPOINT_URL"),
         wait_for_completion_timeout=60,
     )
+    # [END howto_lambda_ue_sync_tail]

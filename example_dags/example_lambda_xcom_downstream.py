@@ -24,6 +24,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
+    # [START howto_lambda_ue_xcom_downstream]
     invoke = LambdaInvokeOperator(
         task_id="invoke",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -48,3 +49,4 @@ with DAG(
         return summary
 
     invoke >> report()
+    # [END howto_lambda_ue_xcom_downstream]

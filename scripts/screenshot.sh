@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate docs/task-links.png: the task instance page of a live Airflow showing the operator's
-# extra links, taken with headless Chromium (Debian's chromium: apt-get install -y chromium).
-# Arguments go to demo/screenshot.py (--output PATH, --size 1280,800, --chromium PATH).
+# Regenerate the docs' pictures (docs/task-*.png): a task instance of a live Airflow, its extra links
+# and its log, taken with headless Chromium (Debian's chromium: apt-get install -y chromium).
+# Arguments go to demo/screenshot.py (--output-dir DIR, --size 1280,800, --chromium PATH).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

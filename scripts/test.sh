@@ -25,6 +25,9 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== docs"
+# The documentation site, warnings as errors: a broken page fails the run like a failing test.
+bash scripts/docs.sh
 echo "== pytest"
 # Parallel workers: the three big groups (two live Airflows, the `dags test` runs) keep one worker
 # each for most of the run, and much of the rest waits on timeouts, retries and servers, so more

@@ -38,9 +38,20 @@ E2E = Path(__file__).parent / "e2e"
 #: them is what the run still waits for at its end.
 LONG_E2E = (
     "tests/e2e/test_benchmarks_smoke.py::",
-    "tests/e2e/test_readme_examples.py::test_live_demo",
-    "tests/e2e/test_readme_examples.py::test_shell_script_case_example",
+    "tests/e2e/test_release.py::test_getting_started_from_the_built_wheel",
+    "tests/e2e/test_docs_examples.py::test_live_demo",
+    "tests/e2e/test_docs_examples.py::test_shell_script_case_example",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers of this suite."""
+    config.addinivalue_line(
+        "markers",
+        "proves(*names): the test sets each documented name (environment variable, option, connection "
+        "extra) and asserts its effect; tests/unit/test_documented_names.py requires one for every name "
+        "the docs give",
+    )
 
 
 def _group(item: pytest.Item) -> str | None:

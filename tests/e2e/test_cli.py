@@ -320,6 +320,7 @@ def _invoke_options() -> set[str]:
     }
 
 
+@pytest.mark.proves("--help", "--version")
 def test_help_documents_every_option(cli: Runner) -> None:
     top, invoke_help, module_help, version = cli.run_all(
         [
@@ -444,6 +445,7 @@ def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambd
 
 
 @pytest.mark.parametrize("module", [False, True], ids=["console-script", "python-m"])
+@pytest.mark.proves("--function-name", "--log-type", "--payload")
 def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: bool) -> None:
     name = unique_function_name("cli-ok")
     local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
@@ -483,6 +485,7 @@ def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: b
     assert STATUS_SUCCESS in run.stderr
 
 
+@pytest.mark.proves("--fail-on-function-error", "--no-fail-on-function-error")
 def test_function_error_exit_1_or_0_without_fail_on_function_error(
     cli: Runner, local_lambda: LocalLambda
 ) -> None:
@@ -493,7 +496,7 @@ def test_function_error_exit_1_or_0_without_fail_on_function_error(
 
     failed, tolerated = cli.run_all(
         [
-            Call([*common, "--log-type", "Tail", *endpoint_args(local_lambda)]),
+            Call([*common, "--log-type", "Tail", "--fail-on-function-error", *endpoint_args(local_lambda)]),
             Call([*common, "--no-fail-on-function-error", *endpoint_args(local_lambda)]),
         ]
     )
@@ -509,6 +512,7 @@ def test_function_error_exit_1_or_0_without_fail_on_function_error(
     assert "fail_on_function_error is off" in tolerated.stderr
 
 
+@pytest.mark.proves("--compact")
 def test_decode_warning(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(*log_tail_not_base64({"answer": 42}))
 
@@ -530,6 +534,7 @@ def test_decode_warning(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
     assert len(fake_lambda.invocations) == 1
 
 
+@pytest.mark.proves("--client-context")
 def test_payload_and_client_context_from_files(
     cli: Runner, local_lambda: LocalLambda, tmp_path: Path
 ) -> None:
@@ -563,6 +568,65 @@ def test_payload_and_client_context_from_files(
         assert json.loads(fields["client_context_script"]) == context
 
 
+@pytest.mark.proves("--invocation-type", "--qualifier", "--region", "AWS_DEFAULT_REGION", "region_name")
+def test_invocation_type_qualifier_and_region(cli: Runner, local_lambda: LocalLambda) -> None:
+    """
+    Each option changes what Lambda is asked: Event answers 202, DryRun 204, ``--qualifier 1`` runs
+    version 1; ``--region`` finds a function that exists only in eu-west-1, and so does a
+    connection's ``region_name`` extra, where the environment's region (``AWS_DEFAULT_REGION``,
+    us-east-1 here) does not.
+    """
+    from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
+
+    name = unique_function_name("cli-choices")
+    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER, publish=True)
+    elsewhere = unique_function_name("cli-eu")
+    local_lambda.client("lambda", region_name="eu-west-1").create_function(
+        FunctionName=elsewhere,
+        Runtime="python3.11",
+        Role=local_lambda.ensure_role(),
+        Handler="handler.handler",
+        Code={"ZipFile": zip_handler(PRINT_AND_RETURN_HANDLER)},
+    )
+    args = ["invoke", *endpoint_args(local_lambda)]
+    eu_connection = connection_env(
+        "cli_eu", conn_type="aws", login="testing", password=ENV_SECRET, extra={"region_name": "eu-west-1"}
+    )
+    event, dry_run, version, in_region, env_region, connection_region = cli.run_all(
+        [
+            Call([*args, "--function-name", name, "--invocation-type", "Event"]),
+            Call([*args, "--function-name", name, "--invocation-type", "DryRun"]),
+            Call([*args, "--function-name", name, "--qualifier", "1"]),
+            Call([*args, "--function-name", elsewhere, "--region", "eu-west-1"]),
+            Call([*args, "--function-name", elsewhere], {"AWS_DEFAULT_REGION": REGION}),
+            Call([*args, "--function-name", elsewhere, "--aws-conn-id", "cli_eu"], eu_connection),
+        ]
+    )
+
+    assert_contract(event, 0, STATUS_SUCCESS)
+    assert event.result["status_code"] == 202
+    assert_contract(dry_run, 0, STATUS_SUCCESS)
+    assert dry_run.result["status_code"] == 204
+    assert_contract(version, 0, STATUS_SUCCESS)
+    assert version.result["executed_version"] == "1"
+    assert_contract(in_region, 0, STATUS_SUCCESS)
+    assert in_region.fields["region"] == "eu-west-1"
+    assert_contract(env_region, 1, prefix="FAIL: ")  # not in us-east-1
+    assert env_region.result["status_code"] is None
+    assert_contract(connection_region, 0, STATUS_SUCCESS)
+    assert connection_region.result["status_code"] == 200
+
+
+@pytest.mark.proves("--use-proxy")
+def test_use_proxy_without_a_proxy_exit_20(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
+    run = cli("invoke", "--function-name", "f", "--use-proxy", *endpoint_args(fake_lambda))
+
+    assert_contract(run, 20, prefix=STATUS_VALIDATION)
+    assert "proxy" in run.status
+    assert run.fields["use_proxy"] is True
+    assert fake_lambda.request_count == 0
+
+
 # ---------------------------------------------------------------------------------------------------
 # Exit code 1
 # ---------------------------------------------------------------------------------------------------
@@ -584,6 +648,7 @@ def test_unknown_function_exit_1(cli: Runner, local_lambda: LocalLambda) -> None
 # ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.proves("--aws-conn-id", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 def test_authentication_authorization_and_connection_credentials(
     cli: Runner, local_lambda_iam: LocalLambda
 ) -> None:
@@ -633,6 +698,7 @@ def test_authentication_authorization_and_connection_credentials(
     assert allowed["aws_access_key_id"] not in via_connection.stdout
 
 
+@pytest.mark.proves("--role-arn", "AWS_ENDPOINT_URL_STS")
 def test_role_arn_assumed_through_sts(cli: Runner, local_lambda_iam: LocalLambda) -> None:
     server = local_lambda_iam
     name = unique_function_name("cli-role")
@@ -694,6 +760,7 @@ def test_role_arn_assumed_through_sts(cli: Runner, local_lambda_iam: LocalLambda
 # ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.proves("--endpoint-url")
 def test_refused_endpoint_exit_10(cli: Runner, refused_url: str) -> None:
     run = cli("invoke", "--function-name", "any-function", "--endpoint-url", refused_url)
 
@@ -703,6 +770,9 @@ def test_refused_endpoint_exit_10(cli: Runner, refused_url: str) -> None:
     assert run.document["changed"] is False
 
 
+@pytest.mark.proves(
+    "--proxy", "--proxy-conn-id", "--proxy-type", "LAMBDA_UE_PROXY_USER", "LAMBDA_UE_PROXY_PASSWORD"
+)
 def test_proxy_credentials_from_environment_and_connection(
     cli: Runner, local_lambda: LocalLambda, http_proxy_auth: ProxyInfo
 ) -> None:
@@ -764,6 +834,7 @@ def test_stopped_proxy_exit_11(cli: Runner, local_lambda: LocalLambda, proxy_fac
     )
 
 
+@pytest.mark.proves("--proxy-ca-bundle-file")
 def test_tls_proxy_trusted_and_untrusted(
     cli: Runner,
     local_lambda: LocalLambda,
@@ -909,10 +980,62 @@ def test_inline_url_passwords_never_printed(cli: Runner, fake_lambda: FakeLambda
 
 
 # ---------------------------------------------------------------------------------------------------
+# The complete log (CloudWatch Logs)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.proves("--fetch-full-log", "--logs-endpoint-url", "--full-log-required", "--full-log-timeout")
+def test_complete_log_options(cli: Runner, local_lambda: LocalLambda) -> None:
+    """
+    ``--fetch-full-log`` prints the log from the ``--logs-endpoint-url`` endpoint (without it the
+    logs client would call AWS); ``--full-log-required`` turns a log that is not there within
+    ``--full-log-timeout`` seconds into exit 1 (the log arrives after 60 s, which the default
+    timeout would have waited for).
+    """
+    name = unique_function_name("cli-full-log")
+    late = unique_function_name("cli-full-log-late")
+    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    local_lambda.create_function(
+        late, PRINT_AND_RETURN_HANDLER, environment={"LOCAL_LAMBDA_LOGS_DELAY_SECONDS": "60"}
+    )
+    logs = ["--logs-endpoint-url", local_lambda.url]
+    fetched, required_late = cli.run_all(
+        [
+            Call(
+                ["invoke", "--function-name", name, *endpoint_args(local_lambda), *logs, "--fetch-full-log"]
+            ),
+            Call(
+                [
+                    "invoke",
+                    "--function-name",
+                    late,
+                    *endpoint_args(local_lambda),
+                    *logs,
+                    "--full-log-required",
+                    "--full-log-timeout",
+                    "3",
+                ]
+            ),
+        ]
+    )
+
+    assert_contract(fetched, 0, STATUS_SUCCESS)
+    request_id = fetched.result["request_id"]
+    assert f"INFO | START RequestId: {request_id}" in fetched.stderr, str(fetched)
+    assert f"INFO | REPORT RequestId: {request_id}" in fetched.stderr, str(fetched)
+
+    assert_contract(required_late, 1, prefix="FAIL: the function ran, but its complete log could not be read")
+    assert required_late.result["status_code"] == 200  # the function ran; only its log is missing
+    # The log arrives after 60 s: the default timeout would have waited for it and exited 0.
+    assert "could not be read" in required_late.stderr, str(required_late)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Exit code 21
 # ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.proves("--wait-for-completion-timeout")
 def test_read_timeout_exit_21_runs_the_function_once(
     cli: Runner, counting_function_factory: Callable[..., CountingFunction]
 ) -> None:

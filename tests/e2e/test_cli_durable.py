@@ -27,6 +27,7 @@ pytestmark = pytest.mark.timeout(600)
 LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 
 
+@pytest.mark.proves("--durable-execution-name")
 def test_lambda_ue_twice_with_one_durable_execution_name(local_lambda: LocalLambda, tmp_path: Path) -> None:
     function = create_durable_function(local_lambda, tmp_path, "durable_step_wait")
     env = subprocess_environment(

@@ -207,6 +207,7 @@ def endpoint_env(server: LocalLambdaClient, function_name: str, **more: str) -> 
 # -- the seed's task examples -------------------------------------------------------------------
 
 
+@pytest.mark.proves("LAMBDA_UE_ENDPOINT_URL", "LAMBDA_UE_FUNCTION")
 def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
     """Seed example 1: RequestResponse (seed label) with the log tail decoded into the task log."""
     secret = new_secret("aws")
@@ -253,6 +254,7 @@ def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions
     assert_no_leak(airflow_env, result, secret_forms(secret))
 
 
+@pytest.mark.proves("LAMBDA_UE_ROLE_ARN", "LAMBDA_UE_PROXY_URL", "LAMBDA_UE_PROXY_CA_BUNDLE")
 def test_async_role_proxy(
     airflow_env: AirflowEnv,
     local_lambda_iam: LocalLambda,
@@ -581,6 +583,7 @@ def test_xcom_downstream_after_function_error(xcom_downstream_run: tuple[DagTest
 
 
 @pytest.mark.parametrize("xcom_downstream_run", ["false"], indirect=True)
+@pytest.mark.proves("LAMBDA_UE_FAIL_ON_FUNCTION_ERROR")
 def test_xcom_downstream_function_error_not_failing(xcom_downstream_run: tuple[DagTestResult, str]) -> None:
     """``fail_on_function_error`` off (a rendered "false"): success, with ``function_error`` set."""
     result, function = xcom_downstream_run

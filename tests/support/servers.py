@@ -24,9 +24,13 @@ happened; a server that never gets ready fails with its log.
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -99,3 +103,34 @@ def serving(start: Callable[[], ServerT], timeout: float = READY_TIMEOUT) -> Ite
         yield server
     finally:
         server.stop()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process_group(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """
+    Run ``args`` as a user's terminal would, in a process group of its own (stdout and stderr
+    together, as text); on leaving, kill whatever of the group is still running (a background job
+    it left, or all of it after a failure).
+    """
+    process = subprocess.Popen(
+        list(args),
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

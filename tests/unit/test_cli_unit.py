@@ -67,6 +67,28 @@ def test_no_command_is_an_argument_error() -> None:
     assert "COMMAND" in document["status_description"] or "command" in document["status_description"]
 
 
+@pytest.mark.proves("--action")
+def test_the_seeds_action_option_takes_its_only_action() -> None:
+    """Hidden from --help (nothing to choose), kept for task definitions that spell it out."""
+    args, problems = cli.parse(
+        ["invoke", "--function-name", "f", "--action", "trigger lambda function"], bytes
+    )
+    assert problems == []
+    assert args is not None
+    assert path.prepare(fields_from_args(args), _QuietLog()).request.action == "Trigger Lambda function"
+    code, document = run_cli("invoke", "--function-name", "f", "--action", "Delete Lambda function")
+    assert code == 20
+    assert "action: unknown action 'Delete Lambda function'" in document["status_description"]
+
+
+class _QuietLog:
+    def info(self, msg: Any, /, *args: Any) -> None:
+        pass
+
+    def warning(self, msg: Any, /, *args: Any) -> None:
+        pass
+
+
 def test_abbreviations_are_not_accepted() -> None:
     code, document = run_cli("invoke", "--function", "f")
     assert code == 20

@@ -4,7 +4,7 @@ Validation and the hook both ask it; these tests pin the rule itself: the connec
 variables, the variables count only where the caller offers them, empty values are no credentials,
 the password never shows in a repr or a message; and refused credentials are exit 11 also where
 botocore cannot parse the proxy's answer. The wire behaviour (credentials really sent
-to proxy.py) is in ``test_hook_proxies.py``, ``test_cli.py`` and ``test_readme_examples.py``.
+to proxy.py) is in ``test_hook_proxies.py``, ``test_cli.py`` and ``test_docs_examples.py``.
 """
 
 from __future__ import annotations

@@ -309,6 +309,7 @@ def test_logs_go_through_the_proxy(
     assert not http_proxy_auth.rejected()
 
 
+@pytest.mark.proves("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
 @pytest.mark.parametrize("connection", [True, False], ids=["hook", "without-airflow"])
 def test_the_logs_endpoint_variable_botocore_reads(
     monkeypatch: pytest.MonkeyPatch, world: World, connection: bool

@@ -157,6 +157,7 @@ def test_invoke_with_the_assumed_roles_credentials(monkeypatch: pytest.MonkeyPat
     assert "AccessDenied" in info.value.detail
 
 
+@pytest.mark.proves("service_config.sts.endpoint_url")
 def test_sts_endpoint_from_the_connections_service_config(
     monkeypatch: pytest.MonkeyPatch, world: IamWorld
 ) -> None:

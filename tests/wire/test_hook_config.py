@@ -67,6 +67,7 @@ CONNECTION_CONFIG: dict[str, Any] = {
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.proves("config_kwargs")
 def test_hook_settings_win_over_the_connections_config_kwargs(
     monkeypatch: pytest.MonkeyPatch, http_proxy: ProxyInfo, fake_lambda: FakeLambdaServer
 ) -> None:

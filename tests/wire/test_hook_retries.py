@@ -102,6 +102,7 @@ SLEEP_SECONDS = 6
 READ_TIMEOUT = 2
 
 
+@pytest.mark.proves("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "config_kwargs")
 def test_read_timeout_runs_the_function_exactly_once(
     counting_function_factory: Callable[..., CountingFunction], local_lambda: Any, retry_config: str
 ) -> None:

@@ -180,6 +180,7 @@ def test_fields_maps_every_parameter() -> None:
     assert operator.deferrable is True
 
 
+@pytest.mark.proves("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE")
 def test_deferrable_default_comes_from_the_operators_section() -> None:
     """``[operators] default_deferrable`` decides the default; an explicit argument wins."""
     code = (

@@ -300,6 +300,7 @@ def test_no_answer_no_request_id(aws_env: None, refused_url: str) -> None:
     assert document["result"]["request_id"] is None
 
 
+@pytest.mark.proves("--tenant-id")
 def test_cli_shows_tenant_and_request_id(
     aws_env: None, local_lambda: LocalLambda, context_function: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

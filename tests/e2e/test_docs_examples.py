@@ -1,12 +1,15 @@
 # pytest passes fixtures as positional parameters; several per test is the point here.
-"""Every example of README.md runs as written, with only names and URLs substituted.
+"""Every example of the README, CONTRIBUTING.md and the docs pages runs as written, with only names
+and URLs substituted.
 
-The tests read README.md, take its fenced code blocks and apply one substitution table
-(:data:`PLACEHOLDERS`): the README's placeholder names and URLs (``my-function``,
+The tests read the pages (:data:`PAGES`), take their fenced code blocks and apply one substitution
+table (:data:`PLACEHOLDERS`): the placeholder names and URLs (``my-function``,
 ``https://proxy.example:3129``, ``"AKIA..."``...) become a function on the local Lambda endpoint, a
-real proxy.py, a real key. Nothing else is changed: a README edit is tested as written, and a new
-block, a new shell example or a new placeholder without a test here fails
-:func:`test_every_readme_block_is_covered`.
+real proxy.py, a real key. Nothing else is changed: a page edit is tested as written, and a new
+block, a new shell example or a new placeholder without a test fails
+:func:`test_every_docs_block_is_covered`. MyST directives (```` ```{name} ````: tables generated
+from the code, included example DAGs, the toctree) are not examples; the DAGs they include run in
+``test_example_dags.py``. The getting-started page runs from the built wheel in ``test_release.py``.
 
 * Shell examples (the command line section) run with ``bash -eo pipefail`` in a folder holding the
   files they name (``event.json``, ``order.json``, ``ctx.json``, ``proxy-ca.pem``), in a clean
@@ -15,9 +18,10 @@ block, a new shell example or a new placeholder without a test here fails
   The role-and-proxy example runs against moto with IAM enforced (the keys may only assume the
   role, only the role may invoke) through a TLS proxy.py with basic authentication verified with
   a trustme CA; with a wrong password it must exit 11.
-* Python snippets run under ``airflow dags test``: the Usage DAG as it is; the deferrable snippet
-  and the ``BashOperator`` line inside one DAG (the only lines added are the DAG around them).
-  The ``KubernetesPodOperator`` line's command runs as the shell command it is.
+* Python snippets run under ``airflow dags test``: the README's DAG as it is; the deferrable
+  snippet and the command line page's ``BashOperator`` line inside one DAG (the only lines added
+  are the DAG around them). The ``KubernetesPodOperator`` line's command runs as the shell command
+  it is. The output document's example is compared with a real one, key by key.
 * Blocks that are not examples of the package (set-up commands, the layout) are checked for what
   they claim: the scripts and paths they name exist and parse.
 
@@ -52,11 +56,13 @@ from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.fake_servers import subprocess_environment
 from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
 from tests.support.proxies import ProxyFactory, ProxyInfo
+from tests.support.servers import free_port, process_group
 
 pytestmark = pytest.mark.timeout(900)
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
+#: The pages whose blocks are examples, relative to the repository.
+PAGES = ("README.md", "CONTRIBUTING.md", *sorted(f"docs/{p.name}" for p in (REPO / "docs").glob("*.md")))
 VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 600
 
@@ -116,8 +122,9 @@ def handler(event, context):
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced code block: the section it is in, its language, its text and position."""
+    """A fenced code block: its page, the section it is in, its language, its text and position."""
 
+    page: str
     section: str
     index: int  # its place among the section's blocks
     language: str
@@ -125,23 +132,28 @@ class Block:
     line: int
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.section, self.index)
+    def key(self) -> tuple[str, str, int]:
+        return (self.page, self.section, self.index)
 
 
-def readme_text() -> str:
-    return README.read_text(encoding="utf-8")
+def page_text(page: str) -> str:
+    return (REPO / page).read_text(encoding="utf-8")
 
 
-def readme_blocks(text: str | None = None) -> list[Block]:
-    """Every fenced block of the README, in order."""
+def all_blocks() -> list[Block]:
+    """Every example block of every page (MyST directives are not examples)."""
+    return [b for page in PAGES for b in page_blocks(page) if not b.language.startswith("{")]
+
+
+def page_blocks(page: str, text: str | None = None) -> list[Block]:
+    """Every fenced block of a page, in order."""
     blocks: list[Block] = []
     section, counts = "", dict[str, int]()
-    lines = (readme_text() if text is None else text).splitlines()
+    lines = (page_text(page) if text is None else text).splitlines()
     i = 0
     while i < len(lines):
         heading = re.match(r"^#{1,6} (.+)$", lines[i])
-        fence = re.match(r"^```(\S*)\s*$", lines[i])
+        fence = re.match(r"^```(\S*)(?:\s.*)?$", lines[i])
         if heading:
             section = heading.group(1).strip()
         elif fence:
@@ -151,16 +163,16 @@ def readme_blocks(text: str | None = None) -> list[Block]:
             while i < len(lines) and lines[i].rstrip() != "```":
                 body.append(lines[i])
                 i += 1
-            assert i < len(lines), f"README line {start + 1}: the block is never closed"
+            assert i < len(lines), f"{page} line {start + 1}: the block is never closed"
             index = counts.get(section, 0)
             counts[section] = index + 1
-            blocks.append(Block(section, index, fence.group(1), "\n".join(body) + "\n", start + 1))
+            blocks.append(Block(page, section, index, fence.group(1), "\n".join(body) + "\n", start + 1))
         i += 1
     return blocks
 
 
-def block(section: str, index: int = 0) -> Block:
-    [found] = [b for b in readme_blocks() if b.key == (section, index)]
+def block(page: str, section: str, index: int = 0) -> Block:
+    [found] = [b for b in page_blocks(page) if b.key == (page, section, index)]
     return found
 
 
@@ -175,7 +187,7 @@ def shell_examples(text: str) -> dict[str, str]:
 
 
 def inline_code(text: str, starts_with: str) -> str:
-    """The one inline code span of the README starting with ``starts_with``."""
+    """The one inline code span of ``text`` (a page) starting with ``starts_with``."""
     [span] = [s for s in re.findall(r"`([^`\n]+)`", text) if s.startswith(starts_with)]
     return span
 
@@ -354,17 +366,33 @@ def values(functions: Functions, **more: str) -> dict[str, str]:
 # Coverage: every block and every shell example has its test
 # ---------------------------------------------------------------------------------------------
 
-#: Every fenced block of the README, by (section, index), and the test that runs or checks it.
+CLI_PAGE = "docs/cli.md"
+GETTING_STARTED = "docs/getting-started.md"
+#: The release check, which runs the getting-started page from the built wheel.
+RELEASE_TEST = "tests/e2e/test_release.py::test_getting_started_from_the_built_wheel"
+
+#: Every example block, by (page, section, index), and the test that runs or checks it: a test of
+#: this module, or ``path::test`` of another.
 BLOCKS = {
-    ("airflow-provider-lambda-ue", 0): "test_setup_commands_name_existing_scripts",
-    ("Usage", 0): "test_usage_dag",
-    ("The complete log from CloudWatch Logs", 0): "test_full_log_example",
-    ("Deferrable mode", 0): "test_deferrable_snippet_and_bash_operator",
-    ("Command line", 0): "test_command_line_examples",
-    ("Command line", 1): "test_shell_script_case_example",
-    ("Benchmarks", 0): "test_setup_commands_name_existing_scripts",
-    ("Layout", 0): "test_layout_names_existing_paths",
-    ("A live Airflow: the demo's live mode and the live tests", 0): "test_live_demo",
+    ("README.md", "airflow-provider-lambda-ue", 0): "test_setup_commands_name_existing_scripts",
+    ("README.md", "Install", 0): "test_install_line_names_the_distribution_and_its_extras",
+    ("README.md", "Usage", 0): "test_usage_dag",
+    ("CONTRIBUTING.md", "Contributing", 0): "test_setup_commands_name_existing_scripts",
+    ("CONTRIBUTING.md", "A live Airflow: the demo's live mode and the live tests", 0): "test_live_demo",
+    ("CONTRIBUTING.md", "Benchmarks", 0): "test_setup_commands_name_existing_scripts",
+    ("CONTRIBUTING.md", "Layout", 0): "test_layout_names_existing_paths",
+    ("docs/full-log.md", "The complete log", 0): "test_full_log_example",
+    ("docs/deferrable.md", "Deferrable mode", 0): "test_deferrable_snippet_and_bash_operator",
+    (CLI_PAGE, "The command line", 0): "test_command_line_examples",
+    (CLI_PAGE, "Output and exit code", 0): "test_shell_script_case_example",
+    ("docs/exit-codes.md", "The output document", 0): "test_output_document_example",
+    (GETTING_STARTED, "Install", 0): RELEASE_TEST,
+    (GETTING_STARTED, "A function on a local endpoint", 0): RELEASE_TEST,
+    (GETTING_STARTED, "Invoke it from the shell", 0): RELEASE_TEST,
+    (GETTING_STARTED, "Run it in Airflow", 0): RELEASE_TEST,
+    (GETTING_STARTED, "Run it in Airflow", 1): RELEASE_TEST,
+    (GETTING_STARTED, "Run it in Airflow", 2): RELEASE_TEST,
+    (GETTING_STARTED, "Run it in Airflow", 3): RELEASE_TEST,
 }
 
 #: The command-line examples (by their comment line) that test_command_line_examples runs.
@@ -380,27 +408,37 @@ CLI_EXAMPLES = {
 ROLE_PROXY_EXAMPLE = "Assume a role, through an authenticating TLS proxy (STS goes through it too)"
 
 
-def test_every_readme_block_is_covered() -> None:
-    blocks = readme_blocks()
+def _test_exists(reference: str) -> bool:
+    path, _, name = reference.rpartition("::")
+    source = (REPO / path).read_text(encoding="utf-8") if path else Path(__file__).read_text(encoding="utf-8")
+    return f"def {name}(" in source
+
+
+def test_every_docs_block_is_covered() -> None:
+    blocks = all_blocks()
     found = {b.key for b in blocks}
     assert found == set(BLOCKS), (
-        f"README blocks without a test: {sorted(found - set(BLOCKS))}; "
+        f"blocks without a test: {sorted(found - set(BLOCKS))}; "
         f"tests of blocks no longer there: {sorted(set(BLOCKS) - found)}"
     )
-    tests = {name for name, value in globals().items() if name.startswith("test_") and callable(value)}
-    assert set(BLOCKS.values()) <= tests
-    assert set(shell_examples(block("Command line").text)) == CLI_EXAMPLES
+    missing = [reference for reference in set(BLOCKS.values()) if not _test_exists(reference)]
+    assert not missing, missing
+    assert set(shell_examples(block(CLI_PAGE, "The command line").text)) == CLI_EXAMPLES
     # Every entry of the substitution table is still needed by some example.
-    examples = "".join(b.text for b in blocks) + readme_text()
+    examples = "".join(b.text for b in blocks) + "".join(page_text(page) for page in PAGES)
     unused = [placeholder for placeholder, _ in PLACEHOLDERS if placeholder not in examples]
-    assert not unused, f"placeholders the README no longer has: {unused}"
+    assert not unused, f"placeholders the pages no longer have: {unused}"
 
 
-def test_readme_parser_finds_blocks_and_examples() -> None:
-    """The harness itself, on a small README: sections, indices, examples, substitution."""
+def test_page_parser_finds_blocks_and_examples() -> None:
+    """The harness itself, on a small page: sections, indices, examples, substitution."""
     sample = "# T\n\n```bash\n# one\na\n\n# two\nb\n```\n\n## S\n\n```python\nx = 1\n```\n\n```\nplain\n```\n"
-    blocks = readme_blocks(sample)
-    assert [(b.key, b.language) for b in blocks] == [(("T", 0), "bash"), (("S", 0), "python"), (("S", 1), "")]
+    blocks = page_blocks("p.md", sample)
+    assert [(b.key, b.language) for b in blocks] == [
+        (("p.md", "T", 0), "bash"),
+        (("p.md", "S", 0), "python"),
+        (("p.md", "S", 1), ""),
+    ]
     assert shell_examples(blocks[0].text) == {"one": "# one\na\n", "two": "# two\nb\n"}
     assert substitute("lambda-ue --function-name my-function", {"function": "fn-1"}) == (
         "lambda-ue --function-name fn-1"
@@ -417,7 +455,7 @@ def test_readme_parser_finds_blocks_and_examples() -> None:
 
 
 def test_command_line_examples(shell: Shell, functions: Functions) -> None:
-    examples = shell_examples(block("Command line").text)
+    examples = shell_examples(block(CLI_PAGE, "The command line").text)
     good = values(functions)
     runs = dict(
         zip(
@@ -498,7 +536,7 @@ def test_command_line_examples(shell: Shell, functions: Functions) -> None:
 
 def test_full_log_example(shell: Shell, functions: Functions) -> None:
     """The Event invocation's whole log, START to REPORT, on stderr (Logs at ``AWS_ENDPOINT_URL``)."""
-    run = shell.run(substitute(block("The complete log from CloudWatch Logs").text, values(functions)))
+    run = shell.run(substitute(block("docs/full-log.md", "The complete log").text, values(functions)))
     assert run.returncode == 0, run
     document = run.document
     assert document["result"]["status_code"] == 202
@@ -513,7 +551,7 @@ def test_full_log_example(shell: Shell, functions: Functions) -> None:
 
 
 def test_kubernetes_pod_operator_command(shell: Shell, functions: Functions) -> None:
-    line = inline_code(readme_text(), "lambda-ue invoke ... > /airflow/xcom/")
+    line = inline_code(page_text(CLI_PAGE), "lambda-ue invoke ... > /airflow/xcom/")
     xcom = shell.cwd / "airflow" / "xcom" / "return.json"
     xcom.parent.mkdir(parents=True)
     run = shell.run(substitute(line, values(functions, xcom=str(xcom))))
@@ -521,6 +559,53 @@ def test_kubernetes_pod_operator_command(shell: Shell, functions: Functions) -> 
     assert run.stdout == ""  # all of it went to the file the pod's sidecar reads
     document = json.loads(xcom.read_text(encoding="utf-8"))
     assert document["exit_code"] == 0 and document["status_description"] == STATUS_SUCCESS
+
+
+GREETING_HANDLER = """
+def handler(event, context):
+    print(f"hello, {event['name']}")
+    return {"greeting": f"hello, {event['name']}"}
+"""
+
+
+def _same_shape(example: Any, real: Any, path: str = "") -> None:
+    """The same keys in the same order at every level; values of the same JSON type (or null)."""
+    if isinstance(example, dict):
+        assert isinstance(real, dict) and list(example) == list(real), (path, list(example), list(real))
+        for key in example:
+            _same_shape(example[key], real[key], f"{path}.{key}")
+    else:
+        assert example is None or real is None or type(example) is type(real), (path, example, real)
+
+
+def test_output_document_example(shell: Shell, local_lambda: LocalLambda) -> None:
+    """The exit codes page's document is a real one: a synchronous invocation through a connection."""
+    example = json.loads(block("docs/exit-codes.md", "The output document").text)
+    name = unique_function_name("docs-document")
+    local_lambda.create_function(name, GREETING_HANDLER, timeout=30)
+    fields = example["invocation"]["fields"]
+    connection = json.dumps(
+        {"conn_type": "aws", "login": "AKIADOCSEXAMPLE00001", "password": CONN_SECRET, "extra": {}}
+    )
+    run = shell.run(
+        f"lambda-ue invoke --aws-conn-id docs --function-name {name} --region {fields['region']} "
+        f"--payload '{fields['payload_script']}' --log-type {fields['log_type']}",
+        {"AIRFLOW_CONN_DOCS": connection},
+    )
+    assert run.returncode == 0, run
+    real = run.document
+    _same_shape(example, real)
+    # What does not vary between runs is as the page shows it.
+    volatile = {"function_name"}
+    assert {k: v for k, v in real["invocation"]["fields"].items() if k not in volatile} == {
+        k: v for k, v in fields.items() if k not in volatile
+    }
+    for key in ("status_code", "payload", "executed_version", "function_error"):
+        assert real["result"][key] == example["result"][key], key
+    assert {k: real[k] for k in ("exit_code", "status_description", "changed")} == {
+        k: example[k] for k in ("exit_code", "status_description", "changed")
+    }
+    assert real["invocation"]["extension"] == example["invocation"]["extension"]
 
 
 @pytest.fixture
@@ -577,7 +662,7 @@ def test_role_through_authenticating_tls_proxy(
     server, name, user_env = iam_endpoint
     proxy: ProxyInfo = proxy_factory(tls=True, auth=(PROXY_USER, PROXY_PASSWORD))
     shell.secrets.append(user_env["AWS_SECRET_ACCESS_KEY"])
-    example = shell_examples(block("Command line").text)[ROLE_PROXY_EXAMPLE]
+    example = shell_examples(block(CLI_PAGE, "The command line").text)[ROLE_PROXY_EXAMPLE]
     right = substitute(example, values(functions, function=name, proxy_url=proxy.url))
     wrong = substitute(
         example, values(functions, function=name, proxy_url=proxy.url, proxy_password=WRONG_PROXY_PASSWORD)
@@ -624,7 +709,7 @@ def test_role_through_authenticating_tls_proxy(
 
 
 def test_shell_script_case_example(shell: Shell, functions: Functions) -> None:
-    script = block("Command line", 1).text
+    script = block(CLI_PAGE, "Output and exit code").text
     ok, failing, slow = shell.run_all(
         [
             (substitute(script, values(functions)), None),
@@ -686,7 +771,7 @@ def assert_no_secret(text: str) -> None:
 
 def test_usage_dag(readme_dags: tuple[AirflowEnv, Path, dict[str, str]], functions: Functions) -> None:
     env, root, extra = readme_dags
-    snippet = block("Usage").text
+    snippet = block("README.md", "Usage").text
     (root / "payloads" / "payload.json").write_text('{"run": "{{ run_id }}"}\n', encoding="utf-8")
     dag_file = root / "dags" / "readme_usage.py"
     dag_file.write_text(
@@ -714,9 +799,8 @@ def test_deferrable_snippet_and_bash_operator(
     readme_dags: tuple[AirflowEnv, Path, dict[str, str]], functions: Functions
 ) -> None:
     env, root, extra = readme_dags
-    text = readme_text()
-    deferrable = block("Deferrable mode").text
-    bash_operator = inline_code(text, "BashOperator(")
+    deferrable = block("docs/deferrable.md", "Deferrable mode").text
+    bash_operator = inline_code(page_text(CLI_PAGE), "BashOperator(")
     given = values(functions, etl=functions.good)
     # The only lines added: the DAG around the two snippets.
     source = (
@@ -758,7 +842,15 @@ def _commands(text: str) -> list[list[str]]:
 
 def test_setup_commands_name_existing_scripts() -> None:
     """The set-up commands (run by CI itself: .ci/run is scripts/test.sh) name real, parsable scripts."""
-    commands = _commands(block("airflow-provider-lambda-ue").text) + _commands(block("Benchmarks").text)
+    commands = [
+        command
+        for key in (
+            ("README.md", "airflow-provider-lambda-ue"),
+            ("CONTRIBUTING.md", "Contributing"),
+            ("CONTRIBUTING.md", "Benchmarks"),
+        )
+        for command in _commands(block(*key).text)
+    ]
     assert commands
     for command in commands:
         program, script = command[0], command[1]
@@ -773,10 +865,26 @@ def test_setup_commands_name_existing_scripts() -> None:
         subprocess.run(checker, check=True, capture_output=True, timeout=60)
         for option in command[2:]:
             assert option in path.read_text(encoding="utf-8"), f"{script} has no option {option}"
+    # The README opens with the demo and the whole suite, which CI runs.
+    readme = _commands(block("README.md", "airflow-provider-lambda-ue").text)
+    assert readme[:2] == [["bash", "scripts/demo.sh"], ["bash", "scripts/test.sh"]]
+    assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_install_line_names_the_distribution_and_its_extras() -> None:
+    """The README's install line: this distribution, with extras it declares."""
+    from importlib.metadata import metadata
+
+    (line,) = block("README.md", "Install").text.splitlines()
+    found = re.fullmatch(r'pip install "([\w-]+)\[([\w,]+)\]"', line)
+    assert found, line
+    declared = metadata(found.group(1)).get_all("Provides-Extra") or []
+    assert found.group(1) == "airflow-provider-lambda-ue"
+    assert set(found.group(2).split(",")) <= set(declared), declared
 
 
 def test_layout_names_existing_paths() -> None:
-    layout = block("Layout").text
+    layout = block("CONTRIBUTING.md", "Layout").text
     current: Path | None = None
     named = 0
     for line in layout.splitlines():
@@ -792,14 +900,6 @@ def test_layout_names_existing_paths() -> None:
     assert named >= 15
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_live_demo() -> None:
     """
     ``bash scripts/demo.sh --live`` as written (only the port substituted, so CI needs no free 8080).
@@ -810,20 +910,13 @@ def test_live_demo() -> None:
     import signal
     import urllib.request
 
-    (command,) = _commands(block("A live Airflow: the demo's live mode and the live tests").text)
+    (command,) = _commands(
+        block("CONTRIBUTING.md", "A live Airflow: the demo's live mode and the live tests").text
+    )
     assert command == ["bash", "scripts/demo.sh", "--live"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "LAMBDA_UE_"))}
-    process = subprocess.Popen(
-        [*command, "--port", str(_free_port())],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
     lines: list[str] = []
-    try:
+    with process_group([*command, "--port", str(free_port())], REPO, env) as process:
         assert process.stdout is not None
         url = None
         states: dict[str, str] = {}
@@ -848,10 +941,8 @@ def test_live_demo() -> None:
         rest, _ = process.communicate(timeout=120)
         assert process.returncode == 0, output + rest
         assert "stopping Airflow and the local endpoint" in rest
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    # Nothing of the process group is left: api-server, scheduler, workers, the endpoint.
-    leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], check=False, capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", leftovers.stdout
+        # Nothing of the process group is left: api-server, scheduler, workers, the endpoint.
+        leftovers = subprocess.run(
+            ["pgrep", "-g", str(process.pid)], check=False, capture_output=True, text=True
+        )
+        assert leftovers.stdout.strip() == "", leftovers.stdout
