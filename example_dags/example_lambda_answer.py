@@ -21,7 +21,7 @@ with DAG(
     tags=["example", "lambda-ue"],
     doc_md=__doc__,
 ):
-    # [START howto_operator_lambda_answer]
+    # [START howto_lambda_ue_answer]
     invoke = LambdaInvokeOperator(
         task_id="invoke",
         function_name=os.environ.get("LAMBDA_UE_FUNCTION", "lambda-ue-demo"),
@@ -36,4 +36,4 @@ with DAG(
         return f"order {answer['received']['order']}: {answer['message']}"
 
     confirm(invoke.answer)
-    # [END howto_operator_lambda_answer]
+    # [END howto_lambda_ue_answer]

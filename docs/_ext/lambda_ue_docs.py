@@ -11,6 +11,7 @@ interface is read:
 
 * :func:`field_specs`: the field specification, ``airflow_provider_lambda_ue.fields.FIELDS``;
 * :func:`outcome_specs`: the exit-code table, ``airflow_provider_lambda_ue.outcomes.OUTCOMES``;
+* :func:`deferral_rules`: the deferral rule's reasons, ``airflow_provider_lambda_ue.deferral.RULES``;
 * :func:`cli_parser`: ``airflow_provider_lambda_ue.cli.build_parser()``.
 """
 
@@ -44,6 +45,13 @@ def outcome_specs() -> Sequence[Any]:
     from airflow_provider_lambda_ue.outcomes import OUTCOMES
 
     return OUTCOMES
+
+
+def deferral_rules() -> Sequence[Any]:
+    """The deferral rule's reasons (``airflow_provider_lambda_ue.deferral.RULES``)."""
+    from airflow_provider_lambda_ue.deferral import RULES
+
+    return RULES
 
 
 def cli_parser() -> argparse.ArgumentParser:
@@ -141,6 +149,17 @@ def outcomes_table(specs: Sequence[Any]) -> str:
     return _table(["exit", "status", "status description", "exception", "Airflow retries", "when"], rows)
 
 
+def deferral_table(rules: Sequence[Any]) -> str:
+    """Where a deferrable task runs: each step, and every reason that keeps it on a worker."""
+    steps = {
+        "start": "starts on a worker (and defers from there) when",
+        "wait": "invokes synchronously on the worker when",
+        "end": "ends on a worker (the trigger hands back) when",
+    }
+    rows = [[steps[rule.step], rule.summary] for rule in rules]
+    return _table(["the task", "reason"], rows)
+
+
 def cli_table(parser: argparse.ArgumentParser) -> str:
     """``lambda-ue invoke``'s options, group by group, as its ``--help`` says them."""
     invoke = _invoke_parser(parser)
@@ -162,6 +181,7 @@ TABLES = {
     "seed-fields": lambda: seed_fields_table(field_specs()),
     "outcomes": lambda: outcomes_table(outcome_specs()),
     "cli": lambda: cli_table(cli_parser()),
+    "deferral": lambda: deferral_table(deferral_rules()),
 }
 
 
