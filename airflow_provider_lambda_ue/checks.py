@@ -68,12 +68,19 @@ def check_field(field: Field, value: Any, problems: Problems) -> Any:
 # -- one check per kind ---------------------------------------------------------------------------
 
 
+def _as_text(field: Field, value: Any, problems: Problems, *, called: str = "text") -> str | None:
+    """``value`` when it is text; else a problem ("must be text") and None."""
+    if not isinstance(value, str):
+        problems.add(field.name, f"must be {called}, got {show(value)}")
+        return None
+    return value
+
+
 def _text(field: Field, value: Any, problems: Problems) -> str | None:
     """Text in the shape AWS's model gives ``field.api`` (pattern, length); a whole number as its digits."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # a version number from a template or a DAG
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be text, got {show(value)}")
+    if _as_text(field, value, problems) is None:
         return None
     if field.api is not None:
         problem = _api_shape_problem(field, value)
@@ -102,8 +109,7 @@ def _function(field: Field, value: Any, problems: Problems) -> str | None:
     Stricter than the shape, whose parts are all optional: an ARN (``arn:``, or an account id)
     must name a function (``...:function:<name>``), not a layer or anything else.
     """
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be text, got {show(value)}")
+    if _as_text(field, value, problems) is None:
         return None
     name = _text(field, value, problems)
     if name is None:
@@ -119,10 +125,7 @@ def _function(field: Field, value: Any, problems: Problems) -> str | None:
 
 
 def _role_arn(field: Field, value: Any, problems: Problems) -> str | None:
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be text, got {show(value)}")
-        return None
-    return value  # its shape matters only with role_based_access (see _role_rule)
+    return _as_text(field, value, problems)  # its shape matters only with role_based_access (the rule)
 
 
 def _choice(field: Field, value: Any, problems: Problems) -> str | None:
@@ -170,8 +173,7 @@ def _json(field: Field, value: Any, problems: Problems) -> str | None:
 
 def _url(field: Field, value: Any, problems: Problems) -> str | None:
     """An http(s) URL with a valid host and no credentials; quoted only without its user info."""
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be text, got {show(value)}")
+    if _as_text(field, value, problems) is None:
         return None
     shown = redact_url(value)
     if shown != value:
@@ -199,11 +201,8 @@ def _valid_host(host: str) -> bool:
 
 
 def _proxy_urls(field: Field, value: Any, problems: Problems) -> str | None:
-    """Text; its URLs are checked where they are used, with ``use_proxy`` (:func:`_proxy_rule`)."""
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be text, got {show(value)}")
-        return None
-    return value
+    """Text; its URLs are checked where they are used, with ``use_proxy`` (the proxy rule)."""
+    return _as_text(field, value, problems)
 
 
 def proxy_url_problem(url: str, proxy_type: str | None, problems: Problems) -> None:
@@ -240,10 +239,7 @@ def _ca_bundle(field: Field, value: Any, problems: Problems) -> str | None:
 
 
 def _connection(field: Field, value: Any, problems: Problems) -> str | None:
-    if not isinstance(value, str):
-        problems.add(field.name, f"must be a connection id, got {show(value)}")
-        return None
-    return value
+    return _as_text(field, value, problems, called="a connection id")
 
 
 def _region(field: Field, value: Any, problems: Problems) -> str | None:

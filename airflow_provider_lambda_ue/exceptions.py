@@ -124,20 +124,9 @@ class LambdaReadTimeoutError(LambdaInvokeError, AirflowFailException):
     outcome = outcomes.READ_TIMEOUT
 
 
-#: Each failure outcome's class (their names are the table's ``exception`` column).
+#: Each failure outcome's class, by the name the exit-code table gives it.
 _CLASSES: dict[str, type[LambdaInvokeError]] = {
-    cls.outcome.key: cls
-    for cls in (
-        LambdaFailError,
-        LambdaFunctionError,
-        LambdaFullLogError,
-        LambdaAuthenticationError,
-        LambdaAuthorizationError,
-        LambdaConnectionError,
-        LambdaProxyConnectionError,
-        LambdaDataValidationError,
-        LambdaReadTimeoutError,
-    )
+    outcome.key: globals()[outcome.exception] for outcome in outcomes.OUTCOMES if outcome.exception
 }
 
 
