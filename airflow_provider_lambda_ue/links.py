@@ -120,6 +120,18 @@ class _LambdaLink(BaseAwsLink):
             return
         context["ti"].xcom_push(key=cls.key, value=cls.values(region_name, aws_partition, **kwargs))
 
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """
+        The URL from the persisted values; ``""`` without them.
+
+        A task that pushes no XComs (``do_xcom_push=False``) persisted nothing: reading would make the
+        Task SDK log an error for the missing XCom at the end of every run, for what is no error.
+        """
+        if not getattr(operator, "do_xcom_push", True):
+            return ""
+        link: str = super().get_link(operator, ti_key=ti_key)
+        return link
+
     @classmethod
     def values(cls, region_name: str, aws_partition: str, **kwargs: Any) -> dict[str, Any]:
         """The XCom value :meth:`persist` stores, in ``BaseAwsLink``'s shape (region, console domain, own)."""

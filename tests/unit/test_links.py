@@ -200,6 +200,19 @@ def test_no_links_without_xcom_push() -> None:
     assert ti.pushed == {}
 
 
+def test_a_link_of_a_task_without_xcoms_reads_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow asks every link at the end of a run: without XComs, "" and no read (no error logged)."""
+    import airflow.providers.amazon.aws.links.base_aws as base_aws
+
+    reads: list[str] = []
+    monkeypatch.setattr(base_aws.XCom, "get_value", lambda **kwargs: reads.append(kwargs["key"]))
+    for link in (LambdaFunctionLink(), LambdaInvocationLogLink()):
+        assert link.get_link(_operator(do_xcom_push=False), ti_key=object()) == ""
+    assert reads == []
+    assert LambdaFunctionLink().get_link(_operator(), ti_key=object()) == ""  # {} or nothing: ""
+    assert reads == ["lambda_ue_function"]
+
+
 def test_operator_declares_both_links_for_plain_and_mapped_tasks() -> None:
     from airflow.serialization.serialized_objects import DagSerialization
 
