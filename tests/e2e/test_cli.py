@@ -444,6 +444,36 @@ def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambd
 # ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("secret", ["a", "true"])
+def test_a_short_secret_leaves_the_document_json(
+    base_env: dict[str, str], local_lambda: LocalLambda, secret: str
+) -> None:
+    """As Airflow's masker, secrets under 5 characters are not masked: "a" would cut every word."""
+    name = unique_function_name("cli-short-secret")
+    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    completed = subprocess.run(
+        [
+            str(LAMBDA_UE),
+            "invoke",
+            "--function-name",
+            name,
+            "--region",
+            REGION,
+            "--compact",
+            *endpoint_args(local_lambda),
+        ],
+        env={**base_env, "AWS_SECRET_ACCESS_KEY": secret},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    run = Run(Call([]), completed.returncode, completed.stdout, completed.stderr)
+    assert_contract(run, 0, STATUS_SUCCESS)  # stdout parses as one document, its words intact
+    assert len(run.stdout.strip().splitlines()) == 1
+    assert "***" not in run.stdout
+
+
 @pytest.mark.parametrize("module", [False, True], ids=["console-script", "python-m"])
 @pytest.mark.proves("--function-name", "--log-type", "--payload")
 def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: bool) -> None:
