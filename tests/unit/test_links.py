@@ -202,7 +202,7 @@ def test_no_links_without_xcom_push() -> None:
 
 def test_a_link_of_a_task_without_xcoms_reads_none(monkeypatch: pytest.MonkeyPatch) -> None:
     """Airflow asks every link at the end of a run: without XComs, "" and no read (no error logged)."""
-    import airflow.providers.amazon.aws.links.base_aws as base_aws
+    from airflow.providers.amazon.aws.links import base_aws
 
     reads: list[str] = []
     monkeypatch.setattr(base_aws.XCom, "get_value", lambda **kwargs: reads.append(kwargs["key"]))
