@@ -230,6 +230,7 @@ class DagTestForkServer:
         with tempfile.TemporaryDirectory(prefix="dag-test-") as folder:
             stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
             request = {
+                "id": self.runs,
                 "argv": argv,
                 "env": dict(env),
                 "cwd": os.getcwd(),
@@ -240,36 +241,40 @@ class DagTestForkServer:
             while data:
                 data = data[self._commands.write(data) or 0 :]
             deadline = time.monotonic() + timeout
-            # The first answer may wait for the server's own start (the preload).
-            pid = int(self._answer(deadline + 120)["pid"])
+            run_id = self.runs
             self.runs += 1
+            # The first answer may wait for the server's own start (the preload).
+            pid = int(self._answer(deadline + 120, run_id)["pid"])
             try:
-                returncode = int(self._answer(deadline)["returncode"])
+                returncode = int(self._answer(deadline, run_id)["returncode"])
             except subprocess.TimeoutExpired:
                 # Its group (the child makes one at once), else the child itself.
                 for kill in (os.killpg, os.kill):
                     with contextlib.suppress(ProcessLookupError):
                         kill(pid, signal.SIGKILL)
-                self._answer(time.monotonic() + 30)
+                with contextlib.suppress(subprocess.TimeoutExpired):  # a late answer is skipped later
+                    self._answer(time.monotonic() + 30, run_id)
                 raise subprocess.TimeoutExpired(argv, timeout) from None
             output = stdout.read_text(errors="replace") + stderr.read_text(errors="replace")
             return returncode, output
 
-    def _answer(self, deadline: float) -> dict[str, Any]:
+    def _answer(self, deadline: float, run_id: int) -> dict[str, Any]:
+        """The server's next answer about run ``run_id``; those of runs given up on are skipped."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise subprocess.TimeoutExpired("dag test server", 0)
             ready, _, _ = select.select([self._answers], [], [], remaining)
-            if ready:
-                break
-        line = self._answers.readline()
-        if not line:
-            self.close()
-            log = self._log_path.read_text(errors="replace")[-4000:]
-            raise RuntimeError(f"the dag test server ended (exit {self._process.returncode}):\n{log}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+            if not ready:
+                continue
+            line = self._answers.readline()
+            if not line:
+                self.close()
+                log = self._log_path.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"the dag test server ended (exit {self._process.returncode}):\n{log}")
+            answer: dict[str, Any] = json.loads(line)
+            if answer.get("id") == run_id:
+                return answer
 
     def close(self) -> None:
         """End the server (it stops reading) and wait for it."""

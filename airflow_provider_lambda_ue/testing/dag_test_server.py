@@ -11,10 +11,11 @@ is in it: masked secrets, loaded DAGs, sessions), exits through the interpreter'
 and is reaped here. Started by :class:`~airflow_provider_lambda_ue.testing.dag_runner.AirflowEnv`;
 it ends when its parent closes its standard input.
 
-Protocol, one JSON object per line: the parent writes ``{"argv", "env", "cwd", "stdout", "stderr"}``
-(two files for the child's output) to the server's standard input; the server answers on its
-original standard output ``{"pid": N}`` once the child runs, then ``{"returncode": N}``. Everything
-else the server prints goes to standard error.
+Protocol, one JSON object per line: the parent writes ``{"id", "argv", "env", "cwd", "stdout",
+"stderr"}`` (two files for the child's output) to the server's standard input; the server answers
+on its original standard output ``{"id", "pid": N}`` once the child runs, then ``{"id",
+"returncode": N}``. The id lets the parent skip the answers of a run it gave up waiting for.
+Everything else the server prints goes to standard error.
 
 This module is for tests and the demo only; the runtime provider never imports it.
 """
@@ -30,6 +31,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from typing import IO, Any, NoReturn
 
 #: Imported before the first fork: what every ``airflow dags test`` of these DAGs imports anyway.
@@ -129,10 +131,18 @@ def serve(commands: IO[str], channel: int) -> None:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _become_run(request, channel)
-        answer({"pid": pid})
+            try:
+                _become_run(request, channel)
+            except Exception:
+                # Never back into this loop: the child would read the parent's next requests and
+                # fork runs of its own, a second server on the same pipe. (SystemExit, the normal
+                # end, unwinds to the interpreter's shutdown.)
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(1)
+        answer({"id": request.get("id"), "pid": pid})
         _, status = os.waitpid(pid, 0)
-        answer({"returncode": os.waitstatus_to_exitcode(status)})
+        answer({"id": request.get("id"), "returncode": os.waitstatus_to_exitcode(status)})
 
 
 def main() -> None:
