@@ -67,8 +67,9 @@ def _invoke_shapes() -> dict[str, Shape]:
 
     session = botocore.session.get_session()
     _private_api.share_data_loader(session)
-    # The very call botocore makes when it builds a Lambda client, so the loader's cache serves both.
-    model = session.get_service_data("lambda")
+    # The very call botocore's ClientCreator makes (the loader caches by the call's arguments), so
+    # the Lambda client built afterwards finds the model parsed.
+    model = session.get_component("data_loader").load_service_model("lambda", "service-2", api_version=None)
     shapes = model["shapes"]
     members = shapes[model["operations"]["Invoke"]["input"]["shape"]]["members"]
     found = {}

@@ -85,6 +85,8 @@ class EnvironmentInvoker(LambdaInvokerBase):
         from botocore.session import get_session
 
         session = get_session()
+        # The Lambda model validation read (aws_model) is parsed already on the shared loader.
+        _private_api.share_data_loader(session)
         if self.region_name:
             session.set_config_variable("region", self.region_name)
         if self.role_arn:

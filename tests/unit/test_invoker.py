@@ -178,3 +178,31 @@ class _SomeOperatorWithHook:
 
     def execute(self) -> str:
         return self.hook._get_caller()
+
+
+def test_validation_and_the_client_parse_lambdas_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model validation reads its shapes from is the one the client is built from (one parse)."""
+    import botocore.loaders
+
+    from airflow_provider_lambda_ue import aws_model, masking
+
+    loads: list[str] = []
+    original = botocore.loaders.Loader.load_data_with_path
+
+    def counting(self: Any, name: str) -> Any:
+        if name.endswith("lambda/2015-03-31/service-2"):
+            loads.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(botocore.loaders.Loader, "load_data_with_path", counting)
+    monkeypatch.setattr(_private_api, "_SHARED_LOADERS", {})  # a process that has parsed nothing yet
+    aws_model._invoke_shapes.cache_clear()
+    monkeypatch.setattr(masking, "mask", lambda *secrets: None)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNITTEST00000001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit-secret")
+    try:
+        request = validate(raw_fields(function_name="f", aws_conn_id=None, region_name="us-east-1"))
+        EnvironmentInvoker.from_request(request).lambda_client()
+    finally:
+        aws_model._invoke_shapes.cache_clear()
+    assert len(loads) == 1, loads
