@@ -1,0 +1,83 @@
+"""The production tier's deployment: started once, shared by every production test, stopped after them.
+
+PostgreSQL, Redis, api-server, dag-processor, two schedulers, two triggerers and two Celery workers
+(:class:`~airflow_provider_lambda_ue.testing.production_airflow.ProductionAirflow`), each its own
+process on loopback, with ``tests/live/dags`` as the DAG folder (the DAGs the live tier's race
+test shares) and the session's local Lambda endpoint as ``LAMBDA_UE_ENDPOINT_URL``. The
+connection ``aws_default`` lives in the metadata database (encrypted with the deployment's Fernet
+key), created through the REST API as an administrator would: workers and triggerers read it
+through the Execution API. Its secret key is :data:`AWS_SECRET`, which no output may show; its
+extra names the STS endpoint (``service_config.sts.endpoint_url``) that a role is assumed at.
+
+The settings below are ones a deployment may choose; each is set for what a test observes:
+
+* ``[scheduler] task_instance_heartbeat_timeout`` 30 s (300 s by default): how long a task whose
+  worker died stays "running" before the scheduler fails it and the retry starts, and
+  ``[scheduler] orphaned_tasks_check_interval`` 20 s (300 s by default): how often a scheduler
+  adopts the tasks of a dead one, which it alone may fail so (test_host_failure.py measures both);
+* ``[triggerer] triggerer_health_check_threshold`` 10 s (30 s by default), heartbeats every 2 s
+  (``[triggerer] job_heartbeat_sec``, 5 s by default): how soon a dead triggerer's triggers go to
+  the other one (test_host_failure.py measures it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
+from tests.production.runs import Runs, start_runs
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "tests" / "live" / "dags"
+#: The secret key of the connection ``aws_default``: no log, XCom, rendered field or trigger shows it.
+AWS_SECRET = f"sEcReT-production-{uuid.uuid4().hex}"
+#: Seconds; see the module's docstring (the tests read them back from the deployment's settings).
+TASK_HEARTBEAT_TIMEOUT = 30
+ORPHANED_TASKS_CHECK_INTERVAL = 20
+TRIGGERER_HEALTH_CHECK_THRESHOLD = 10
+TRIGGERER_HEARTBEAT = 2
+
+
+# Package-scoped: stopped as soon as the worker's last production test has run (an idle deployment
+# still burns about 6 CPU-seconds a minute). All of them run on one xdist worker (tests/conftest.py).
+@pytest.fixture(scope="package")
+def production_airflow(
+    local_lambda: LocalLambda, ca_bundle: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProductionAirflow]:
+    """The running deployment, its DAGs calling the local endpoint; ends with the production tests."""
+    env = {
+        "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,
+        "LAMBDA_UE_PROXY_CA_BUNDLE": ca_bundle,
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT),
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": str(ORPHANED_TASKS_CHECK_INTERVAL),
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_CHECK_THRESHOLD),
+        "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": str(TRIGGERER_HEARTBEAT),
+    }
+    home = tmp_path_factory.mktemp("production_airflow_home")
+    with ProductionAirflow(home, DAGS, env=env, pythonpath=REPO) as airflow:
+        # STS at the local endpoint too, as a deployment names a regional or VPC endpoint.
+        sts = {"service_config": {"sts": {"endpoint_url": local_lambda.url}}}
+        airflow.set_connection(
+            "aws_default", conn_type="aws", login="testing", password=AWS_SECRET, extra=json.dumps(sts)
+        )
+        yield airflow
+
+
+@pytest.fixture(scope="package")
+def aws_secret() -> str:
+    """The secret key of the connection ``aws_default`` in the deployment's database."""
+    return AWS_SECRET
+
+
+@pytest.fixture(scope="package")
+def runs(
+    production_airflow: ProductionAirflow, local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactory
+) -> Runs:
+    """Every run that needs no component to die, triggered at once (tests/production/runs.py)."""
+    return start_runs(production_airflow, local_lambda, tmp_path_factory.mktemp("production_functions"))
