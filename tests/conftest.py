@@ -40,6 +40,7 @@ E2E = Path(__file__).parent / "e2e"
 LONG_E2E = (
     "tests/e2e/test_benchmarks_smoke.py::",
     "tests/e2e/test_readme_examples.py::test_live_demo",
+    "tests/e2e/test_demo_production.py::",
     "tests/e2e/test_readme_examples.py::test_shell_script_case_example",
 )
 
