@@ -171,11 +171,19 @@ class LocalRedis:
 
     def _pong(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+            return self.command("PING").startswith(b"+PONG")
         except OSError:
             return False
+
+    def command(self, *words: str) -> bytes:
+        """
+        Send one command (``KEYS``, ``INFO``, ...) and return Redis's raw answer, as far as one read gets.
+
+        :param words: The command and its arguments (no spaces inside one).
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(" ".join(words).encode() + b"\r\n")
+            return sock.recv(65536)
 
     def stop(self) -> None:
         """Stop the server."""

@@ -31,6 +31,7 @@ SERVICES = re.compile(r"metadata database: \S+@127\.0\.0\.1:(\d+)/\S+; Celery br
 pytestmark = pytest.mark.timeout(600)
 
 
+@pytest.mark.proves("--live", "--production", "--port", "--once")
 def test_production_demo_runs_the_examples_and_stops_everything() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "LAMBDA_UE_"))}
     process = subprocess.Popen(

@@ -14,15 +14,16 @@ The settings below are ones a deployment may choose; each is set for what a test
 * ``[scheduler] task_instance_heartbeat_timeout`` 30 s (300 s by default): how long a task whose
   worker died stays "running" before the scheduler fails it and the retry starts, and
   ``[scheduler] orphaned_tasks_check_interval`` 20 s (300 s by default): how often a scheduler
-  adopts the tasks of a dead one, which it alone may fail so (test_host_failure.py measures both);
+  adopts the tasks of a dead one, which it alone may fail so (test_when_a_host_dies.py measures both);
 * ``[triggerer] triggerer_health_check_threshold`` 10 s (30 s by default), heartbeats every 2 s
   (``[triggerer] job_heartbeat_sec``, 5 s by default): how soon a dead triggerer's triggers go to
-  the other one (test_host_failure.py measures it).
+  the other one (test_when_a_host_dies.py measures it).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ import pytest
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
 from tests.production.runs import Runs, start_runs
+from tests.support.local_lambda import create_counting_function
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "tests" / "live" / "dags"
@@ -66,6 +68,7 @@ def production_airflow(
         airflow.set_connection(
             "aws_default", conn_type="aws", login="testing", password=AWS_SECRET, extra=json.dumps(sts)
         )
+        _warm_triggerers(airflow, local_lambda, tmp_path_factory.mktemp("warm_up"))
         yield airflow
 
 
@@ -81,3 +84,31 @@ def runs(
 ) -> Runs:
     """Every run that needs no component to die, triggered at once (tests/production/runs.py)."""
     return start_runs(production_airflow, local_lambda, tmp_path_factory.mktemp("production_functions"))
+
+
+def _warm_triggerers(airflow: ProductionAirflow, local_lambda: LocalLambda, directory: Path) -> None:
+    """
+    Run quick deferred invocations until each triggerer has run one, before any test.
+
+    A triggerer serves its triggers' first Task SDK request by building its in-process Execution
+    API (several CPU-seconds). On this 2-core machine, busy with the rest of the suite, that held
+    a triggerer's loop for 30-40 s in the middle of a test: its heartbeat went stale and the other
+    triggerer took its triggers over. A deployment's triggerers pay it in their first minutes too.
+    Runs started a second apart land on either triggerer; the trigger logs say which ran them.
+    """
+    function = create_counting_function(local_lambda, directory)
+    triggerers = {job["id"] for job in airflow.alive_jobs("TriggererJob")}
+    airflow.wait_for_dag("prod_warm_up")
+    logs = airflow.home / "logs" / "dag_id=prod_warm_up"
+    warmed: set[int] = set()
+    for _ in range(4):
+        started = []
+        for _ in range(3):
+            started.append(airflow.trigger("prod_warm_up", {"function": function.name}))
+            time.sleep(1)
+        for run_id in started:
+            assert airflow.wait_for_run("prod_warm_up", run_id) == "success"
+        warmed = {int(path.name.split(".")[-2]) for path in logs.rglob("*.log.trigger.*.log")}
+        if triggerers <= warmed:
+            return
+    raise AssertionError(f"triggerers {sorted(triggerers)}, warmed {sorted(warmed)}")

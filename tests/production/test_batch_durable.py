@@ -1,6 +1,6 @@
 """Durable executions against plain functions in the production deployment: a failing function with
 a retry, and a task marked failed while it waits (the README's comparison; the rows where a
-component dies are test_host_failure.py's).
+component dies are test_when_a_host_dies.py's).
 
 Each test counts the function's executions through the durable-executions API
 (``ListDurableExecutionsByFunction``) and the handler's real step runs through its count file, and

@@ -10,6 +10,7 @@ extra links resolve through the REST API; 40 quick deferred invocations, none lo
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -54,21 +55,28 @@ def test_deferrable_invocation_starts_in_a_triggerer_and_finishes_on_a_worker(ru
     assert f"START RequestId: {answer['request_id']}" in log
 
 
-def test_bad_input_found_at_run_time_is_exit_20_with_the_document(runs: Runs) -> None:
-    run, state = runs.finished("live_bad_input")
+def _failed_and_read_downstream(runs: Runs, name: str, exit_code: int) -> dict[str, Any]:
+    """The run's ``invoke`` failed with ``exit_code`` in its document, which its all_done reader read."""
+    run, state = runs.finished(name)
     airflow = runs.airflow
-
     assert state == "success"  # the run's leaf, the all_done reader, succeeded
     assert airflow.task_states(run.dag_id, run.run_id) == {
         ("invoke", -1): "failed",
         ("exit_code_of", -1): "success",
     }
-    document = airflow.xcom(run.dag_id, run.run_id, "invoke")
-    assert document["exit_code"] == 20
+    document: dict[str, Any] = airflow.xcom(run.dag_id, run.run_id, "invoke")
+    assert document["exit_code"] == exit_code, document["status_description"]
+    assert airflow.xcom(run.dag_id, run.run_id, "exit_code_of") == exit_code
+    return document
+
+
+def test_bad_input_found_at_run_time_is_exit_20_with_the_document(runs: Runs) -> None:
+    document = _failed_and_read_downstream(runs, "live_bad_input", 20)
+
     assert "qualifier" in document["status_description"]
     assert "wait_for_completion_timeout" in document["status_description"]
-    assert airflow.xcom(run.dag_id, run.run_id, "exit_code_of") == 20
-    assert run.counting is not None and run.counting.count() == 0
+    counting = runs["live_bad_input"].counting
+    assert counting is not None and counting.count() == 0
 
 
 def test_mapped_invocations_defer_from_workers_and_each_push_their_document(runs: Runs) -> None:
@@ -85,34 +93,20 @@ def test_mapped_invocations_defer_from_workers_and_each_push_their_document(runs
 
 
 def test_function_error_fails_the_task_and_the_downstream_reads_exit_1(runs: Runs) -> None:
-    run, state = runs.finished("live_function_error")
-    airflow = runs.airflow
+    document = _failed_and_read_downstream(runs, "live_function_error", 1)
 
-    assert state == "success"  # the run's leaf, the all_done reader, succeeded
-    assert airflow.task_states(run.dag_id, run.run_id) == {
-        ("invoke", -1): "failed",
-        ("exit_code_of", -1): "success",
-    }
-    document = airflow.xcom(run.dag_id, run.run_id, "invoke")
-    assert document["exit_code"] == 1
     assert document["result"]["function_error"] == "Unhandled"
     assert json.loads(document["result"]["payload"])["errorMessage"] == "boom"
-    assert airflow.xcom(run.dag_id, run.run_id, "exit_code_of") == 1
 
 
 @pytest.mark.parametrize("dag_id", ["live_read_timeout", "live_read_timeout_deferred"])
 def test_read_timeout_sends_invoke_once(runs: Runs, dag_id: str) -> None:
     # Both paths: the worker's botocore client and the triggerer's aiobotocore client.
-    run, state = runs.finished(dag_id)
-    airflow = runs.airflow
+    _failed_and_read_downstream(runs, dag_id, 21)
 
-    assert state == "success"  # the all_done reader is the leaf
-    assert airflow.task_states(dag_id, run.run_id)[("invoke", -1)] == "failed"
-    document = airflow.xcom(dag_id, run.run_id, "invoke")
-    assert document["exit_code"] == 21, document["status_description"]
-    assert airflow.xcom(dag_id, run.run_id, "exit_code_of") == 21
     # The execution outlives the timeout; any resend would have been counted by now.
-    assert run.counting is not None and run.counting.wait_for_count(2, timeout=8) == 1
+    counting = runs[dag_id].counting
+    assert counting is not None and counting.wait_for_count(2, timeout=8) == 1
 
 
 def test_links_resolve_to_the_console_through_the_rest_api(runs: Runs) -> None:

@@ -11,7 +11,7 @@ trigger table is read and decrypted with the deployment's Fernet key.
 Searched then, for every form of each secret (raw, URL-encoded, base64, HTTP Basic): both runs'
 documents and task logs, their rendered fields, the trigger rows (as stored and decrypted), and
 every file under the logs folder (every component's output, every task and trigger log). This
-module runs after the others (tests/conftest.py): the logs hold the whole tier's runs by then.
+module runs after the batch (tests/conftest.py): the logs hold the tier's runs by then.
 """
 
 from __future__ import annotations

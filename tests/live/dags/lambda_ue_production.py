@@ -1,4 +1,4 @@
-"""DAGs that only the production tier runs (tests/production): a host that dies, and the secrets.
+"""DAGs that only the production tier runs (tests/production): the warm-up, a host that dies, the secrets.
 
 Each run names its function in ``dag_run.conf['function']``. The endpoint is the local Lambda
 endpoint (``LAMBDA_UE_ENDPOINT_URL``); ``LAMBDA_UE_PROXY_CA_BUNDLE`` is the CA that the tests'
@@ -35,25 +35,23 @@ def _invoke(dag_id: str, **kwargs: Any) -> None:
         )
 
 
+# Before the tests: a quick deferred invocation, run until each triggerer has run one.
+_invoke("prod_warm_up", deferrable=True)
+
 # A host dies (its scheduler, triggerer and Celery worker killed at once) while these wait.
 _invoke("prod_host_plain_deferred", deferrable=True)
 _invoke("prod_host_plain_sync", retries=1, retry_delay=timedelta(seconds=1))
-_invoke(
-    "prod_host_durable_deferred",
-    payload={"wait_seconds": HOST_DURABLE_WAIT_SECONDS},
-    durable_execution_name="auto",
-    durable_poll_interval=1,
-    durable_grace_period=1,
-    deferrable=True,
-)
-_invoke(
-    "prod_host_durable_sync",
-    payload={"wait_seconds": HOST_DURABLE_WAIT_SECONDS},
-    durable_execution_name="auto",
-    durable_poll_interval=1,
-    retries=1,
-    retry_delay=timedelta(seconds=1),
-)
+for kind, how in (
+    ("deferred", {"deferrable": True, "durable_grace_period": 1}),
+    ("sync", {"retries": 1, "retry_delay": timedelta(seconds=1)}),
+):
+    _invoke(
+        f"prod_host_durable_{kind}",
+        payload={"wait_seconds": HOST_DURABLE_WAIT_SECONDS},
+        durable_execution_name="auto",
+        durable_poll_interval=1,
+        **how,
+    )
 
 # Started in the triggerer, which assumes a role and invokes through an authenticating TLS proxy:
 # the proxy's URL in the run's conf, its user and password in the connection ``lambda_ue_proxy``.

@@ -180,71 +180,69 @@ def host_failure(
         _watch(failure, _die(airflow, local_lambda, runs))
         yield failure
     finally:
-        # The first host comes back (not waited for: whatever runs next waits for its runs).
-        for name in (*HOST, *OTHER_HOST):
+        # The first host stays dead: this module runs last (tests/conftest.py). Should a test
+        # run after it, the second host serves it; a host half started by a failure is whole.
+        for name in OTHER_HOST:
             if name not in airflow.processes:
                 airflow.start_component(name)
 
 
+def _outcome(failure: HostFailure, kind: str, figures: str, local_lambda: LocalLambda) -> tuple[Run, Run]:
+    """The plain and the durable run of a kind (``deferred``, ``sync``), printed and checked alike:
+    both succeeded, the plain function ran twice, the durable one once, its execution on XCom."""
+    plain, durable = failure.runs[f"prod_host_plain_{kind}"], failure.runs[f"prod_host_durable_{kind}"]
+    assert plain.counting is not None and durable.durable is not None
+    listed = executions_of(local_lambda.client("lambda"), durable.function)
+    print(
+        f"\n{kind}, the host killed: plain function ran {plain.counting.count()} times, again "
+        f"{failure.ran_again_after.get(plain.dag_id)} s after the death ({figures}); durable: "
+        f"{len(listed)} execution(s), step ran {durable.durable.count}"
+    )
+    assert failure.states == dict.fromkeys(failure.runs.runs, "success"), failure.states
+    assert plain.counting.count() == 2
+    assert failure.runs.airflow.xcom(plain.dag_id, plain.run_id, "invoke")["exit_code"] == 0
+    assert [item["Status"] for item in listed] == ["SUCCEEDED"]
+    assert durable.durable.count == 1
+    document = failure.runs.airflow.xcom(durable.dag_id, durable.run_id, "invoke")
+    assert document["result"]["durable_execution_arn"] == listed[0]["DurableExecutionArn"]
+    return plain, durable
+
+
+@pytest.mark.proves("AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD")
 def test_deferred_invocations_move_to_the_other_triggerer(
     host_failure: HostFailure, local_lambda: LocalLambda
 ) -> None:
-    failure = host_failure
-    airflow = failure.runs.airflow
+    airflow = host_failure.runs.airflow
     threshold = int(airflow.env["AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD"])
     heartbeat = int(airflow.env["AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC"])
-    plain, durable = failure.runs["prod_host_plain_deferred"], failure.runs["prod_host_durable_deferred"]
-    assert plain.counting is not None and durable.durable is not None
-    moved = failure.ran_again_after.get(plain.dag_id)
-    listed = executions_of(local_lambda.client("lambda"), durable.function)
-    print(
-        f"\ntriggerer killed: plain function ran {plain.counting.count()} times, again {moved} s after "
-        f"the death (threshold {threshold} s); durable: {len(listed)} execution(s), "
-        f"step ran {durable.durable.count}"
-    )
-    assert failure.states == dict.fromkeys(failure.runs.runs, "success"), failure.states
+    plain, durable = _outcome(host_failure, "deferred", f"threshold {threshold} s", local_lambda)
+
     for name in (plain.dag_id, durable.dag_id):
-        assert failure.holders[name] == [failure.dead_triggerer, failure.other_triggerer], failure.holders
-    assert plain.counting.count() == 2
-    assert airflow.xcom(plain.dag_id, plain.run_id, "invoke")["exit_code"] == 0
+        assert host_failure.holders[name] == [host_failure.dead_triggerer, host_failure.other_triggerer]
     # The other triggerer waited for the threshold, not the default 30 s: that setting holds it.
+    moved = host_failure.ran_again_after.get(plain.dag_id)
     assert moved is not None and threshold - heartbeat <= moved <= threshold + 40, moved
-    assert [item["Status"] for item in listed] == ["SUCCEEDED"]
-    assert durable.durable.count == 1
-    document = airflow.xcom(durable.dag_id, durable.run_id, "invoke")
-    assert document["result"]["durable_execution_arn"] == listed[0]["DurableExecutionArn"]
 
 
+@pytest.mark.proves(
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"
+)
 def test_synchronous_invocations_retry_on_the_other_worker(
     host_failure: HostFailure, local_lambda: LocalLambda
 ) -> None:
-    failure = host_failure
-    airflow = failure.runs.airflow
+    airflow = host_failure.runs.airflow
     timeout = int(airflow.env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"])
     adoption = int(airflow.env["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"])
-    plain, durable = failure.runs["prod_host_plain_sync"], failure.runs["prod_host_durable_sync"]
-    assert plain.counting is not None and durable.durable is not None
-    retried = failure.ran_again_after.get(plain.dag_id)
-    listed = executions_of(local_lambda.client("lambda"), durable.function)
-    print(
-        f"\nworker killed, retries=1: plain function ran {plain.counting.count()} times, again {retried} s "
-        f"after the death (heartbeat timeout {timeout} s, adoption every {adoption} s); durable: "
-        f"{len(listed)} execution(s), "
-        f"step ran {durable.durable.count}"
-    )
-    assert failure.states == dict.fromkeys(failure.runs.runs, "success"), failure.states
-    assert failure.retried_on == {plain.dag_id: "worker-2", durable.dag_id: "worker-2"}
+    figures = f"heartbeat timeout {timeout} s, adoption every {adoption} s"
+    plain, durable = _outcome(host_failure, "sync", figures, local_lambda)
+
+    assert host_failure.retried_on == {plain.dag_id: "worker-2", durable.dag_id: "worker-2"}
     for run in (plain, durable):
         assert airflow.task_instance(run.dag_id, run.run_id, "invoke")["try_number"] == 2
-    assert plain.counting.count() == 2
     # The task stayed "running" until scheduler-2 adopted it and its heartbeat was that old. With
     # either default (300 s) the retry would come 5 minutes after the death or later.
+    retried = host_failure.ran_again_after.get(plain.dag_id)
     assert retried is not None and timeout - 10 <= retried <= timeout + adoption + 60, retried
-    assert [item["Status"] for item in listed] == ["SUCCEEDED"]
-    assert durable.durable.count == 1
-    document = airflow.xcom(durable.dag_id, durable.run_id, "invoke")
-    assert document["exit_code"] == 0
-    assert document["result"]["durable_execution_arn"] == listed[0]["DurableExecutionArn"]
 
 
 def test_the_other_scheduler_schedules_alone(host_failure: HostFailure) -> None:
