@@ -12,13 +12,20 @@ fi
 if [ ! -x "$VENV/bin/uv" ]; then
     "$VENV/bin/python" -m pip install --quiet uv || true
 fi
-# The README's shell examples, which the tests run as written, use jq as users do: the Debian
-# package, installed where it is missing and apt-get can (as root); else tests say what is missing.
-if ! command -v jq >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# Debian packages the tests use as users do, installed where they are missing and apt-get can (as
+# root), in one apt-get run; else the tests say what is missing. jq: the README's shell examples,
+# run as written. postgresql and redis-server: the production tier's metadata database and Celery
+# broker (tests/production), each started by the tests in a folder of their own, never as a
+# system service (PostgreSQL's programs are in /usr/lib/postgresql/<version>/bin, off PATH).
+missing=()
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${#missing[@]}" != 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq jq >/dev/null 2>&1 \
-        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq jq >/dev/null 2>&1; } \
-        || echo "bootstrap: could not install jq (apt-get install jq)" >&2
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; } \
+        || echo "bootstrap: could not install ${missing[*]} (apt-get install ${missing[*]})" >&2
 fi
 stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/scripts/bootstrap.sh" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

@@ -2,6 +2,8 @@
 # The demo on a fresh machine: creates .venv, then runs the synchronous example DAG with
 # `airflow dags test` against a local Lambda endpoint and prints the output document from XCom.
 # `--live [--port N] [--once]`: a live Airflow (web UI on 127.0.0.1) running the example DAGs, until Ctrl-C.
+# `--live --production`: the same on PostgreSQL, the CeleryExecutor with Redis, two schedulers, two
+# triggerers and two Celery workers (the shape of a production deployment).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

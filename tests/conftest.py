@@ -5,8 +5,11 @@ a session-scoped server they all use starts once instead of once per worker:
 
 * ``airflow-dags``: every test that runs ``airflow dags test`` (it uses ``airflow_env``), so that
   the two homes' fork servers, which import Airflow once each, serve all of their runs;
-* ``live-1`` and ``live-2``: the live tier, each group with a live Airflow of its own (one group
-  would be the suite's critical path, a group per module an Airflow start each).
+* ``live``: the live tier (tests/live), sharing a live Airflow (SQLite, LocalExecutor);
+* ``production``: the production tier (tests/production), sharing one deployment (PostgreSQL,
+  Celery, two schedulers, two triggerers). Its modules run in the order of their file names: those
+  whose runs share the deployment (``test_batch_*``), then the shape and the secret search
+  through every log, last the one that kills a host (``test_when_a_host_dies.py``).
 
 A module may declare a group of its own for a costly module-scoped fixture that its tests share
 (``deferrable-iam``: an IAM-enforcing endpoint; ``imports``: the import probe). Ungrouped tests
@@ -30,9 +33,7 @@ pytest_plugins = [
 ]
 
 LIVE = Path(__file__).parent / "live"
-#: The live modules of group ``live-1``; the others are ``live-2``. The race test alone is about as
-#: long as the other live tests together: its 80 task runs at Airflow's default heartbeat interval.
-LIVE_1 = {"test_live_race.py"}
+PRODUCTION = Path(__file__).parent / "production"
 E2E = Path(__file__).parent / "e2e"
 #: End-to-end tests of a minute or more: the first end-to-end tests handed out, so that none of
 #: them is what the run still waits for at its end.
@@ -40,6 +41,7 @@ LONG_E2E = (
     "tests/e2e/test_benchmarks_smoke.py::",
     "tests/e2e/test_release.py::test_getting_started_from_the_built_wheel",
     "tests/e2e/test_docs_examples.py::test_live_demo",
+    "tests/e2e/test_demo_production.py::",
     "tests/e2e/test_docs_examples.py::test_shell_script_case_example",
 )
 
@@ -56,7 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _group(item: pytest.Item) -> str | None:
     if item.path.is_relative_to(LIVE):
-        return "live-1" if item.path.name in LIVE_1 else "live-2"
+        return "live"
+    if item.path.is_relative_to(PRODUCTION):
+        return "production"
     if "airflow_env" in getattr(item, "fixturenames", ()):
         return "airflow-dags"
     return None

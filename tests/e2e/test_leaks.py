@@ -63,7 +63,7 @@ from tests.support.fault_lab import (
     run_in_process,
     without_connections,
 )
-from tests.support.secrets import described_secret_forms
+from tests.support.secrets import assert_no_leak, described_secret_forms, find_leaks
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -86,21 +86,6 @@ def secret_forms(secrets: Secrets, extra: Mapping[str, str] | None = None) -> di
         for text, how in described_secret_forms(value, users).items():
             forms.setdefault(text, f"{name} ({how})")
     return forms
-
-
-def find_leaks(texts: Mapping[str, str], forms: Mapping[str, str]) -> list[str]:
-    """``"<secret> (<form>) in <where>"`` for every form found in any text."""
-    return [
-        f"{description} in {where}"
-        for where, text in texts.items()
-        for form, description in forms.items()
-        if form in text
-    ]
-
-
-def assert_no_leak(texts: Mapping[str, str], forms: Mapping[str, str]) -> None:
-    leaks = find_leaks(texts, forms)
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 
 def test_the_search_finds_every_form_of_every_secret() -> None:

@@ -1,7 +1,9 @@
 """Durable functions on the local endpoint, for the tests of the provider's durable path (helpers).
 
 The handlers are ``tests/handlers/durable_*.py`` (AWS's durable SDK); each appends one line to its
-``COUNT_FILE`` when its step really runs, so a count of 1 means the work ran once.
+``COUNT_FILE`` when its step really runs, so a count of 1 means the work ran once. The plain
+function the durable cases are compared with is ``tests/handlers/start_end.py``
+(:func:`create_start_end_function`), which records its start and its end.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
 from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name
 
 if TYPE_CHECKING:
-    from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
+    from airflow_provider_lambda_ue.testing.airflow_api import AirflowApi
     from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 
 __all__ = [
     "DurableFunction",
     "create_durable_function",
+    "create_start_end_function",
     "executions_of",
+    "recorded_lines",
     "wait_for_execution_status",
+    "wait_for_lines",
     "wait_for_task_state",
     "wait_for_trigger_claimed",
+    "wait_for_trigger_polling",
 ]
 
 
@@ -102,7 +108,7 @@ def wait_for_execution_status(local_lambda: LocalLambda, function: DurableFuncti
         time.sleep(0.5)
 
 
-def wait_for_task_state(live_airflow: LiveAirflow, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
+def wait_for_task_state(live_airflow: AirflowApi, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
     """Until the run's ``invoke`` task is in ``state`` (120 s at most); the task instance."""
     deadline = time.monotonic() + 120
     while True:
@@ -113,7 +119,7 @@ def wait_for_task_state(live_airflow: LiveAirflow, dag_id: str, run_id: str, sta
         time.sleep(0.5)
 
 
-def wait_for_trigger_claimed(live_airflow: LiveAirflow, dag_id: str, run_id: str) -> None:
+def wait_for_trigger_claimed(live_airflow: AirflowApi, dag_id: str, run_id: str) -> None:
     """Until a triggerer runs the ``invoke`` task's trigger. Marked failed before that (the seconds
     between the deferral and the triggerer's next look), the trigger is deleted unrun and stops
     nothing: a limitation the README states; the tests that use this are about the trigger's stop."""
@@ -125,3 +131,42 @@ def wait_for_trigger_claimed(live_airflow: LiveAirflow, dag_id: str, run_id: str
         assert time.monotonic() < deadline, ti
         time.sleep(0.5)
     time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
+
+
+def wait_for_trigger_polling(live_airflow: AirflowApi, dag_id: str, run_id: str) -> None:
+    """Until the ``invoke`` task's durable-execution trigger has started polling, as its task log
+    shows: past the seconds :func:`wait_for_trigger_claimed` allows, which a triggerer short of CPU
+    may need to start a trigger it has claimed."""
+    wait_for_trigger_claimed(live_airflow, dag_id, run_id)
+    deadline = time.monotonic() + 120
+    while "Waiting for durable execution" not in live_airflow.task_log(dag_id, run_id, "invoke"):
+        assert time.monotonic() < deadline, live_airflow.task_log(dag_id, run_id, "invoke")[-3000:]
+        time.sleep(0.5)
+
+
+def create_start_end_function(server: Any, directory: Path) -> tuple[str, Path]:
+    """
+    Create a plain function running ``tests/handlers/start_end.py`` (timeout 60 s).
+
+    :param server: The local endpoint.
+    :param directory: Where its record goes.
+    :return: ``(FunctionName, the file it writes "start" and "end" lines to)``.
+    """
+    name = unique_function_name("start-end")
+    record = directory / f"{name}.lines"
+    source = (HANDLERS_DIR / "start_end.py").read_text(encoding="utf-8")
+    server.create_function(name, source, timeout=60, environment={"COUNT_FILE": str(record)})
+    return name, record
+
+
+def recorded_lines(path: Path) -> list[str]:
+    """The lines a start_end function recorded so far."""
+    return path.read_text(encoding="utf-8").split() if path.exists() else []
+
+
+def wait_for_lines(path: Path, expected: list[str], timeout: float = 120) -> list[str]:
+    """Until a start_end function recorded ``expected`` (``timeout`` seconds at most); what it recorded."""
+    deadline = time.monotonic() + timeout
+    while recorded_lines(path) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return recorded_lines(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
 
@@ -43,3 +43,24 @@ def secret_forms(secret: str, user: str | None = None) -> set[str]:
     :param user: The user it is paired with in a ``Basic`` credential, if any.
     """
     return set(described_secret_forms(secret, [user] if user is not None else []))
+
+
+def find_leaks(texts: Mapping[str, str], forms: Mapping[str, str]) -> list[str]:
+    """
+    ``"<secret> (<form>) in <where>"`` for every form found in any text.
+
+    :param texts: ``{where: text}``: what was searched.
+    :param forms: ``{form: which secret, how}`` (e.g. from :func:`described_secret_forms`).
+    """
+    return [
+        f"{description} in {where}"
+        for where, text in texts.items()
+        for form, description in forms.items()
+        if form in text
+    ]
+
+
+def assert_no_leak(texts: Mapping[str, str], forms: Mapping[str, str]) -> None:
+    """Fail naming every form of every secret found in any text (see :func:`find_leaks`)."""
+    leaks = find_leaks(texts, forms)
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)

@@ -1,4 +1,4 @@
-"""DAGs of the live durable-execution chaos tests (tests/live/test_live_durable_chaos.py).
+"""DAGs of the durable-execution cases (tests/production/test_batch_durable.py, the compatibility tier).
 
 Each run names its durable function in ``dag_run.conf['function']``; the execution's name is
 derived from the task instance (``durable_execution_name="auto"``), so a retry finds it.
@@ -34,12 +34,6 @@ def _durable(**kwargs: Any) -> LambdaInvokeOperator:
     )
 
 
-with DAG("live_durable_worker", schedule=None, catchup=False):
-    _durable(deferrable=False, retries=1, retry_delay=timedelta(seconds=1))
-
-with DAG("live_durable_deferred", schedule=None, catchup=False):
-    _durable(deferrable=True, durable_grace_period=1)
-
 with DAG("live_durable_failed_retry", schedule=None, catchup=False):
     _durable(payload={"reason": "live"}, deferrable=False, retries=1, retry_delay=timedelta(seconds=1))
 
@@ -49,7 +43,7 @@ with DAG("live_durable_mark_failed_deferred", schedule=None, catchup=False):
 with DAG("live_durable_mark_failed_worker", schedule=None, catchup=False):
     _durable(payload={"wait_seconds": 600}, deferrable=False)
 
-# The same chaos against a plain function (the README's comparison table).
+# The same cases against a plain function (the README's comparison table).
 with DAG("live_plain_failed_retry", schedule=None, catchup=False):
     LambdaInvokeOperator(
         task_id="invoke",
@@ -62,11 +56,12 @@ with DAG("live_plain_failed_retry", schedule=None, catchup=False):
     )
 
 with DAG("live_plain_mark_failed", schedule=None, catchup=False):
+    # Long enough for its test to find it running while the other runs share the deployment.
     LambdaInvokeOperator(
         task_id="invoke",
         function_name=FUNCTION,
         region_name="us-east-1",
         endpoint_url=ENDPOINT,
-        payload={"seconds": WAIT_SECONDS},
+        payload={"seconds": 45},
         wait_for_completion_timeout=120,
     )
