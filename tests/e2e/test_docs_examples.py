@@ -52,11 +52,12 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from airflow_provider_lambda_ue.testing.processes import free_port
 from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.fake_servers import subprocess_environment
 from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
 from tests.support.proxies import ProxyFactory, ProxyInfo
-from tests.support.servers import free_port, process_group
+from tests.support.servers import process_group
 
 pytestmark = pytest.mark.timeout(900)
 

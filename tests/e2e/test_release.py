@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 import airflow_provider_lambda_ue
-from tests.support.servers import free_port, process_group
+from airflow_provider_lambda_ue.testing.processes import free_port
+from tests.support.servers import process_group
 
 pytestmark = pytest.mark.timeout(900)
 

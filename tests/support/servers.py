@@ -105,13 +105,6 @@ def serving(start: Callable[[], ServerT], timeout: float = READY_TIMEOUT) -> Ite
         server.stop()
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def process_group(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
     """

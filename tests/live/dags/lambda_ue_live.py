@@ -18,6 +18,7 @@ from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOpera
 ENDPOINT = os.environ.get("LAMBDA_UE_ENDPOINT_URL")
 FUNCTION = "{{ dag_run.conf['function'] }}"
 #: Quick deferred invocations in ``live_race`` (the issue's race needs many of them).
+MAPPED_ITEMS = 4  # live_mapped's invocations
 RACE_TASKS = 40
 #: What a scheduler logs when it lost a quick deferral to the race (README, Deferrable mode).
 RACE_LOG_LINE = "but the task instance's state attribute is"
@@ -63,7 +64,7 @@ with DAG("live_mapped", schedule=None, catchup=False):
         region_name="us-east-1",
         endpoint_url=ENDPOINT,
         deferrable=True,
-    ).expand(payload=[{"item": n} for n in range(4)])
+    ).expand(payload=[{"item": n} for n in range(MAPPED_ITEMS)])
 
     @task
     def collect(documents: list[dict[str, Any]]) -> list[Any]:
