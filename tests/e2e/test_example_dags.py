@@ -26,7 +26,7 @@ from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLambdaClient
-from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS, expected_fields
 from tests.support.links import expected_links
 from tests.support.local_lambda import (
     ECHO_HANDLER,
@@ -124,43 +124,13 @@ def assert_envelope(document: dict[str, Any], *, exit_code: int = 0, status: str
     assert document["invocation"]["extension"] == DISTRIBUTION_NAME
     assert document["invocation"]["version"] == __version__
     assert set(document) == set(DOCUMENT_KEYS)
-    assert set(document["result"]) == {
-        "status_code",
-        "log_result",
-        "payload",
-        "executed_version",
-        "function_error",
-        "request_id",
-    }
+    assert set(document["result"]) == set(RESULT_KEYS)
 
 
 def assert_fields(document: dict[str, Any], **expected: Any) -> None:
-    """``invocation.fields`` equals the defaults overlaid with ``expected``, key by key."""
+    """``invocation.fields`` equals the defaults (RequestResponse) overlaid with ``expected``, key by key."""
     fields = document["invocation"]["fields"]
-    defaults: dict[str, Any] = {
-        "action": "Trigger Lambda function",
-        "credentials_user": MASK,
-        "credentials_password": MASK,
-        "region": "us-east-1",
-        "role_based_access": False,
-        "role_arn": None,
-        "invocation_type": "RequestResponse",
-        "payload_source": None,
-        "payload_script": None,
-        "client_context_source": None,
-        "client_context_script": None,
-        "log_type": "None",
-        "qualifier": None,
-        "use_proxy": False,
-        "proxy_type": None,
-        "proxy": None,
-        "proxy_credentials_user": None,
-        "proxy_credentials_password": None,
-        "proxy_ca_bundle_file": None,
-        "wait_for_completion_timeout": 60,
-        "tenant_id": None,
-    }
-    wanted = {**defaults, **expected}
+    wanted = expected_fields(**{"invocation_type": "RequestResponse", **expected})
     json_fields = {"payload_script", "client_context_script"}
     assert set(fields) == set(wanted), set(fields) ^ set(wanted)
     for key, value in wanted.items():

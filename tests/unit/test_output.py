@@ -25,52 +25,19 @@ from airflow_provider_lambda_ue.output import (
 )
 from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.validation import validate
-from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.document_shape import (
+    ADDED_FIELD_KEYS,
+    CONTRACT_EXAMPLE,
+    CONTRACT_FIELD_KEYS,
+    DOCUMENT_KEYS,
+    FIELD_KEYS,
+    INVOCATION_KEYS,
+    RESULT_KEYS,
+    with_additions,
+)
 from tests.support.failures import raises
 
 SECRET = "s3cr3t-Pa55"
-
-# The contract's example document (CONTRACT.md, "The output document"), with the package version.
-CONTRACT_EXAMPLE: dict[str, Any] = {
-    "exit_code": 0,
-    "status_description": "SUCCESS: AWS Lambda function invoked successfully",
-    "changed": True,
-    "invocation": {
-        "extension": "airflow-provider-lambda-ue",
-        "version": __version__,
-        "fields": {
-            "action": "Trigger Lambda function",
-            "credentials_user": "****",
-            "credentials_password": "****",
-            "region": "us-east-1",
-            "role_based_access": False,
-            "role_arn": None,
-            "function_name": "test-function",
-            "invocation_type": "Event",
-            "payload_source": None,
-            "payload_script": None,
-            "client_context_source": None,
-            "client_context_script": None,
-            "log_type": "None",
-            "qualifier": None,
-            "use_proxy": False,
-            "proxy_type": None,
-            "proxy": None,
-            "proxy_credentials_user": None,
-            "proxy_credentials_password": None,
-            "proxy_ca_bundle_file": None,
-            "wait_for_completion_timeout": 60,
-            "endpoint_url": None,
-        },
-    },
-    "result": {
-        "status_code": 202,
-        "log_result": None,
-        "payload": None,
-        "executed_version": None,
-        "function_error": None,
-    },
-}
 
 
 def assert_shape(document: dict[str, Any]) -> None:
@@ -109,16 +76,6 @@ def document_for(
         ),
         result=result,
     )
-
-
-def with_additions(example: dict[str, Any]) -> dict[str, Any]:
-    """The contract's example with the keys added since (issue 17), empty: ``tenant_id``, ``request_id``."""
-    invocation = example["invocation"]
-    return {
-        **example,
-        "invocation": {**invocation, "fields": {**invocation["fields"], "tenant_id": None}},
-        "result": {**example["result"], "request_id": None},
-    }
 
 
 def test_success_event_document_equals_the_contract_example() -> None:
@@ -431,7 +388,7 @@ def test_invoke_result_payload_invalid_utf8_is_replaced() -> None:
 
 
 def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None:
-    assert [key for field in FIELDS for key in field.document] == list(FIELD_KEYS)
+    assert [key for field in FIELDS for key in field.document] == [*CONTRACT_FIELD_KEYS, *ADDED_FIELD_KEYS]
     request_fields = set(InvokeRequest.__dataclass_fields__)
     for field in FIELDS:
         assert field.name in request_fields, field

@@ -32,6 +32,7 @@ from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers import events
 from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
+from tests.support.document_shape import RESULT_KEYS
 from tests.support.durable import DurableFunction, create_durable_function, executions_of
 from tests.support.failures import is_failure, raises
 from tests.support.local_lambda import wait_for_count
@@ -120,9 +121,7 @@ def test_cli_twice_with_one_name_reports_one_execution_and_runs_the_handler_once
         assert result["durable_execution_status"] == "SUCCEEDED"
         assert json.loads(result["payload"]) == {"doubled": 42, "event": {"value": 21, "wait_seconds": 1}}
         # The seed's keys are all there, in the seed's order, before the durable ones.
-        assert list(result)[:6] == [
-            "status_code", "log_result", "payload", "executed_version", "function_error", "request_id"
-        ]  # fmt: skip
+        assert list(result)[: len(RESULT_KEYS)] == list(RESULT_KEYS)
     assert first["result"]["durable_execution_arn"] == second["result"]["durable_execution_arn"]
     assert listed(local_lambda, function) == [("order-42", "SUCCEEDED")]
     assert function.count == 1
