@@ -24,17 +24,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_lambda_ue.exceptions import (
-    LambdaAuthenticationError,
-    LambdaAuthorizationError,
-    LambdaConnectionError,
-    LambdaDataValidationError,
-    LambdaFailError,
-    LambdaFunctionError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    LambdaReadTimeoutError,
-)
+from airflow_provider_lambda_ue import exceptions
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
@@ -140,8 +130,8 @@ def run_sync(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance
 
 
 def failure(
-    op: LambdaInvokeOperator, error: type[LambdaInvokeError]
-) -> tuple[LambdaInvokeError, FakeTaskInstance]:
+    op: LambdaInvokeOperator, error: type[exceptions.LambdaInvokeError]
+) -> tuple[exceptions.LambdaInvokeError, FakeTaskInstance]:
     """Run ``op`` deferred, expecting ``error``; check the failure document reached XCom."""
     ti = FakeTaskInstance()
     context: Any = {"ti": ti}
@@ -283,7 +273,7 @@ def test_function_error(local_lambda: LocalLambda) -> None:
     local_lambda.create_function(name, RAISE_HANDLER)
     error, _ = failure(
         operator(function_name=name, endpoint_url=local_lambda.url, payload={"message": "boom!"}),
-        LambdaFunctionError,
+        exceptions.LambdaFunctionError,
     )
     assert error.output is not None
     assert error.output["result"]["function_error"] == "Unhandled"
@@ -294,7 +284,7 @@ def test_function_error(local_lambda: LocalLambda) -> None:
 def test_unknown_function(local_lambda: LocalLambda) -> None:
     error, _ = failure(
         operator(function_name=unique_function_name("missing"), endpoint_url=local_lambda.url),
-        LambdaFailError,
+        exceptions.LambdaFailError,
     )
     assert "ResourceNotFoundException" in error.status_description
 
@@ -302,7 +292,7 @@ def test_unknown_function(local_lambda: LocalLambda) -> None:
 @pytest.mark.usefixtures("aws_conn")
 def test_throttling_left_after_retries(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.throttled_response(retry_after="0"))
-    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), LambdaFailError)
+    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), exceptions.LambdaFailError)
     assert "TooManyRequestsException" in error.status_description
     assert len(fake_lambda.invocations) == 4  # bounded retries of what provably did not run
 
@@ -395,24 +385,6 @@ def test_iam_allowed_user(aws_conn: Callable[..., None], iam_server: dict[str, A
 
 
 @IAM
-@pytest.mark.parametrize(
-    ("user", "secret"),
-    [pytest.param(None, None, id="unknown-key"), pytest.param("invoker", "wrong-secret", id="bad-signature")],
-)
-def test_authentication_error(
-    aws_conn: Callable[..., None], iam_server: dict[str, Any], user: str | None, secret: str | None
-) -> None:
-    use_user(aws_conn, iam_server, user, secret)
-    failure(iam_operator(iam_server), LambdaAuthenticationError)
-
-
-@IAM
-def test_authorization_error(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "nobody")
-    failure(iam_operator(iam_server), LambdaAuthorizationError)
-
-
-@IAM
 def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "assumer")
     role = iam_server["roles"]["invoker-role"]
@@ -422,24 +394,45 @@ def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any])
 
 
 @IAM
-def test_role_cannot_be_assumed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "nobody")
-    role = iam_server["roles"]["invoker-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
-
-
-@IAM
-def test_role_with_bad_credentials(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "assumer", "wrong-secret")
-    role = iam_server["roles"]["invoker-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthenticationError)
-
-
-@IAM
-def test_assumed_role_may_not_invoke(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "assumer")
-    role = iam_server["roles"]["useless-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
+@pytest.mark.parametrize(
+    ("caller", "role", "error"),
+    [
+        pytest.param((None, None), None, exceptions.LambdaAuthenticationError, id="unknown-key"),
+        pytest.param(
+            ("invoker", "wrong-secret"), None, exceptions.LambdaAuthenticationError, id="bad-signature"
+        ),
+        pytest.param(("nobody", None), None, exceptions.LambdaAuthorizationError, id="not-allowed"),
+        pytest.param(
+            ("nobody", None), "invoker-role", exceptions.LambdaAuthorizationError, id="role-cannot-be-assumed"
+        ),
+        pytest.param(
+            ("assumer", "wrong-secret"),
+            "invoker-role",
+            exceptions.LambdaAuthenticationError,
+            id="role-with-bad-credentials",
+        ),
+        pytest.param(
+            ("assumer", None),
+            "useless-role",
+            exceptions.LambdaAuthorizationError,
+            id="assumed-role-may-not-invoke",
+        ),
+    ],
+)
+def test_iam_failure(
+    aws_conn: Callable[..., None],
+    iam_server: dict[str, Any],
+    caller: tuple[str | None, str | None],
+    role: str | None,
+    error: type[exceptions.LambdaInvokeError],
+) -> None:
+    """Keys unknown or signed wrongly: exit 2; a caller or an assumed role without the permission: exit 3."""
+    user, secret = caller
+    use_user(aws_conn, iam_server, user, secret)
+    role_fields: dict[str, Any] = {}
+    if role is not None:
+        role_fields = {"role_based_access": True, "role_arn": iam_server["roles"][role]}
+    failure(iam_operator(iam_server, **role_fields), error)
 
 
 @IAM
@@ -474,12 +467,12 @@ def test_role_through_authenticating_proxy(
 
 @pytest.mark.usefixtures("aws_conn")
 def test_refused_endpoint(refused_url: str) -> None:
-    failure(operator(function_name="f", endpoint_url=refused_url), LambdaConnectionError)
+    failure(operator(function_name="f", endpoint_url=refused_url), exceptions.LambdaConnectionError)
 
 
 @pytest.mark.usefixtures("aws_conn")
 def test_untrusted_endpoint_certificate(fake_lambda_tls: FakeLambdaServer) -> None:
-    failure(operator(function_name="f", endpoint_url=fake_lambda_tls.url), LambdaConnectionError)
+    failure(operator(function_name="f", endpoint_url=fake_lambda_tls.url), exceptions.LambdaConnectionError)
     assert not fake_lambda_tls.invocations
 
 
@@ -501,7 +494,9 @@ def test_local_lambda_through_proxies(
     document, _ = run_deferred(operator(**fields))
     assert json.loads(document["result"]["payload"]) == {"via": "proxy"}
 
-    error, _ = failure(operator(**{**fields, "proxy_conn_id": "proxy_wrong"}), LambdaProxyConnectionError)
+    error, _ = failure(
+        operator(**{**fields, "proxy_conn_id": "proxy_wrong"}), exceptions.LambdaProxyConnectionError
+    )
     assert error.status_description == (
         f"CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL {http_proxy_auth.url}"
     )
@@ -510,7 +505,7 @@ def test_local_lambda_through_proxies(
     stopped.stop()
     failure(
         operator(function_name=name, endpoint_url=local_lambda.url, use_proxy=True, proxy=stopped.url),
-        LambdaProxyConnectionError,
+        exceptions.LambdaProxyConnectionError,
     )
 
 
@@ -529,7 +524,7 @@ def test_tls_proxy(
     document, _ = run_deferred(operator(proxy=tls_proxy_auth.url, **fields))
     assert document["exit_code"] == 0
     assert len(fake_lambda.invocations) == 1
-    failure(operator(proxy=tls_proxy_untrusted.url, **fields), LambdaProxyConnectionError)
+    failure(operator(proxy=tls_proxy_untrusted.url, **fields), exceptions.LambdaProxyConnectionError)
     assert len(fake_lambda.invocations) == 1
 
 
@@ -541,7 +536,7 @@ def test_tls_proxy(
 def test_validation_fails_before_deferring() -> None:
     ti = FakeTaskInstance()
     op = operator(function_name="not a function name", payload="{not json")
-    with raises(LambdaDataValidationError) as raised:
+    with raises(exceptions.LambdaDataValidationError) as raised:
         op.execute(context_of(ti))  # raises before any TaskDeferred
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert "function_name" in raised.value.status_description
@@ -551,7 +546,9 @@ def test_validation_fails_before_deferring() -> None:
 @pytest.mark.usefixtures("aws_conn")
 def test_service_rejects_a_parameter(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.error_response(400, "InvalidParameterValueException", "bad qualifier"))
-    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), LambdaDataValidationError)
+    error, _ = failure(
+        operator(function_name="f", endpoint_url=fake_lambda.url), exceptions.LambdaDataValidationError
+    )
     assert "InvalidParameterValueException" in error.status_description
 
 
@@ -577,7 +574,7 @@ def test_ca_bundle_missing_on_the_triggerer(
     event = asyncio.run(_first_event(deferred.value.trigger))
     assert event["exit_code"] == 20
     bundle.write_bytes(Path(tls_proxy.ca_file or "").read_bytes())  # present again on the worker
-    with raises(LambdaDataValidationError):
+    with raises(exceptions.LambdaDataValidationError):
         op.execute_complete(context, event=event)
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert not fake_lambda.invocations
@@ -599,7 +596,7 @@ def test_read_timeout_runs_the_function_once(
     started = time.monotonic()
     failure(
         operator(function_name=function.name, endpoint_url=local_lambda.url, wait_for_completion_timeout="1"),
-        LambdaReadTimeoutError,
+        exceptions.LambdaReadTimeoutError,
     )
     assert function.wait_for_count(1, timeout=30) == 1
     # Let the first execution finish its sleep; a resent Invoke would have counted by now.
