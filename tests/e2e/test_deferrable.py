@@ -105,6 +105,15 @@ async def _first_event(trigger: LambdaInvokeTrigger) -> dict[str, Any]:
     raise AssertionError("the trigger ended without an event")
 
 
+def defer(op: LambdaInvokeOperator, context: Any) -> tuple[TaskDeferred, dict[str, Any]]:
+    """Execute ``op`` until it defers; run its trigger, rebuilt from its serialised form, to its event."""
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    classpath, kwargs = deferred.value.trigger.serialize()
+    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
+    return deferred.value, asyncio.run(_first_event(trigger))
+
+
 def run_deferred(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance]:
     """
     Run ``op`` as Airflow would in deferrable mode; return its document and its task instance.
@@ -113,14 +122,10 @@ def run_deferred(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInst
     """
     ti = FakeTaskInstance()
     context: Any = {"ti": ti}
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    classpath, kwargs = deferred.value.trigger.serialize()
-    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
-    event = asyncio.run(_first_event(trigger))
+    deferred, event = defer(op, context)
     json.dumps(event)  # events travel as JSON
-    method = getattr(op, deferred.value.method_name)
-    return method(context, event=event, **(deferred.value.kwargs or {})), ti
+    method = getattr(op, deferred.method_name)
+    return method(context, event=event, **(deferred.kwargs or {})), ti
 
 
 def run_sync(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance]:
@@ -135,13 +140,9 @@ def failure(
     """Run ``op`` deferred, expecting ``error``; check the failure document reached XCom."""
     ti = FakeTaskInstance()
     context: Any = {"ti": ti}
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    classpath, kwargs = deferred.value.trigger.serialize()
-    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
-    event = asyncio.run(_first_event(trigger))
+    deferred, event = defer(op, context)
     with pytest.raises(error) as raised:
-        getattr(op, deferred.value.method_name)(context, event=event)
+        getattr(op, deferred.method_name)(context, event=event)
     assert type(raised.value) is error
     document = ti.xcom["return_value"]
     assert document == raised.value.output
