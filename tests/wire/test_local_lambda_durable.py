@@ -7,10 +7,10 @@ durable_*.py``) append one line to their ``COUNT_FILE`` each time a step really 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, zip_handler
-from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name, wait_for_count
+from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.durable import DurableFunction, create_durable_function
+from tests.support.local_lambda import unique_function_name, wait_for_count
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",
@@ -50,42 +51,12 @@ def client(local_lambda: LocalLambda) -> Any:
     return plain_boto3_lambda(local_lambda.url)
 
 
-@dataclass
-class DurableFunction:
-    """A durable function on the endpoint and the file its steps count in."""
-
-    name: str
-    count_file: Path
-    create_response: dict[str, Any]
-
-    @property
-    def count(self) -> int:
-        """Real step executions so far."""
-        return read_count(self.count_file)
-
-
 @pytest.fixture
 def durable_function(
     local_lambda: LocalLambda, client: Any, tmp_path: Path
 ) -> Callable[..., DurableFunction]:
-    """``(handler_stem, execution_timeout=300) -> DurableFunction``: create a durable function."""
-
-    def create(handler_stem: str, execution_timeout: int = 300) -> DurableFunction:
-        name = unique_function_name(handler_stem.replace("_", "-"))
-        count_file = tmp_path / f"{name}.count"
-        response = client.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=local_lambda.ensure_role(),
-            Handler=f"{handler_stem}.handler",
-            Code={"ZipFile": zip_handler(HANDLERS_DIR / f"{handler_stem}.py", f"{handler_stem}.handler")},
-            Timeout=60,
-            Environment={"Variables": {"COUNT_FILE": str(count_file)}},
-            DurableConfig={"ExecutionTimeout": execution_timeout, "RetentionPeriodInDays": 1},
-        )
-        return DurableFunction(name, count_file, response)
-
-    return create
+    """``(handler_stem, execution_timeout=300) -> DurableFunction``, created through ``client``."""
+    return functools.partial(create_durable_function, local_lambda, tmp_path, client=client)
 
 
 def start(client: Any, function: DurableFunction, name: str, payload: dict[str, Any]) -> dict[str, Any]:
