@@ -25,6 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +138,41 @@ def masked(url: str) -> str:
     return re.sub(r"//[^@/]+@", "//***:***@", url)
 
 
-def target_for(
-    scheme: str, fake_lambda: FakeLambdaServer, fake_lambda_tls: FakeLambdaServer
-) -> FakeLambdaServer:
-    return fake_lambda_tls if scheme == "https" else fake_lambda
+def refused_by_proxy(client: Any, shown_url: str) -> ProxyConnectionError:
+    """Invoke, expecting botocore's ProxyConnectionError for ``shown_url``, wrapping urllib3's ProxyError."""
+    with pytest.raises(ProxyConnectionError) as info:
+        invoke(client)
+    assert str(info.value) == f'Failed to connect to proxy URL: "{shown_url}"'
+    assert type(wrapped(info.value)) is urllib3.exceptions.ProxyError
+    return info.value
+
+
+@dataclass
+class Target:
+    """The fake Lambda a test calls through a proxy: ``http`` (forwarded) or ``https`` (a CONNECT tunnel)."""
+
+    scheme: str
+    server: FakeLambdaServer
+    verify: str | None
+    make_client: ClientFactory
+
+    def client_via(self, proxy_url: str, **options: Any) -> Any:
+        """A one-attempt client of the target through ``proxy_url`` (trusting the test CA for https)."""
+        return self.make_client(
+            self.server.url,
+            proxies={self.scheme: proxy_url},
+            verify=self.verify,
+            retries=ONE_ATTEMPT,
+            **options,
+        )
+
+
+@pytest.fixture(params=["http", "https"])
+def target(request: pytest.FixtureRequest, ca_bundle: str, make_client: ClientFactory) -> Target:
+    """Each target scheme in turn: ``fake_lambda`` over http, ``fake_lambda_tls`` over https."""
+    if request.param == "https":
+        return Target("https", request.getfixturevalue("fake_lambda_tls"), ca_bundle, make_client)
+    return Target("http", request.getfixturevalue("fake_lambda"), None, make_client)
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,32 +286,19 @@ def test_fake_lambda_tls_stops_with_stalled_handshake(fake_lambda_factory: fs.Fa
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 @pytest.mark.parametrize("flavour", ["http_proxy", "http_proxy_auth", "tls_proxy", "tls_proxy_auth"])
 def test_call_through_proxy_reaches_fake_lambda(
-    request: pytest.FixtureRequest,
-    flavour: str,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    request: pytest.FixtureRequest, flavour: str, target: Target
 ) -> None:
     proxy: ProxyInfo = request.getfixturevalue(flavour)
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy.auth_url},
-        proxies_config={"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None,
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
+    proxies_config = {"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None
+    client = target.client_via(proxy.auth_url, proxies_config=proxies_config)
     status, payload = invoke_and_read(client)
     assert (status, payload) == (200, b'{"ok": true}')
-    assert target.request_count == 1
-    received = target.invocations[0]
+    assert target.server.request_count == 1
+    received = target.server.invocations[0]
     assert "proxy-authorization" not in received.headers  # never leaked upstream
-    if target_scheme == "http":
+    if target.scheme == "http":
         # Forwarding: proxy.py relays the absolute-URI request and adds a Via header.
         assert "proxy.py" in received.headers["via"]
     else:
@@ -290,12 +309,12 @@ def test_call_through_proxy_reaches_fake_lambda(
     client.close()
     entries = proxy.wait_for_connections(1)
     assert len(entries) == 1, proxy.access_log()
-    if target_scheme == "http":
+    if target.scheme == "http":
         assert entries[0].method == "POST"
-        assert entries[0].target == f"127.0.0.1:{target.port}{INVOKE_PATH}"
+        assert entries[0].target == f"127.0.0.1:{target.server.port}{INVOKE_PATH}"
     else:
         assert entries[0].method == "CONNECT"
-        assert entries[0].target == f"127.0.0.1:{target.port}"
+        assert entries[0].target == f"127.0.0.1:{target.server.port}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +322,6 @@ def test_call_through_proxy_reaches_fake_lambda(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 @pytest.mark.parametrize(
     ("flavour", "credentials"),
     [
@@ -313,26 +331,13 @@ def test_call_through_proxy_reaches_fake_lambda(
     ],
 )
 def test_proxy_rejects_credentials(
-    request: pytest.FixtureRequest,
-    flavour: str,
-    credentials: str,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    request: pytest.FixtureRequest, flavour: str, credentials: str, target: Target
 ) -> None:
     proxy: ProxyInfo = request.getfixturevalue(flavour)
     proxy_url = proxy.url_with_credentials(password="wrong@pass") if credentials == "wrong" else proxy.url
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy_url},
-        proxies_config={"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None,
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    if target_scheme == "http":
+    proxies_config = {"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None
+    client = target.client_via(proxy_url, proxies_config=proxies_config)
+    if target.scheme == "http":
         # Forwarding: the proxy's 407 is handed to botocore as if the service had sent it.
         with pytest.raises(ClientError) as info:
             invoke(client)
@@ -347,17 +352,13 @@ def test_proxy_rejects_credentials(
         )
     else:
         # CONNECT: urllib3 fails the tunnel; botocore raises ProxyConnectionError.
-        with pytest.raises(ProxyConnectionError) as proxy_info:
-            invoke(client)
-        assert str(proxy_info.value) == f'Failed to connect to proxy URL: "{masked(proxy_url)}"'
+        refused = refused_by_proxy(client, masked(proxy_url))
         if credentials == "wrong":
-            assert "***:***@" in str(proxy_info.value) and "wrong" not in str(proxy_info.value)
-        error = wrapped(proxy_info.value)
-        assert type(error) is urllib3.exceptions.ProxyError
-        assert error.args[0] == "Unable to connect to proxy"
-        assert type(error.original_error) is OSError
-        assert str(error.original_error) == "Tunnel connection failed: 407 Proxy Authentication Required"
-    assert target.request_count == 0
+            assert "***:***@" in str(refused) and "wrong" not in str(refused)
+        assert wrapped(refused).args[0] == "Unable to connect to proxy"
+        assert type(proxy_cause(refused)) is OSError
+        assert str(proxy_cause(refused)) == "Tunnel connection failed: 407 Proxy Authentication Required"
+    assert target.server.request_count == 0
     client.close()
     assert proxy.wait_for_rejected(1) and not proxy.connections()
 
@@ -367,34 +368,18 @@ def test_proxy_rejects_credentials(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 def test_tls_proxy_with_untrusted_certificate_fails(
-    tls_proxy_untrusted: ProxyInfo,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    tls_proxy_untrusted: ProxyInfo, ca_bundle: str, target: Target
 ) -> None:
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: tls_proxy_untrusted.url},
-        proxies_config={"proxy_ca_bundle": ca_bundle},  # trusts the *other* CA
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{tls_proxy_untrusted.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is urllib3.exceptions.SSLError
-    cause = error.original_error.args[0]
+    # The proxy's CA bundle trusts the *other* CA.
+    client = target.client_via(tls_proxy_untrusted.url, proxies_config={"proxy_ca_bundle": ca_bundle})
+    refused = refused_by_proxy(client, tls_proxy_untrusted.url)
+    assert type(proxy_cause(refused)) is urllib3.exceptions.SSLError
+    cause = proxy_cause(refused).args[0]
     assert type(cause) is ssl.SSLCertVerificationError
     assert cause.verify_message == "unable to get local issuer certificate"
     assert "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed" in str(cause)
-    assert target.request_count == 0
+    assert target.server.request_count == 0
 
 
 def test_tls_proxy_without_ca_bundle_https_target_default_verify_fails(
@@ -403,13 +388,9 @@ def test_tls_proxy_without_ca_bundle_https_target_default_verify_fails(
     """No ``proxy_ca_bundle`` + https endpoint: the proxy certificate is checked against the
     endpoint's ``verify`` bundle (default: certifi), which does not know the proxy's CA."""
     client = make_client(fake_lambda_tls.url, proxies={"https": tls_proxy.url}, retries=ONE_ATTEMPT)
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{tls_proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is urllib3.exceptions.SSLError
-    assert type(error.original_error.args[0]) is ssl.SSLCertVerificationError
+    refused = refused_by_proxy(client, tls_proxy.url)
+    assert type(proxy_cause(refused)) is urllib3.exceptions.SSLError
+    assert type(proxy_cause(refused).args[0]) is ssl.SSLCertVerificationError
     assert fake_lambda_tls.request_count == 0
 
 
@@ -453,33 +434,14 @@ def test_tls_proxy_without_ca_bundle_http_target_is_not_verified(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
-def test_stopped_proxy(
-    proxy_factory: ProxyFactory,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
-) -> None:
+def test_stopped_proxy(proxy_factory: ProxyFactory, target: Target) -> None:
     proxy = proxy_factory()
     proxy.stop()
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy.url},
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert error.args[0] == "Unable to connect to proxy"
-    assert type(error.original_error) is urllib3.exceptions.NewConnectionError
-    assert "[Errno 111] Connection refused" in str(error.original_error)
-    assert target.request_count == 0
+    refused = refused_by_proxy(target.client_via(proxy.url), proxy.url)
+    assert wrapped(refused).args[0] == "Unable to connect to proxy"
+    assert type(proxy_cause(refused)) is urllib3.exceptions.NewConnectionError
+    assert "[Errno 111] Connection refused" in str(proxy_cause(refused))
+    assert target.server.request_count == 0
 
 
 def test_refused_endpoint(refused_url: str, make_client: ClientFactory) -> None:
@@ -511,10 +473,8 @@ def test_proxy_cannot_reach_endpoint_connect(
     client = make_client(
         f"https://127.0.0.1:{refused_port}", proxies={"https": http_proxy.url}, retries=ONE_ATTEMPT
     )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{http_proxy.url}"'
-    assert str(proxy_cause(info.value)) == "Tunnel connection failed: 502 Bad Gateway"
+    refused = refused_by_proxy(client, http_proxy.url)
+    assert str(proxy_cause(refused)) == "Tunnel connection failed: 502 Bad Gateway"
 
 
 # --------------------------------------------------------------------------------------------
@@ -545,13 +505,9 @@ def test_407_proxy_connect(
     auth_required_proxy: AuthRequiredProxy, fake_lambda_tls: FakeLambdaServer, make_client: ClientFactory
 ) -> None:
     client = make_client(fake_lambda_tls.url, proxies={"https": auth_required_proxy.url}, retries=ONE_ATTEMPT)
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{auth_required_proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is OSError
-    assert str(error.original_error) == "Tunnel connection failed: 407 Proxy Authentication Required"
+    refused = refused_by_proxy(client, auth_required_proxy.url)
+    assert type(proxy_cause(refused)) is OSError
+    assert str(proxy_cause(refused)) == "Tunnel connection failed: 407 Proxy Authentication Required"
     [seen] = auth_required_proxy.requests
     assert (seen.method, seen.path) == ("CONNECT", f"127.0.0.1:{fake_lambda_tls.port}")
 
