@@ -43,6 +43,7 @@ from tests.support.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
+    create_iam_role,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -52,7 +53,6 @@ pytestmark = pytest.mark.timeout(900)
 
 LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 RUN_TIMEOUT = 600  # seconds per subprocess: Airflow's import alone takes several on a busy machine
 
 #: The environment's AWS secret in every run: moto ignores it while IAM enforcement is off, and
@@ -706,25 +706,8 @@ def test_role_arn_assumed_through_sts(cli: Runner, local_lambda_iam: LocalLambda
     # May assume the role but not invoke; and one that may do neither.
     assumer = server.create_iam_user("cli-assumer", ["sts:AssumeRole"])
     outsider = server.create_iam_user("cli-outsider", ["lambda:GetFunction"])
-    iam = server.client("iam")
-    # moto checks the trust policy against the caller's ARN (an account root principal is not enough).
-    trusted = [f"arn:aws:iam::{ACCOUNT}:user/cli-assumer", f"arn:aws:iam::{ACCOUNT}:user/cli-outsider"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}],
-    }
-    role_arn = iam.create_role(RoleName="cli-invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
-    iam.put_role_policy(
-        RoleName="cli-invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
+    role_arn = create_iam_role(
+        server, "cli-invoker", assumers=["cli-assumer", "cli-outsider"], actions=["lambda:InvokeFunction"]
     )
     server.enable_iam_enforcement()
 

@@ -38,6 +38,7 @@ from tests.support.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
+    create_iam_role,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -330,31 +331,15 @@ def iam_server() -> Iterator[dict[str, Any]]:
             "nobody": server.create_iam_user("nobody", []),
             "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
         }
-        iam = server.client("iam")
-        # moto matches the trust policy's principal against the caller's ARN literally.
-        principals = [f"arn:aws:iam::123456789012:user/{user}" for user in ("assumer", "nobody")]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
+        assumers = ["assumer", "nobody"]
+        roles = {
+            "invoker-role": create_iam_role(
+                server, "invoker-role", assumers=assumers, actions=["lambda:InvokeFunction"]
+            ),
+            "useless-role": create_iam_role(
+                server, "useless-role", assumers=assumers, actions=["s3:ListBucket"]
+            ),
         }
-        roles = {}
-        for role, actions in (
-            ("invoker-role", ["lambda:InvokeFunction"]),
-            ("useless-role", ["s3:ListBucket"]),
-        ):
-            roles[role] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-                "Arn"
-            ]
-            iam.put_role_policy(
-                RoleName=role,
-                PolicyName=f"{role}-policy",
-                PolicyDocument=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-                    }
-                ),
-            )
         server.enable_iam_enforcement()
         yield {"server": server, "function": name, "roles": roles, "users": users}
 

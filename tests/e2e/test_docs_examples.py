@@ -54,7 +54,13 @@ from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.fake_servers import subprocess_environment
-from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
+from tests.support.local_lambda import (
+    ACCOUNT,
+    RAISE_HANDLER,
+    SLEEP_HANDLER,
+    create_iam_role,
+    unique_function_name,
+)
 from tests.support.proxies import ProxyFactory, ProxyInfo
 from tests.support.servers import free_port, process_group
 
@@ -67,7 +73,6 @@ VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 600
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's account: the README's role ARN needs no substitution
 ENV_SECRET = "readme-env-secret-Xq7Lm2Rt"
 CONN_SECRET = "readme/conn+secret-9Vw4Kd"
 PROXY_USER = "me"  # the README's proxy user, as written
@@ -616,29 +621,10 @@ def iam_endpoint(
     server = local_lambda_iam
     name = unique_function_name("readme-role")
     server.create_function(name, README_HANDLER, environment={"RECORD_FILE": str(tmp_path / "role.jsonl")})
-    iam = server.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/readme-assumer"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role_arn = iam.create_role(RoleName="invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    assert role_arn == f"arn:aws:iam::{ACCOUNT}:role/invoker"  # the README's ARN, as written
-    iam.put_role_policy(
-        RoleName="invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
+    role_arn = create_iam_role(
+        server, "invoker", assumers=["readme-assumer"], actions=["lambda:InvokeFunction"]
     )
+    assert role_arn == f"arn:aws:iam::{ACCOUNT}:role/invoker"  # the README's ARN, as written
     user = server.create_iam_user("readme-assumer", ["sts:AssumeRole"])
     server.enable_iam_enforcement()
     yield (

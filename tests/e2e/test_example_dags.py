@@ -31,6 +31,7 @@ from tests.support.links import expected_links
 from tests.support.local_lambda import (
     ECHO_HANDLER,
     RAISE_HANDLER,
+    create_iam_role,
     unique_function_name,
     wait_for_count,
 )
@@ -242,26 +243,7 @@ def test_async_role_proxy(
     record_file = tmp_path / "record.jsonl"
     function = unique_function_name("record")
     server.create_function(function, RECORDING_HANDLER, environment={"RECORD_FILE": str(record_file)})
-    iam = server.client("iam")
-    role_arn = iam.create_role(
-        RoleName="lambda-ue-invoker",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-            }
-        ),
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName="lambda-ue-invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
-    )
+    role_arn = create_iam_role(server, "lambda-ue-invoker", assumers=None, actions=["lambda:InvokeFunction"])
     user = server.create_iam_user("lambda-ue-assumer", actions=("sts:AssumeRole",))
     server.enable_iam_enforcement()
     proxy = proxy_factory(tls=True)

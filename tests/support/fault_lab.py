@@ -56,13 +56,12 @@ from tests.support.fake_servers import (
 )
 from tests.support.hooks import connection_json
 from tests.support.hooks import fake_fields as shared_fake_fields
-from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.local_lambda import ACCOUNT, ECHO_HANDLER, create_iam_role, unique_function_name
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
 LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 LOG = logging.getLogger("tests.fault_matrix")
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 FUNCTION = "fault-function"
 AWS_CONN_ID = "aws_fault"
 PROXY_CONN_ID = "proxy_fault"
@@ -184,19 +183,7 @@ def iam_world() -> Iterator[IamWorld]:
             "invoker": server.create_iam_user("fault-invoker", ["lambda:InvokeFunction"]),
             "nobody": server.create_iam_user("fault-nobody", []),
         }
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/fault-nobody"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = server.client("iam").create_role(
-            RoleName="fault-invoke-role", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
+        role = create_iam_role(server, "fault-invoke-role", assumers=["fault-nobody"])
         server.enable_iam_enforcement()
         yield IamWorld(server, keys, role)
 

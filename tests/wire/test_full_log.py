@@ -28,9 +28,9 @@ from airflow_provider_lambda_ue.finish import finish
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.failures import raises
 from tests.support.hooks import AWS_CONN_ID, PROXY_CONN_ID, aws_connection, close_client, proxy_connection
+from tests.support.local_lambda import create_iam_role
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
-ACCOUNT = "123456789012"
 TEXT_FUNCTION = "full-log-text"
 JSON_FUNCTION = "full-log-json"
 JSON_GROUP = "/custom/full-log-json"
@@ -83,15 +83,6 @@ class Collected:
         return "\n".join(text for level, text in self.lines if level == "warning")
 
 
-def _allow(*actions: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-        }
-    )
-
-
 READER_ACTIONS = (
     "lambda:InvokeFunction",
     "lambda:GetFunctionConfiguration",
@@ -115,21 +106,7 @@ def iam_world() -> Iterator[World]:
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
             "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
         }
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/assumer"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        )
-        iam = server.client("iam")
-        role = iam.create_role(RoleName="reader-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.put_role_policy(RoleName="reader-role", PolicyName="read", PolicyDocument=_allow(*READER_ACTIONS))
+        role = create_iam_role(server, "reader-role", assumers=["assumer"], actions=READER_ACTIONS)
         server.enable_iam_enforcement()
         yield World(server, keys, role)
 

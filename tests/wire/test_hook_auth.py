@@ -46,11 +46,10 @@ from tests.support.hooks import (
     proxy_connection,
     run,
 )
-from tests.support.local_lambda import ECHO_HANDLER
+from tests.support.local_lambda import ECHO_HANDLER, create_iam_role
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
 FUNCTION = "iam-echo"
-ACCOUNT = "123456789012"
 
 
 @dataclass
@@ -67,15 +66,6 @@ class IamWorld:
         return self.server.url
 
 
-def _allow(*actions: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def iam_world() -> Iterator[IamWorld]:
     with LocalLambda() as server:
@@ -86,23 +76,13 @@ def iam_world() -> Iterator[IamWorld]:
             "nobody": server.create_iam_user("nobody", []),
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
         }
-        trusted = [f"arn:aws:iam::{ACCOUNT}:user/{name}" for name in ("assumer", "nobody")]
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}],
-            }
+        assumers = ["assumer", "nobody"]
+        invoke_role = create_iam_role(
+            server, "invoke-role", assumers=assumers, actions=["lambda:InvokeFunction"]
         )
-        iam = server.client("iam")
-        roles = {}
-        for name, actions in (("invoke-role", ["lambda:InvokeFunction"]), ("no-invoke-role", [])):
-            roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-            if actions:
-                iam.put_role_policy(
-                    RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=_allow(*actions)
-                )
+        no_invoke_role = create_iam_role(server, "no-invoke-role", assumers=assumers)
         server.enable_iam_enforcement()
-        yield IamWorld(server, keys, roles["invoke-role"], roles["no-invoke-role"])
+        yield IamWorld(server, keys, invoke_role, no_invoke_role)
 
 
 @pytest.fixture
