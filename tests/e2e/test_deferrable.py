@@ -34,6 +34,7 @@ from tests.support import fake_servers as fs
 from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.local_lambda import (
+    DEMO_FUNCTION,
     ECHO_HANDLER,
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
@@ -598,7 +599,7 @@ def test_example_dag_deferred_same_xcom(airflow_env: AirflowEnv, local_lambda: L
     function = unique_function_name("lambda-ue-demo")
     local_lambda.create_function(
         function,
-        REPO / "demo" / "functions" / "lambda_ue_demo.py",
+        DEMO_FUNCTION,
         handler="lambda_ue_demo.handler",
         timeout=30,
     )

@@ -16,7 +16,6 @@ import datetime
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLa
 from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS, expected_fields
 from tests.support.links import expected_links
 from tests.support.local_lambda import (
-    ECHO_HANDLER,
-    RAISE_HANDLER,
+    DEMO_FUNCTION,
+    ExampleFunctions,
+    create_example_functions,
     create_iam_role,
     unique_function_name,
     wait_for_count,
@@ -39,7 +39,6 @@ from tests.support.proxies import ProxyFactory, ProxyInfo
 from tests.support.secrets import secret_forms
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
 INVOKE_PATH = "/2015-03-31/functions/"
 
 # A dags test is slow on a shared machine: generous, and never a timing assertion.
@@ -141,6 +140,15 @@ def assert_fields(document: dict[str, Any], **expected: Any) -> None:
         assert actual == value, f"invocation.fields.{key}: {actual!r} != {value!r}"
 
 
+def assert_invoked(
+    document: dict[str, Any], *, exit_code: int = 0, status: str = STATUS_SUCCESS, **fields: Any
+) -> None:
+    """The envelope (:func:`assert_envelope`), ``changed``, ``invocation.fields`` (:func:`assert_fields`)."""
+    assert_envelope(document, exit_code=exit_code, status=status)
+    assert document["changed"] is True
+    assert_fields(document, **fields)
+
+
 def relayed(proxy: ProxyInfo, server_port: int) -> list[str]:
     """Targets the proxy relayed to the local endpoint (``host:port/path``)."""
     return [
@@ -153,46 +161,36 @@ def relayed(proxy: ProxyInfo, server_port: int) -> list[str]:
 # -- functions on the shared endpoint -----------------------------------------------------------
 
 
-@dataclass
-class Functions:
-    demo: str
-    echo: str
-    raising: str
-
-
 @pytest.fixture(scope="module")
-def functions(local_lambda: LocalLambda) -> Functions:
-    demo = unique_function_name("demo")
-    local_lambda.create_function(demo, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
-    echo = unique_function_name("echo")
-    local_lambda.create_function(echo, ECHO_HANDLER, timeout=30)
-    raising = unique_function_name("raise")
-    local_lambda.create_function(raising, RAISE_HANDLER, timeout=30)
-    return Functions(demo=demo, echo=echo, raising=raising)
+def functions(local_lambda: LocalLambda) -> ExampleFunctions:
+    return create_example_functions(local_lambda)
 
 
 def endpoint_env(server: LocalLambdaClient, function_name: str, **more: str) -> dict[str, str]:
     return {"LAMBDA_UE_ENDPOINT_URL": server.url, "LAMBDA_UE_FUNCTION": function_name, **more}
 
 
+def run_example(
+    airflow_env: AirflowEnv, dag_id: str, server: LocalLambdaClient, function_name: str, **more: str
+) -> tuple[DagTestResult, str]:
+    """``dags test`` of the example against ``function_name``; ``aws_default`` with a new secret, returned."""
+    secret = new_secret("aws")
+    env = endpoint_env(server, function_name, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret), **more)
+    return airflow_env.dags_test(dag_id, env), secret
+
+
 # -- the seed's task examples -------------------------------------------------------------------
 
 
 @pytest.mark.proves("LAMBDA_UE_ENDPOINT_URL", "LAMBDA_UE_FUNCTION")
-def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """Seed example 1: RequestResponse (seed label) with the log tail decoded into the task log."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_sync_tail",
-        endpoint_env(local_lambda, functions.demo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_sync_tail", local_lambda, functions.demo)
     assert_green(result, "invoke_sync_with_log")
     document = result.xcom("invoke_sync_with_log")
     expected_payload = {"greeting": "hello", "run_id": result.run_id}
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=functions.demo,
         invocation_type="RequestResponse",
@@ -276,9 +274,7 @@ def test_async_role_proxy(
         "env": {"caller": "airflow"},
     }
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=function,
         invocation_type="Event",
@@ -327,35 +323,30 @@ def test_async_role_proxy(
 def test_sync_proxy_credentials(
     airflow_env: AirflowEnv,
     local_lambda: LocalLambda,
-    functions: Functions,
+    functions: ExampleFunctions,
     proxy_factory: ProxyFactory,
     ca_bundle: str,
 ) -> None:
     """Seed example 3: RequestResponse through a TLS proxy that demands Basic credentials."""
-    aws_secret = new_secret("aws")
     proxy_user = "lambda-ue-proxy-user"
     proxy_password = f"px:{uuid.uuid4().hex}@/%41"
     proxy = proxy_factory(tls=True, auth=(proxy_user, proxy_password))
-    result = airflow_env.dags_test(
+    result, aws_secret = run_example(
+        airflow_env,
         "example_lambda_sync_proxy_credentials",
-        endpoint_env(
-            local_lambda,
-            functions.echo,
-            LAMBDA_UE_PROXY_URL=proxy.url,
-            LAMBDA_UE_PROXY_CA_BUNDLE=ca_bundle,
-            AIRFLOW_CONN_AWS_DEFAULT=aws_connection(aws_secret),
-            AIRFLOW_CONN_LAMBDA_UE_PROXY=json.dumps(
-                {"conn_type": "generic", "login": proxy_user, "password": proxy_password}
-            ),
+        local_lambda,
+        functions.echo,
+        LAMBDA_UE_PROXY_URL=proxy.url,
+        LAMBDA_UE_PROXY_CA_BUNDLE=ca_bundle,
+        AIRFLOW_CONN_LAMBDA_UE_PROXY=json.dumps(
+            {"conn_type": "generic", "login": proxy_user, "password": proxy_password}
         ),
     )
     task_id = "invoke_sync_through_authenticating_proxy"
     assert_green(result, task_id)
     document = result.xcom(task_id)
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=functions.echo,
         payload_source="Script",
@@ -405,9 +396,7 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
     assert_green(result, task_id)
     document = result.xcom(task_id)
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         credentials_user=None,
         credentials_password=None,
@@ -432,20 +421,14 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
 # -- Airflow features: fan-out, XCom downstream -------------------------------------------------
 
 
-def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """Five mapped task instances, five documents; ``collect`` reads them all."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_fan_out",
-        endpoint_env(local_lambda, functions.echo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_fan_out", local_lambda, functions.echo)
     assert_green(result, "collect")
     for index in range(5):
         assert result.state("invoke_each", index) == "success", result.task_states
         document = result.xcom("invoke_each", index)
-        assert_envelope(document)
-        assert document["changed"] is True
-        assert_fields(
+        assert_invoked(
             document,
             function_name=functions.echo,
             payload_source="Script",
@@ -460,13 +443,9 @@ def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: 
     assert_no_leak(airflow_env, result, secret_forms(secret))
 
 
-def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """A TaskFlow task takes the function's answer decoded (``invoke.answer``), not the document."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_answer",
-        endpoint_env(local_lambda, functions.demo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_answer", local_lambda, functions.demo)
     assert_green(result, "invoke", "confirm")
     document = result.xcom("invoke")
     assert_envelope(document)
@@ -479,26 +458,26 @@ def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: F
 
 @pytest.fixture
 def xcom_downstream_run(
-    airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions, request: pytest.FixtureRequest
+    airflow_env: AirflowEnv,
+    local_lambda: LocalLambda,
+    functions: ExampleFunctions,
+    request: pytest.FixtureRequest,
 ) -> Iterator[tuple[DagTestResult, str]]:
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
+    result, secret = run_example(
+        airflow_env,
         "example_lambda_xcom_downstream",
-        endpoint_env(
-            local_lambda,
-            functions.raising,
-            AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret),
-            LAMBDA_UE_FAIL_ON_FUNCTION_ERROR=request.param,
-        ),
+        local_lambda,
+        functions.raising,
+        LAMBDA_UE_FAIL_ON_FUNCTION_ERROR=request.param,
     )
     assert_no_leak(airflow_env, result, secret_forms(secret))
     yield result, functions.raising
 
 
-def assert_function_error_document(document: dict[str, Any], function: str) -> None:
-    assert document["changed"] is True
-    assert_fields(
+def assert_function_error_document(document: dict[str, Any], function: str, **envelope: Any) -> None:
+    assert_invoked(
         document,
+        **envelope,
         function_name=function,
         payload_source="Script",
         payload_script={"from": "example_lambda_xcom_downstream"},
@@ -524,8 +503,7 @@ def test_xcom_downstream_after_function_error(xcom_downstream_run: tuple[DagTest
     assert result.state("report") == "success"
     document = result.xcom("invoke")
     status = "FAIL: Function error (Unhandled): ValueError: boom"
-    assert_envelope(document, exit_code=1, status=status)
-    assert_function_error_document(document, function)
+    assert_function_error_document(document, function, exit_code=1, status=status)
     assert result.xcom("report") == {
         "exit_code": 1,
         "status_description": status,
@@ -541,7 +519,6 @@ def test_xcom_downstream_function_error_not_failing(xcom_downstream_run: tuple[D
     result, function = xcom_downstream_run
     assert_green(result, "invoke", "report")
     document = result.xcom("invoke")
-    assert_envelope(document)
     assert_function_error_document(document, function)
     assert result.xcom("report") == {
         "exit_code": 0,

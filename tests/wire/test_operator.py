@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,11 +35,10 @@ from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOpera
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from tests.support import fake_servers as fs
+from tests.support.airflow_env import EXAMPLE_DAGS
 from tests.support.failures import is_failure, raises
 from tests.support.fake_servers import FakeLambdaServer
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_DAGS = REPO / "example_dags"
 log = logging.getLogger("tests.operator")
 
 # The contract's "Templated:" list, in its order.
