@@ -37,7 +37,16 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS
+from tests.support.document_shape import (
+    DOCUMENT_KEYS,
+    RESULT_KEYS,
+    STATUS_AUTHENTICATION,
+    STATUS_AUTHORIZATION,
+    STATUS_DECODE_WARNING,
+    STATUS_READ_TIMEOUT,
+    STATUS_SUCCESS,
+    STATUS_VALIDATION,
+)
 from tests.support.fake_servers import FakeLambdaServer, log_tail_not_base64, subprocess_environment
 from tests.support.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
@@ -59,18 +68,6 @@ RUN_TIMEOUT = 600  # seconds per subprocess: Airflow's import alone takes severa
 #: being distinctive it proves that the secret never shows in the output.
 ENV_SECRET = "env-secret-7QvZ3kXw9Lp2"
 WRONG_PROXY_PASSWORD = "wrong-proxy-pw-Kd8#Hq2&"
-
-STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
-STATUS_DECODE_WARNING = (
-    "DECODE_WARNING: AWS Lambda function invoked successfully, but log message could not be decoded"
-)
-STATUS_AUTHENTICATION = "AUTHENTICATION_ERROR: Account cannot be authenticated."
-STATUS_AUTHORIZATION = "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action."
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
-STATUS_READ_TIMEOUT = (
-    "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
-    "(wait_for_completion_timeout)."
-)
 
 
 #: Returns the event and the client context the function saw.

@@ -52,7 +52,7 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, STATUS_SUCCESS
 from tests.support.fake_servers import subprocess_environment
 from tests.support.local_lambda import (
     ACCOUNT,
@@ -80,7 +80,6 @@ PROXY_PASSWORD = "readme-pr0xy:p@ss/%41"
 WRONG_PROXY_PASSWORD = "not-the-proxy-password"
 HELLO = "hello from the README's function"
 
-STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
 
 #: The one substitution table: each placeholder of the README and the value key that replaces it.
 #: Applied in this order (longer placeholders first, so ``"AKIA..."`` is not taken for ``...``).

@@ -1,10 +1,12 @@
-"""The output document's keys, in one place: the contract's example document ("The output document").
+"""The output document as the contract spells it: its keys ("The output document") and statuses.
 
 :data:`CONTRACT_EXAMPLE` is written out here rather than read from the package, so the tests check
 the builder against the contract instead of against itself; the key tuples are read from it, with
 the keys added since (issue 17) appended. :data:`FIELD_KEYS` alone comes from the package (the
 field specification), and ``tests/unit/test_output.py`` proves it equals the contract's. Tuples in
-the contract's order: compare with ``set()`` where order does not matter.
+the contract's order: compare with ``set()`` where order does not matter. The ``STATUS_*``
+constants are the contract's wording of ``status_description`` (its exit-code table), written out
+for the same reason.
 """
 
 from __future__ import annotations
@@ -14,10 +16,22 @@ from typing import Any
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.fields import FIELDS
 
+STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
+STATUS_DECODE_WARNING = (
+    "DECODE_WARNING: AWS Lambda function invoked successfully, but log message could not be decoded"
+)
+STATUS_AUTHENTICATION = "AUTHENTICATION_ERROR: Account cannot be authenticated."
+STATUS_AUTHORIZATION = "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action."
+STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
+STATUS_READ_TIMEOUT = (
+    "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
+    "(wait_for_completion_timeout)."
+)
+
 # The contract's example document, with the package version.
 CONTRACT_EXAMPLE: dict[str, Any] = {
     "exit_code": 0,
-    "status_description": "SUCCESS: AWS Lambda function invoked successfully",
+    "status_description": STATUS_SUCCESS,
     "changed": True,
     "invocation": {
         "extension": "airflow-provider-lambda-ue",

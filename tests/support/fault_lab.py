@@ -45,10 +45,20 @@ from airflow_provider_lambda_ue import __version__, invocation
 from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, raw_fields
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
-from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support import fake_servers as fs
-from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.document_shape import (
+    DOCUMENT_KEYS,
+    FIELD_KEYS,
+    INVOCATION_KEYS,
+    RESULT_KEYS,
+    STATUS_AUTHENTICATION,
+    STATUS_AUTHORIZATION,
+    STATUS_DECODE_WARNING,
+    STATUS_READ_TIMEOUT,
+    STATUS_SUCCESS,
+    STATUS_VALIDATION,
+)
 from tests.support.fake_servers import (
     AuthRequiredProxy,
     FakeLambdaServer,
@@ -70,13 +80,6 @@ PROXY_ENV_CONN_ID = "proxy_fault_env"
 CLI_TIMEOUT = 600  # seconds per subprocess: importing Airflow alone takes several on a busy machine
 SETTLE_SECONDS = 2.0  # how long a resend would have had to show up after the failure
 
-STATUS_AUTHENTICATION = "AUTHENTICATION_ERROR: Account cannot be authenticated."
-STATUS_AUTHORIZATION = "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action."
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
-STATUS_READ_TIMEOUT = (
-    "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
-    "(wait_for_completion_timeout)."
-)
 STATUS_PROXY = "CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL {url}"
 
 

@@ -16,8 +16,7 @@ from airflow_provider_lambda_ue import __version__, cli
 from airflow_provider_lambda_ue import invocation as path
 from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
 from airflow_provider_lambda_ue.fields import FIELDS, raw_fields
-
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
+from tests.support.document_shape import STATUS_VALIDATION
 
 
 def run_cli(*argv: str) -> tuple[int, dict[str, Any]]:
