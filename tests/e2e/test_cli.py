@@ -37,6 +37,7 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.command_line import ISSUE_OPTIONS
 from tests.support.document_shape import (
     DOCUMENT_KEYS,
     RESULT_KEYS,
@@ -281,28 +282,6 @@ def test_leak_check_finds_every_secret_given(base_env: dict[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------------
 # --help
 # ---------------------------------------------------------------------------------------------------
-
-#: The options the issue names (one per field, kebab case).
-ISSUE_OPTIONS = [
-    "--function-name",
-    "--invocation-type",
-    "--log-type",
-    "--qualifier",
-    "--payload",
-    "--client-context",
-    "--region",
-    "--role-arn",
-    "--endpoint-url",
-    "--use-proxy",
-    "--proxy",
-    "--proxy-type",
-    "--proxy-ca-bundle-file",
-    "--wait-for-completion-timeout",
-    "--aws-conn-id",
-    "--fail-on-function-error",
-    "--no-fail-on-function-error",
-    "--proxy-conn-id",
-]
 
 
 def _invoke_options() -> set[str]:
