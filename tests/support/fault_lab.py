@@ -66,7 +66,7 @@ from tests.support.fake_servers import (
 )
 from tests.support.hooks import connection_json
 from tests.support.hooks import fake_fields as shared_fake_fields
-from tests.support.local_lambda import ACCOUNT, ECHO_HANDLER, create_iam_role, unique_function_name
+from tests.support.local_lambda import ACCOUNT, ECHO_HANDLER, IamWorld, create_iam_role, unique_function_name
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
 LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
@@ -165,19 +165,6 @@ def base_environment(secrets: Secrets) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class IamWorld:
-    """A moto endpoint with IAM enforcement on: a function, an invoker, a user with no permission, a role."""
-
-    server: LocalLambda
-    keys: dict[str, dict[str, str]]
-    role_arn: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 def iam_world() -> Iterator[IamWorld]:
     """Start the endpoint, create what the faults need, turn enforcement on (a module fixture's body)."""
     with LocalLambda() as server:
@@ -188,7 +175,7 @@ def iam_world() -> Iterator[IamWorld]:
         }
         role = create_iam_role(server, "fault-invoke-role", assumers=["fault-nobody"])
         server.enable_iam_enforcement()
-        yield IamWorld(server, keys, role)
+        yield IamWorld(server, keys, {"fault-invoke-role": role})
 
 
 @pytest.fixture(scope="module")
@@ -595,7 +582,9 @@ def _assume_role_denied(lab: Lab, secrets: Secrets) -> Scenario:
         keys["aws_secret_access_key"],
         service_config={"sts": {"endpoint_url": lab.iam.url}},
     )
-    fields = fake_fields(lab.iam.url, aws_conn_id=conn_id, role_based_access=True, role_arn=lab.iam.role_arn)
+    fields = fake_fields(
+        lab.iam.url, aws_conn_id=conn_id, role_based_access=True, role_arn=lab.iam.roles["fault-invoke-role"]
+    )
     return Scenario(
         fields,
         STATUS_AUTHORIZATION,
