@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -74,18 +75,13 @@ def test_the_seeds_action_option_takes_its_only_action() -> None:
     )
     assert problems == []
     assert args is not None
-    assert path.prepare(fields_from_args(args), _QuietLog()).request.action == "Trigger Lambda function"
+    assert (
+        path.prepare(fields_from_args(args), logging.getLogger("tests.cli_unit")).request.action
+        == "Trigger Lambda function"
+    )
     code, document = run_cli("invoke", "--function-name", "f", "--action", "Delete Lambda function")
     assert code == 20
     assert "action: unknown action 'Delete Lambda function'" in document["status_description"]
-
-
-class _QuietLog:
-    def info(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-    def warning(self, msg: Any, /, *args: Any) -> None:
-        pass
 
 
 def test_abbreviations_are_not_accepted() -> None:

@@ -7,6 +7,7 @@ endpoint's log layout against its own CloudWatch Logs in ``tests/wire/test_local
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -252,14 +253,6 @@ def test_json_layout_with_a_tenant() -> None:
     assert '": ' not in events[0][1] and '", "' not in events[0][1]
 
 
-class _Quiet:
-    def info(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-    def warning(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-
 def test_trigger_event_says_when_invoke_was_sent() -> None:
     """The worker searches the complete log from when the triggerer sent Invoke, not from its own start."""
     from airflow_provider_lambda_ue.invocation import Invocation, complete
@@ -274,5 +267,5 @@ def test_trigger_event_says_when_invoke_was_sent() -> None:
         "started_ms": 123,
     }
     # Without a hook nothing is read: only the document and the start time.
-    assert complete(current, events.read(event), _Quiet())["exit_code"] == 0
+    assert complete(current, events.read(event), logging.getLogger("tests.full_log_unit"))["exit_code"] == 0
     assert current.started_ms == 123
