@@ -54,6 +54,7 @@ from tests.support.local_lambda import (
     RAISE_HANDLER,
     CountingFunction,
     create_iam_role,
+    new_function,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -356,8 +357,7 @@ def importtime(*args: str) -> Call:
 
 
 def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda, refused_url: str) -> None:
-    name = unique_function_name("cli-no-airflow")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-no-airflow", PRINT_AND_RETURN_HANDLER)
     common = ["--region", REGION, "--log-type", "Tail"]
     full_log = ["--fetch-full-log", "--full-log-timeout", "60", "--logs-endpoint-url", str(local_lambda.url)]
     ok, refused, invalid, with_log = cli.run_all(
@@ -392,8 +392,7 @@ def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda,
 
 @pytest.mark.parametrize("option", ["--aws-conn-id", "--proxy-conn-id"])
 def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambda, option: str) -> None:
-    name = unique_function_name("cli-airflow")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-airflow", PRINT_AND_RETURN_HANDLER)
     secret = f"conn-secret-{uuid.uuid4().hex}"
     conn = connection_env("cli_startup_conn", conn_type="aws", login="testing", password=secret)
     call = importtime(
@@ -423,8 +422,7 @@ def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambd
 @pytest.mark.parametrize("module", [False, True], ids=["console-script", "python-m"])
 @pytest.mark.proves("--function-name", "--log-type", "--payload")
 def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: bool) -> None:
-    name = unique_function_name("cli-ok")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-ok", PRINT_AND_RETURN_HANDLER)
     marker = f"tail-marker-{uuid.uuid4().hex}"
 
     run = cli(
@@ -465,8 +463,7 @@ def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: b
 def test_function_error_exit_1_or_0_without_fail_on_function_error(
     cli: Runner, local_lambda: LocalLambda
 ) -> None:
-    name = unique_function_name("cli-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "cli-raise", RAISE_HANDLER)
     message = f"boom-{uuid.uuid4().hex[:8]}"
     common = ["invoke", "--function-name", name, "--payload", json.dumps({"message": message})]
 
@@ -514,8 +511,7 @@ def test_decode_warning(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
 def test_payload_and_client_context_from_files(
     cli: Runner, local_lambda: LocalLambda, tmp_path: Path
 ) -> None:
-    name = unique_function_name("cli-files")
-    local_lambda.create_function(name, CONTEXT_HANDLER)
+    name = new_function(local_lambda, "cli-files", CONTEXT_HANDLER)
     payload = {"order": 17, "items": ["a", "b"], "text": "grüße"}
     context = {"custom": {"tenant": "acme"}, "env": {"stage": "test"}}
     payload_file = tmp_path / "payload.json"
@@ -554,8 +550,7 @@ def test_invocation_type_qualifier_and_region(cli: Runner, local_lambda: LocalLa
     """
     from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
 
-    name = unique_function_name("cli-choices")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER, publish=True)
+    name = new_function(local_lambda, "cli-choices", PRINT_AND_RETURN_HANDLER, publish=True)
     elsewhere = unique_function_name("cli-eu")
     local_lambda.client("lambda", region_name="eu-west-1").create_function(
         FunctionName=elsewhere,
@@ -629,8 +624,7 @@ def test_authentication_authorization_and_connection_credentials(
     cli: Runner, local_lambda_iam: LocalLambda
 ) -> None:
     server = local_lambda_iam
-    name = unique_function_name("cli-iam")
-    server.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(server, "cli-iam", PRINT_AND_RETURN_HANDLER)
     allowed = server.create_iam_user("cli-allowed", ["lambda:InvokeFunction"])
     denied = server.create_iam_user("cli-denied", [])
     server.enable_iam_enforcement()
@@ -677,8 +671,7 @@ def test_authentication_authorization_and_connection_credentials(
 @pytest.mark.proves("--role-arn", "AWS_ENDPOINT_URL_STS")
 def test_role_arn_assumed_through_sts(cli: Runner, local_lambda_iam: LocalLambda) -> None:
     server = local_lambda_iam
-    name = unique_function_name("cli-role")
-    server.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(server, "cli-role", PRINT_AND_RETURN_HANDLER)
     # May assume the role but not invoke; and one that may do neither.
     assumer = server.create_iam_user("cli-assumer", ["sts:AssumeRole"])
     outsider = server.create_iam_user("cli-outsider", ["lambda:GetFunction"])
@@ -735,8 +728,7 @@ def test_refused_endpoint_exit_10(cli: Runner, refused_url: str) -> None:
 def test_proxy_credentials_from_environment_and_connection(
     cli: Runner, local_lambda: LocalLambda, http_proxy_auth: ProxyInfo
 ) -> None:
-    name = unique_function_name("cli-proxy")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-proxy", PRINT_AND_RETURN_HANDLER)
     args = ["invoke", "--function-name", name, *endpoint_args(local_lambda), "--proxy", http_proxy_auth.url]
     env_user = {"LAMBDA_UE_PROXY_USER": PROXY_USER}
     proxy_conn = connection_env("cli_proxy", conn_type="http", login=PROXY_USER, password=PROXY_PASSWORD)
@@ -801,8 +793,7 @@ def test_tls_proxy_trusted_and_untrusted(
     tls_proxy_untrusted: ProxyInfo,
     ca_bundle: str,
 ) -> None:
-    name = unique_function_name("cli-tls-proxy")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-tls-proxy", PRINT_AND_RETURN_HANDLER)
 
     def through(proxy: ProxyInfo) -> Call:
         return Call(

@@ -40,6 +40,7 @@ from tests.support.local_lambda import (
     RAISE_HANDLER,
     CountingFunction,
     create_iam_role,
+    new_function,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -174,8 +175,7 @@ def without_run_specifics(document: dict[str, Any]) -> dict[str, Any]:
 def test_success_same_document_as_synchronous(
     local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "deferred-echo", ECHO_HANDLER)
     fields = {
         "function_name": name,
         "endpoint_url": local_lambda.url,
@@ -199,8 +199,7 @@ def test_success_same_document_as_synchronous(
 def test_log_tail_is_decoded_on_the_worker(
     local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-print")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "deferred-print", PRINT_AND_RETURN_HANDLER)
     document, _ = run_deferred(
         operator(
             function_name=name, endpoint_url=local_lambda.url, log_type="Tail", payload={"message": "grüße ✓"}
@@ -223,8 +222,7 @@ def test_decode_warning(fake_lambda: FakeLambdaServer) -> None:
 
 @pytest.mark.usefixtures("aws_conn")
 def test_function_error_without_failing(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("deferred-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "deferred-raise", RAISE_HANDLER)
     document, _ = run_deferred(
         operator(
             function_name=name,
@@ -255,8 +253,7 @@ def test_event_and_dry_run_do_not_defer(
 def test_forwarding_for_https_runs_synchronously(
     aws_conn: Callable[..., None], local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-sync")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "deferred-sync", ECHO_HANDLER)
     aws_conn(
         "testing", AWS_SECRET, {"config_kwargs": {"proxies_config": {"proxy_use_forwarding_for_https": True}}}
     )
@@ -272,8 +269,7 @@ def test_forwarding_for_https_runs_synchronously(
 
 @pytest.mark.usefixtures("aws_conn")
 def test_function_error(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("deferred-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "deferred-raise", RAISE_HANDLER)
     error, _ = failure(
         operator(function_name=name, endpoint_url=local_lambda.url, payload={"message": "boom!"}),
         exceptions.LambdaFunctionError,
@@ -325,8 +321,7 @@ def iam_server() -> Iterator[dict[str, Any]]:
     share an endpoint of their own (each start and set-up costs about 1.5 CPU-seconds).
     """
     with serving(LocalLambda().start) as server:
-        name = unique_function_name("iam")
-        server.create_function(name, ECHO_HANDLER)
+        name = new_function(server, "iam", ECHO_HANDLER)
         users = {
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
             "nobody": server.create_iam_user("nobody", []),
@@ -467,8 +462,7 @@ def test_untrusted_endpoint_certificate(fake_lambda_tls: FakeLambdaServer) -> No
 def test_local_lambda_through_proxies(
     local_lambda: LocalLambda, http_proxy_auth: ProxyInfo, proxy_factory: ProxyFactory
 ) -> None:
-    name = unique_function_name("proxied")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "proxied", ECHO_HANDLER)
     fields = {
         "function_name": name,
         "endpoint_url": local_lambda.url,
@@ -596,12 +590,8 @@ def test_read_timeout_runs_the_function_once(
 
 
 def test_example_dag_deferred_same_xcom(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> None:
-    function = unique_function_name("lambda-ue-demo")
-    local_lambda.create_function(
-        function,
-        DEMO_FUNCTION,
-        handler="lambda_ue_demo.handler",
-        timeout=30,
+    function = new_function(
+        local_lambda, "lambda-ue-demo", DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30
     )
     env = {
         "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,

@@ -59,6 +59,7 @@ from tests.support.local_lambda import (
     RAISE_HANDLER,
     SLEEP_HANDLER,
     create_iam_role,
+    new_function,
     unique_function_name,
 )
 from tests.support.proxies import ProxyFactory, ProxyInfo
@@ -318,11 +319,11 @@ def functions(local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactor
         Timeout=30,
         Environment={"Variables": {**env, "WHERE": "eu-west-1"}},
     )
-    failing = unique_function_name("readme-fails")
-    local_lambda.create_function(failing, RAISE_HANDLER, timeout=30)
-    slow = unique_function_name("readme-slow")
+    failing = new_function(local_lambda, "readme-fails", RAISE_HANDLER, timeout=30)
     # Slower than the command line's default 60 s read timeout.
-    local_lambda.create_function(slow, SLEEP_HANDLER, timeout=120, environment={"SLEEP_SECONDS": "75"})
+    slow = new_function(
+        local_lambda, "readme-slow", SLEEP_HANDLER, timeout=120, environment={"SLEEP_SECONDS": "75"}
+    )
     return Functions(good, failing, slow, record_file)
 
 
@@ -585,8 +586,7 @@ def _same_shape(example: Any, real: Any, path: str = "") -> None:
 def test_output_document_example(shell: Shell, local_lambda: LocalLambda) -> None:
     """The exit codes page's document is a real one: a synchronous invocation through a connection."""
     example = json.loads(block("docs/exit-codes.md", "The output document").text)
-    name = unique_function_name("docs-document")
-    local_lambda.create_function(name, GREETING_HANDLER, timeout=30)
+    name = new_function(local_lambda, "docs-document", GREETING_HANDLER, timeout=30)
     fields = example["invocation"]["fields"]
     connection = json.dumps(
         {"conn_type": "aws", "login": "AKIADOCSEXAMPLE00001", "password": CONN_SECRET, "extra": {}}
@@ -618,8 +618,9 @@ def iam_endpoint(
 ) -> Iterator[tuple[LocalLambda, str, dict[str, str]]]:
     """An endpoint enforcing IAM: the user may only assume ``invoker``; only the role may invoke."""
     server = local_lambda_iam
-    name = unique_function_name("readme-role")
-    server.create_function(name, README_HANDLER, environment={"RECORD_FILE": str(tmp_path / "role.jsonl")})
+    name = new_function(
+        server, "readme-role", README_HANDLER, environment={"RECORD_FILE": str(tmp_path / "role.jsonl")}
+    )
     role_arn = create_iam_role(
         server, "invoker", assumers=["readme-assumer"], actions=["lambda:InvokeFunction"]
     )

@@ -32,7 +32,7 @@ from tests.support.local_lambda import (
     ExampleFunctions,
     create_example_functions,
     create_iam_role,
-    unique_function_name,
+    new_function,
     wait_for_count,
 )
 from tests.support.proxies import ProxyFactory, ProxyInfo
@@ -239,8 +239,9 @@ def test_async_role_proxy(
     """
     server = local_lambda_iam
     record_file = tmp_path / "record.jsonl"
-    function = unique_function_name("record")
-    server.create_function(function, RECORDING_HANDLER, environment={"RECORD_FILE": str(record_file)})
+    function = new_function(
+        server, "record", RECORDING_HANDLER, environment={"RECORD_FILE": str(record_file)}
+    )
     role_arn = create_iam_role(server, "lambda-ue-invoker", assumers=None, actions=["lambda:InvokeFunction"])
     user = server.create_iam_user("lambda-ue-assumer", actions=("sts:AssumeRole",))
     server.enable_iam_enforcement()
@@ -378,9 +379,8 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
     """Seed example 4: no connection, no region: both come from the environment's chain."""
     region = "eu-central-1"
     regional = LocalLambdaClient(local_lambda.url, region=region)
-    function = unique_function_name("regional")
     # The function exists in this region only: success proves the region came from the environment.
-    regional.create_function(function, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
+    function = new_function(regional, "regional", DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
     secret = new_secret("env")
     result = airflow_env.dags_test(
         "example_lambda_sync_env_region",

@@ -66,7 +66,14 @@ from tests.support.fake_servers import (
 )
 from tests.support.hooks import connection_json
 from tests.support.hooks import fake_fields as shared_fake_fields
-from tests.support.local_lambda import ACCOUNT, ECHO_HANDLER, IamWorld, create_iam_role, unique_function_name
+from tests.support.local_lambda import (
+    ACCOUNT,
+    ECHO_HANDLER,
+    IamWorld,
+    create_iam_role,
+    new_function,
+    unique_function_name,
+)
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
 LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
@@ -185,8 +192,7 @@ def fault_iam() -> Iterator[IamWorld]:
 
 def create_known_function(server: LocalLambda) -> str:
     """A function on the shared local endpoint (for the unknown qualifier)."""
-    name = unique_function_name("fault-known")
-    server.create_function(name, ECHO_HANDLER)
+    name = new_function(server, "fault-known", ECHO_HANDLER)
     return name
 
 

@@ -39,7 +39,7 @@ from tests.support.hooks import (
     proxy_connection,
     run,
 )
-from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.local_lambda import ECHO_HANDLER, new_function
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
@@ -49,8 +49,7 @@ WRONG_PASSWORD = "wr0ng:p@ss/word"
 
 @pytest.fixture(scope="module")
 def echo_function(local_lambda: LocalLambda) -> str:
-    name = unique_function_name("hook-proxy-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "hook-proxy-echo", ECHO_HANDLER)
     return name
 
 

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.durable import DurableFunction, create_durable_function
-from tests.support.local_lambda import unique_function_name, wait_for_count
+from tests.support.local_lambda import new_function, wait_for_count
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",
@@ -96,8 +96,7 @@ def test_create_function_keeps_durable_config(
     assert client.get_function_configuration(FunctionName=function.name)["DurableConfig"] == expected
     assert client.get_function(FunctionName=function.name)["Configuration"]["DurableConfig"] == expected
 
-    plain = unique_function_name("plain")
-    local_lambda.create_function(plain, "def handler(event, context):\n    return event\n")
+    plain = new_function(local_lambda, "plain", "def handler(event, context):\n    return event\n")
     assert "DurableConfig" not in client.get_function_configuration(FunctionName=plain)
 
 

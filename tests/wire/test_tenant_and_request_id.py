@@ -32,7 +32,7 @@ from airflow_provider_lambda_ue.validation import validate
 from tests.support import fake_servers as fs
 from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
-from tests.support.local_lambda import unique_function_name
+from tests.support.local_lambda import new_function
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env"), pytest.mark.timeout(300)]
 
@@ -75,8 +75,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def context_function(local_lambda: LocalLambda) -> Iterator[str]:
-    name = unique_function_name("tenant")
-    local_lambda.create_function(name, CONTEXT_HANDLER)
+    name = new_function(local_lambda, "tenant", CONTEXT_HANDLER)
     yield name
 
 
