@@ -258,57 +258,55 @@ def test_stopped_proxy_is_exit_11(proxy_factory: ProxyFactory, target: Target, a
     assert target.fake_tls.request_count == 0
 
 
-@pytest.mark.parametrize("endpoint_scheme", ["http", "https"])
-def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
-    capsys: pytest.CaptureFixture[str],
-    tls_proxy_untrusted: ProxyInfo,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    endpoint_scheme: str,
-    aws_conn: str,
-) -> None:
-    """botocore alone would not verify a TLS proxy in front of an http:// endpoint (see
-    test_fixtures_wire); the hook verifies it against the system's CAs, which do not know it.
-    For the https endpoint the connection's ``verify`` bundle must not be used for the proxy either."""
-    target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", urllib3.exceptions.InsecureRequestWarning)
-        with raises(LambdaProxyConnectionError) as info:
-            run(
-                function_name="f",
-                endpoint_url=target.url,
-                use_proxy=True,
-                proxy_type="HTTPS",
-                proxy=tls_proxy_untrusted.url,
-            )
-    assert_failure(info.value, 11)
-    assert "CERTIFICATE_VERIFY_FAILED" in info.value.detail
-    assert target.request_count == 0
-    # An untrusted certificate stays untrusted: not retried.
-    assert "did not reach the function" not in capsys.readouterr().out
+@pytest.fixture(params=["http", "https"])
+def fake_target(request: pytest.FixtureRequest) -> FakeLambdaServer:
+    """The fake Lambda over each endpoint scheme in turn (``fake_lambda``, ``fake_lambda_tls``)."""
+    server: FakeLambdaServer = request.getfixturevalue(
+        "fake_lambda_tls" if request.param == "https" else "fake_lambda"
+    )
+    return server
 
 
-@pytest.mark.parametrize("endpoint_scheme", ["http", "https"])
-def test_untrusted_tls_proxy_with_the_wrong_ca_bundle_is_exit_11(
-    tls_proxy_untrusted: ProxyInfo,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    endpoint_scheme: str,
-    aws_conn: str,
-) -> None:
-    target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
+def through_untrusted_tls_proxy(
+    target: FakeLambdaServer, proxy: ProxyInfo, **fields: Any
+) -> LambdaProxyConnectionError:
+    """Invoke ``target`` through the untrusted TLS ``proxy``, expecting exit 11; the failure."""
     with raises(LambdaProxyConnectionError) as info:
         run(
             function_name="f",
             endpoint_url=target.url,
             use_proxy=True,
             proxy_type="HTTPS",
-            proxy=tls_proxy_untrusted.url,
-            proxy_ca_bundle_file=ca_bundle,
+            proxy=proxy.url,
+            **fields,
         )
     assert_failure(info.value, 11)
-    assert target.request_count == 0
+    return info.value
+
+
+def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
+    capsys: pytest.CaptureFixture[str],
+    tls_proxy_untrusted: ProxyInfo,
+    fake_target: FakeLambdaServer,
+    aws_conn: str,
+) -> None:
+    """botocore alone would not verify a TLS proxy in front of an http:// endpoint (see
+    test_fixtures_wire); the hook verifies it against the system's CAs, which do not know it.
+    For the https endpoint the connection's ``verify`` bundle must not be used for the proxy either."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", urllib3.exceptions.InsecureRequestWarning)
+        error = through_untrusted_tls_proxy(fake_target, tls_proxy_untrusted)
+    assert "CERTIFICATE_VERIFY_FAILED" in error.detail
+    assert fake_target.request_count == 0
+    # An untrusted certificate stays untrusted: not retried.
+    assert "did not reach the function" not in capsys.readouterr().out
+
+
+def test_untrusted_tls_proxy_with_the_wrong_ca_bundle_is_exit_11(
+    tls_proxy_untrusted: ProxyInfo, fake_target: FakeLambdaServer, ca_bundle: str, aws_conn: str
+) -> None:
+    through_untrusted_tls_proxy(fake_target, tls_proxy_untrusted, proxy_ca_bundle_file=ca_bundle)
+    assert fake_target.request_count == 0
 
 
 def test_tls_proxy_with_its_own_ca_bundle_succeeds(
