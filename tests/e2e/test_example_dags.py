@@ -149,6 +149,15 @@ def assert_invoked(
     assert_fields(document, **fields)
 
 
+def answered(document: dict[str, Any]) -> dict[str, Any]:
+    """The document's ``result``, after checking that ``$LATEST`` answered 200 without a function error."""
+    outcome: dict[str, Any] = document["result"]
+    assert outcome["status_code"] == 200
+    assert outcome["executed_version"] == "$LATEST"
+    assert outcome["function_error"] is None
+    return outcome
+
+
 def relayed(proxy: ProxyInfo, server_port: int) -> list[str]:
     """Targets the proxy relayed to the local endpoint (``host:port/path``)."""
     return [
@@ -199,10 +208,7 @@ def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions
         payload_script=expected_payload,
         endpoint_url=local_lambda.url,
     )
-    outcome = document["result"]
-    assert outcome["status_code"] == 200
-    assert outcome["executed_version"] == "$LATEST"
-    assert outcome["function_error"] is None
+    outcome = answered(document)
     assert json.loads(outcome["payload"]) == {
         "message": "hello from lambda-ue-demo",
         "received": expected_payload,
@@ -360,10 +366,7 @@ def test_sync_proxy_credentials(
         proxy_ca_bundle_file=ca_bundle,
         endpoint_url=local_lambda.url,
     )
-    outcome = document["result"]
-    assert outcome["status_code"] == 200
-    assert outcome["executed_version"] == "$LATEST"
-    assert outcome["function_error"] is None
+    outcome = answered(document)
     assert outcome["log_result"] is None
     assert json.loads(outcome["payload"]) == {"through": "proxy"}
 

@@ -233,17 +233,18 @@ def test_proxy_rejecting_credentials_is_exit_11(
     assert_no_secret(everything_shown(error, caplog, capsys), [WRONG_PASSWORD, PROXY_PASSWORD])
 
 
+def proxy_failure(target: FakeLambdaServer, proxy_url: str, **fields: Any) -> LambdaProxyConnectionError:
+    """Invoke ``target`` through the proxy at ``proxy_url``, expecting exit 11; the failure."""
+    with raises(LambdaProxyConnectionError) as info:
+        run(function_name="f", endpoint_url=target.url, use_proxy=True, proxy=proxy_url, **fields)
+    assert_failure(info.value, 11)
+    return info.value
+
+
 def test_fake_proxy_always_answering_407_is_exit_11(
     auth_required_proxy: Any, fake_lambda: FakeLambdaServer, aws_conn: str
 ) -> None:
-    with raises(LambdaProxyConnectionError) as info:
-        run(
-            function_name="f",
-            endpoint_url=fake_lambda.url,
-            use_proxy=True,
-            proxy=auth_required_proxy.url,
-        )
-    assert_failure(info.value, 11)
+    proxy_failure(fake_lambda, auth_required_proxy.url)
     assert auth_required_proxy.request_count == 1
     assert fake_lambda.request_count == 0
 
@@ -267,23 +268,6 @@ def fake_target(request: pytest.FixtureRequest) -> FakeLambdaServer:
     return server
 
 
-def through_untrusted_tls_proxy(
-    target: FakeLambdaServer, proxy: ProxyInfo, **fields: Any
-) -> LambdaProxyConnectionError:
-    """Invoke ``target`` through the untrusted TLS ``proxy``, expecting exit 11; the failure."""
-    with raises(LambdaProxyConnectionError) as info:
-        run(
-            function_name="f",
-            endpoint_url=target.url,
-            use_proxy=True,
-            proxy_type="HTTPS",
-            proxy=proxy.url,
-            **fields,
-        )
-    assert_failure(info.value, 11)
-    return info.value
-
-
 def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
     capsys: pytest.CaptureFixture[str],
     tls_proxy_untrusted: ProxyInfo,
@@ -295,7 +279,7 @@ def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
     For the https endpoint the connection's ``verify`` bundle must not be used for the proxy either."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", urllib3.exceptions.InsecureRequestWarning)
-        error = through_untrusted_tls_proxy(fake_target, tls_proxy_untrusted)
+        error = proxy_failure(fake_target, tls_proxy_untrusted.url, proxy_type="HTTPS")
     assert "CERTIFICATE_VERIFY_FAILED" in error.detail
     assert fake_target.request_count == 0
     # An untrusted certificate stays untrusted: not retried.
@@ -305,7 +289,7 @@ def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
 def test_untrusted_tls_proxy_with_the_wrong_ca_bundle_is_exit_11(
     tls_proxy_untrusted: ProxyInfo, fake_target: FakeLambdaServer, ca_bundle: str, aws_conn: str
 ) -> None:
-    through_untrusted_tls_proxy(fake_target, tls_proxy_untrusted, proxy_ca_bundle_file=ca_bundle)
+    proxy_failure(fake_target, tls_proxy_untrusted.url, proxy_type="HTTPS", proxy_ca_bundle_file=ca_bundle)
     assert fake_target.request_count == 0
 
 
