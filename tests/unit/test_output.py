@@ -33,6 +33,7 @@ from tests.support.document_shape import (
     FIELD_KEYS,
     INVOCATION_KEYS,
     RESULT_KEYS,
+    expected_fields,
     with_additions,
 )
 from tests.support.failures import raises
@@ -157,22 +158,26 @@ def test_payload_not_given_shows_null_source(payload: Any) -> None:
     assert fields["invocation"]["fields"]["payload_script"] is None
 
 
+#: (field, value given, document key, value the document shows) for every field the test sets.
+FULL_FIELD_SET = [
+    ("function_name", "my-function:prod", "function_name", "my-function:prod"),
+    ("region_name", "eu-west-1", "region", "eu-west-1"),
+    ("role_based_access", "true", "role_based_access", True),
+    ("role_arn", "arn:aws:iam::123456789012:role/r", "role_arn", "arn:aws:iam::123456789012:role/r"),
+    ("invocation_type", "Request Response", "invocation_type", "RequestResponse"),
+    ("log_type", "tail", "log_type", "Tail"),
+    ("qualifier", "prod", "qualifier", "prod"),
+    ("use_proxy", "true", "use_proxy", True),
+    ("proxy_type", "HTTP", "proxy_type", "HTTP"),
+    ("proxy", "http://proxy.example.com:3128", "proxy", "http://proxy.example.com:3128"),
+    ("wait_for_completion_timeout", "900", "wait_for_completion_timeout", 900),
+    ("endpoint_url", "http://localhost:4566", "endpoint_url", "http://localhost:4566"),
+    ("tenant_id", "blue", "tenant_id", "blue"),
+]
+
+
 def test_full_field_set_document_values() -> None:
-    raw = raw_fields(
-        function_name="my-function:prod",
-        region_name="eu-west-1",
-        role_based_access="true",
-        role_arn="arn:aws:iam::123456789012:role/r",
-        invocation_type="Request Response",
-        log_type="tail",
-        qualifier="prod",
-        use_proxy="true",
-        proxy_type="HTTP",
-        proxy="http://proxy.example.com:3128",
-        wait_for_completion_timeout="900",
-        endpoint_url="http://localhost:4566",
-        tenant_id="blue",
-    )
+    raw = raw_fields(**{field: given for field, given, _, _ in FULL_FIELD_SET})
     result = InvokeResult(
         status_code=200,
         log_result="U1RBUlQK",
@@ -183,31 +188,10 @@ def test_full_field_set_document_values() -> None:
     document = document_for(raw, result, credentials_set=True, proxy_credentials_set=False)
     assert_shape(document)
     assert document["changed"] is True
-    assert document["invocation"]["fields"] == {
-        "action": "Trigger Lambda function",
-        "credentials_user": "****",
-        "credentials_password": "****",
-        "region": "eu-west-1",
-        "role_based_access": True,
-        "role_arn": "arn:aws:iam::123456789012:role/r",
-        "function_name": "my-function:prod",
-        "invocation_type": "RequestResponse",
-        "payload_source": None,
-        "payload_script": None,
-        "client_context_source": None,
-        "client_context_script": None,
-        "log_type": "Tail",
-        "qualifier": "prod",
-        "use_proxy": True,
-        "proxy_type": "HTTP",
-        "proxy": "http://proxy.example.com:3128",
-        "proxy_credentials_user": None,
-        "proxy_credentials_password": None,
-        "proxy_ca_bundle_file": None,
-        "wait_for_completion_timeout": 900,
-        "endpoint_url": "http://localhost:4566",
-        "tenant_id": "blue",
-    }
+    # The contract example's fields (credentials masked, nothing else given) with the values set here.
+    assert document["invocation"]["fields"] == expected_fields(
+        **{key: shown for _, _, key, shown in FULL_FIELD_SET}
+    )
     assert document["result"] == {
         "status_code": 200,
         "log_result": "U1RBUlQK",
@@ -248,15 +232,18 @@ def test_document_without_result_has_null_result_and_is_not_changed() -> None:
     assert document["result"] == dict.fromkeys(RESULT_KEYS)
 
 
+#: (field, invalid value given, the document key that shows it as given).
+INVALID_FIELD_SET = [
+    ("function_name", "not a function", "function_name"),
+    ("invocation_type", "Sometimes", "invocation_type"),
+    ("payload", "{not json", "payload_script"),
+    ("wait_for_completion_timeout", "soon", "wait_for_completion_timeout"),
+    ("use_proxy", "maybe", "use_proxy"),
+]
+
+
 def test_document_for_invalid_input_has_the_exact_key_set() -> None:
-    raw = raw_fields(
-        function_name="not a function",
-        invocation_type="Sometimes",
-        payload="{not json",
-        client_context="",
-        wait_for_completion_timeout="soon",
-        use_proxy="maybe",
-    )
+    raw = raw_fields(client_context="", **{field: given for field, given, _ in INVALID_FIELD_SET})
     with raises(LambdaDataValidationError) as info:
         validate(raw)
     document = build_document(
@@ -270,13 +257,10 @@ def test_document_for_invalid_input_has_the_exact_key_set() -> None:
     assert document["changed"] is False
     fields = document["invocation"]["fields"]
     # The raw values are shown as given.
-    assert fields["function_name"] == "not a function"
-    assert fields["invocation_type"] == "Sometimes"
+    for _, given, key in INVALID_FIELD_SET:
+        assert fields[key] == given, key
     assert fields["payload_source"] == "Script"
-    assert fields["payload_script"] == "{not json"
     assert fields["client_context_source"] is None
-    assert fields["wait_for_completion_timeout"] == "soon"
-    assert fields["use_proxy"] == "maybe"
     assert fields["credentials_user"] is None
     assert document["result"] == dict.fromkeys(RESULT_KEYS)
 
