@@ -1,4 +1,4 @@
-"""The command line's options that the issue names, one per field (``lambda-ue invoke``).
+"""The command line in the tests: the options the issue names (``lambda-ue invoke``), a parse helper.
 
 Written out, not read from :func:`airflow_provider_lambda_ue.cli.build_parser`: ``tests/e2e/test_cli.py``
 checks the parser against them, and the property tests (``tests/wire/test_properties.py``) draw
@@ -6,6 +6,10 @@ command lines from them.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_lambda_ue.cli import build_parser, fields_from_args
 
 #: The options that take a value.
 VALUE_OPTIONS = (
@@ -28,3 +32,8 @@ VALUE_OPTIONS = (
 #: The flags (no value).
 FLAG_OPTIONS = ("--use-proxy", "--fail-on-function-error", "--no-fail-on-function-error")
 ISSUE_OPTIONS = (*VALUE_OPTIONS, *FLAG_OPTIONS)
+
+
+def fields_of(*argv: str) -> dict[str, Any]:
+    """The field set ``lambda-ue`` makes of the command line ``argv`` (no Airflow, nothing run)."""
+    return fields_from_args(build_parser().parse_args(list(argv)))

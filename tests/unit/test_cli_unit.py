@@ -17,6 +17,7 @@ from airflow_provider_lambda_ue import __version__, cli
 from airflow_provider_lambda_ue import invocation as path
 from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
 from airflow_provider_lambda_ue.fields import FIELDS, raw_fields
+from tests.support.command_line import fields_of
 from tests.support.document_shape import STATUS_VALIDATION
 
 
@@ -91,21 +92,14 @@ def test_abbreviations_are_not_accepted() -> None:
 
 
 def test_fields_from_args_turns_options_into_the_field_set() -> None:
-    args = build_parser().parse_args(
-        [
-            "invoke",
-            "--function-name",
-            "f:prod",
-            "--role-arn",
-            "arn:aws:iam::123456789012:role/r",
-            "--proxy",
-            "http://127.0.0.1:3128",
-            "--no-fail-on-function-error",
-            "--wait-for-completion-timeout",
-            "120",
-        ]
-    )
-    fields = fields_from_args(args)
+    fields = fields_of(
+        "invoke",
+        "--function-name", "f:prod",
+        "--role-arn", "arn:aws:iam::123456789012:role/r",
+        "--proxy", "http://127.0.0.1:3128",
+        "--no-fail-on-function-error",
+        "--wait-for-completion-timeout", "120",
+    )  # fmt: skip
     assert fields["function_name"] == "f:prod"
     assert fields["role_based_access"] is True
     assert fields["use_proxy"] is True  # --proxy implies --use-proxy

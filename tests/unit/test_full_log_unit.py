@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_lambda_ue.cli import build_parser, fields_from_args
 from airflow_provider_lambda_ue.exceptions import (
     LambdaDataValidationError,
     LambdaFailError,
@@ -30,6 +29,7 @@ from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.testing.local_lambda import cloudwatch
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.command_line import fields_of
 from tests.support.failures import is_failure, raises
 
 RID = "8fc6f963-411b-58b5-8483-a32130c0f45d"
@@ -112,24 +112,16 @@ def test_full_log_error_is_a_fail_that_airflow_does_not_retry() -> None:
 
 
 def test_cli_options() -> None:
-    args = build_parser().parse_args(
-        [
-            "invoke",
-            "--function-name",
-            "f",
-            "--fetch-full-log",
-            "--full-log-timeout",
-            "30",
-            "--logs-endpoint-url",
-            "http://127.0.0.1:4566",
-        ]
-    )
-    fields = fields_from_args(args)
+    fields = fields_of(
+        "invoke",
+        "--function-name", "f",
+        "--fetch-full-log",
+        "--full-log-timeout", "30",
+        "--logs-endpoint-url", "http://127.0.0.1:4566",
+    )  # fmt: skip
     assert (fields["fetch_full_log"], fields["full_log_required"]) == (True, False)
     assert (fields["full_log_timeout"], fields["logs_endpoint_url"]) == ("30", "http://127.0.0.1:4566")
-    required = fields_from_args(
-        build_parser().parse_args(["invoke", "--function-name", "f", "--full-log-required"])
-    )
+    required = fields_of("invoke", "--function-name", "f", "--full-log-required")
     assert validate(required).fetch_full_log is True
 
 
