@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
@@ -62,6 +62,7 @@ LEGACY_DEFAULT_ATTEMPTS = 5  # botocore legacy retry mode (the default): 1 + 4 r
 STANDARD_DEFAULT_ATTEMPTS = 3
 
 ClientFactory = Callable[..., Any]
+BotoError = TypeVar("BotoError", bound=BaseException)
 
 
 @pytest.fixture
@@ -138,13 +139,19 @@ def masked(url: str) -> str:
     return re.sub(r"//[^@/]+@", "//***:***@", url)
 
 
+def invoke_error(client: Any, error: type[BotoError], message: str, wraps: type[BaseException]) -> BotoError:
+    """Invoke, expecting botocore's ``error`` saying ``message`` and wrapping urllib3's ``wraps``."""
+    with pytest.raises(error) as info:
+        invoke(client)
+    assert str(info.value) == message
+    assert type(wrapped(info.value)) is wraps
+    return info.value
+
+
 def refused_by_proxy(client: Any, shown_url: str) -> ProxyConnectionError:
     """Invoke, expecting botocore's ProxyConnectionError for ``shown_url``, wrapping urllib3's ProxyError."""
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{shown_url}"'
-    assert type(wrapped(info.value)) is urllib3.exceptions.ProxyError
-    return info.value
+    message = f'Failed to connect to proxy URL: "{shown_url}"'
+    return invoke_error(client, ProxyConnectionError, message, urllib3.exceptions.ProxyError)
 
 
 @dataclass
@@ -446,12 +453,11 @@ def test_stopped_proxy(proxy_factory: ProxyFactory, target: Target) -> None:
 
 def test_refused_endpoint(refused_url: str, make_client: ClientFactory) -> None:
     client = make_client(refused_url, retries=ONE_ATTEMPT)
-    with pytest.raises(EndpointConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Could not connect to the endpoint URL: "{refused_url}{INVOKE_PATH}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.NewConnectionError
-    assert str(error).endswith("Failed to establish a new connection: [Errno 111] Connection refused")
+    message = f'Could not connect to the endpoint URL: "{refused_url}{INVOKE_PATH}"'
+    refused = invoke_error(client, EndpointConnectionError, message, urllib3.exceptions.NewConnectionError)
+    assert str(wrapped(refused)).endswith(
+        "Failed to establish a new connection: [Errno 111] Connection refused"
+    )
 
 
 def test_proxy_cannot_reach_endpoint_forwarding(
@@ -553,12 +559,9 @@ def test_slow_endpoint_default_retries_resend_invoke(
 ) -> None:
     fake_lambda.script(*fs.slow_response(60))
     client = make_client(fake_lambda.url, read_timeout=1)
-    with pytest.raises(ReadTimeoutError) as info:
-        invoke(client)
-    assert str(info.value) == f'Read timeout on endpoint URL: "{fake_lambda.url}{INVOKE_PATH}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ReadTimeoutError
-    assert str(error).endswith("Read timed out. (read timeout=1)")
+    message = f'Read timeout on endpoint URL: "{fake_lambda.url}{INVOKE_PATH}"'
+    timed_out = invoke_error(client, ReadTimeoutError, message, urllib3.exceptions.ReadTimeoutError)
+    assert str(wrapped(timed_out)).endswith("Read timed out. (read timeout=1)")
     # The function was invoked five times: the same invocation, re-sent on each retry.
     assert fake_lambda.request_count == LEGACY_DEFAULT_ATTEMPTS
     assert _attempt_headers(fake_lambda) == ["attempt=1"] + [f"attempt={n}; max=5" for n in range(2, 6)]
@@ -609,21 +612,34 @@ def test_throttled_then_success_default_retries(
     assert fake_lambda.request_count == 3
 
 
-def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
-    fake_lambda.script(*fs.throttle_then_success(2))
+def modeled_error(
+    fake_lambda: FakeLambdaServer, make_client: ClientFactory, answers: list[Any], code: str, status: int
+) -> Any:
+    """One attempt, answered with ``answers``: the model's error ``code`` (HTTP ``status``), retryable.
+
+    The ``client.exceptions.<code>`` raised (its response holds the modeled members, ``Type``, ...).
+    """
+    fake_lambda.script(*answers)
     client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(client.exceptions.TooManyRequestsException) as info:
+    with pytest.raises(getattr(client.exceptions, code)) as info:
         invoke(client)
-    response = info.value.response
-    assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert botocore_would_retry(info.value)
+    return info.value
+
+
+def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
+    error = modeled_error(
+        fake_lambda, make_client, fs.throttle_then_success(2), "TooManyRequestsException", 429
+    )
+    response = error.response
+    assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
     # Modeled error members are parsed onto the top level of the response.
     assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert response["Type"] == "User"
     assert response["retryAfterSeconds"] == "1"  # from the Retry-After header
-    assert str(info.value) == (
+    assert str(error) == (
         "An error occurred (TooManyRequestsException) when calling the Invoke operation "
         "(reached max retries: 0): Rate Exceeded."
     )
@@ -635,14 +651,10 @@ def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: Cl
 
 
 def test_service_exception(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
-    fake_lambda.script(*fs.service_exception())
-    client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(client.exceptions.ServiceException) as info:
-        invoke(client)
-    response = info.value.response
+    response = modeled_error(
+        fake_lambda, make_client, fs.service_exception(), "ServiceException", 500
+    ).response
     assert response["Error"] == {"Code": "ServiceException", "Message": "An internal error occurred."}
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 500
-    assert botocore_would_retry(info.value)
     assert response["Type"] == "Service"
 
 
@@ -754,14 +766,11 @@ def test_connection_closed_before_headers(
 ) -> None:
     fake_lambda.script(*script())
     client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(ConnectionClosedError) as info:
-        invoke(client)
-    assert str(info.value) == (
+    message = (
         "Connection was closed before we received a valid response from endpoint URL: "
         f'"{fake_lambda.url}{INVOKE_PATH}".'
     )
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProtocolError
+    error = wrapped(invoke_error(client, ConnectionClosedError, message, urllib3.exceptions.ProtocolError))
     assert error.args[0] == "Connection aborted."
     assert type(error.args[1]) is cause_type
     assert str(error.args[1]) == cause_text

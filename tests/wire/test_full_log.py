@@ -111,10 +111,10 @@ def connect_as(monkeypatch: pytest.MonkeyPatch, world: IamWorld, user: str) -> d
     return keys
 
 
-def run(
+def prepared_for(
     world: IamWorld, log: Collected, *, function_name: str = TEXT_FUNCTION, **fields: Any
-) -> dict[str, Any]:
-    """The real path with ``fetch_full_log`` on; the endpoint serves Lambda and Logs."""
+) -> invocation.Invocation:
+    """The invocation prepared with ``fetch_full_log`` on; the endpoint serves Lambda and Logs."""
     values: dict[str, Any] = {
         "aws_conn_id": AWS_CONN_ID,
         "function_name": function_name,
@@ -125,7 +125,14 @@ def run(
         "payload": {"lines": 3},
         **fields,
     }
-    prepared = invocation.prepare(raw_fields(**values), log)
+    return invocation.prepare(raw_fields(**values), log)
+
+
+def run(
+    world: IamWorld, log: Collected, *, function_name: str = TEXT_FUNCTION, **fields: Any
+) -> dict[str, Any]:
+    """The real path with ``fetch_full_log`` on (see :func:`prepared_for`)."""
+    prepared = prepared_for(world, log, function_name=function_name, **fields)
     hook = invocation.build_hook(prepared)
     try:
         return invocation.run(prepared, hook, log)
@@ -291,17 +298,7 @@ def test_the_logs_endpoint_variable_botocore_reads(
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        prepared = invocation.prepare(
-            raw_fields(
-                aws_conn_id=None,
-                function_name=TEXT_FUNCTION,
-                endpoint_url=world.url,
-                fetch_full_log=True,
-                full_log_timeout=60,
-                payload={"lines": 3},
-            ),
-            log,
-        )
+        prepared = prepared_for(world, log, aws_conn_id=None, logs_endpoint_url=None)
         document = invocation.run(prepared, invocation.build_invoker(prepared, log), log)
     assert document["exit_code"] == 0
     assert len(log.log_lines) == 6  # START, three lines, END, REPORT
@@ -315,17 +312,7 @@ def test_full_log_timeout_bounds_the_whole_read(
     """An unreachable Logs endpoint costs full_log_timeout, not botocore's retries on top of it."""
     connect_as(monkeypatch, world, "reader")
     url = refused_url if endpoint == "refused" else silent_port.url
-    prepared = invocation.prepare(
-        raw_fields(
-            aws_conn_id=AWS_CONN_ID,
-            function_name=TEXT_FUNCTION,
-            endpoint_url=world.url,
-            logs_endpoint_url=url,
-            fetch_full_log=True,
-            full_log_timeout=3,
-        ),
-        Collected(),
-    )
+    prepared = prepared_for(world, Collected(), logs_endpoint_url=url, full_log_timeout=3, payload=None)
     hook = invocation.build_hook(prepared)
     log = Collected()
     try:
