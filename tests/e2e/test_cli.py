@@ -37,7 +37,7 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.command_line import ISSUE_OPTIONS
+from tests.support.command_line import ISSUE_OPTIONS, LAMBDA_UE
 from tests.support.document_shape import (
     DOCUMENT_KEYS,
     RESULT_KEYS,
@@ -62,7 +62,6 @@ from tests.support.secrets import secret_forms
 
 pytestmark = pytest.mark.timeout(900)
 
-LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 REGION = "us-east-1"
 RUN_TIMEOUT = 600  # seconds per subprocess: Airflow's import alone takes several on a busy machine
 

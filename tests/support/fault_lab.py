@@ -28,7 +28,6 @@ import logging
 import re
 import socket
 import subprocess
-import sys
 import time
 import traceback
 import uuid
@@ -47,6 +46,7 @@ from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support import fake_servers as fs
+from tests.support.command_line import LAMBDA_UE
 from tests.support.document_shape import (
     DOCUMENT_KEYS,
     FIELD_KEYS,
@@ -76,7 +76,6 @@ from tests.support.local_lambda import (
 )
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
-LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 LOG = logging.getLogger("tests.fault_matrix")
 REGION = "us-east-1"
 FUNCTION = "fault-function"
