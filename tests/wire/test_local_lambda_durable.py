@@ -86,6 +86,12 @@ def listed(client: Any, function: DurableFunction, **filters: Any) -> list[tuple
     return sorted((item["DurableExecutionName"], item["Status"]) for item in response["DurableExecutions"])
 
 
+def assert_ran_once(client: Any, function: DurableFunction, name: str, status: str) -> None:
+    """The function's one execution named ``name`` has ``status``, and its step ran once."""
+    assert listed(client, function, DurableExecutionName=name) == [(name, status)]
+    assert function.count == 1
+
+
 def test_create_function_keeps_durable_config(
     client: Any, durable_function: Callable[..., DurableFunction], local_lambda: LocalLambda
 ) -> None:
@@ -146,8 +152,7 @@ def test_same_name_and_payload_returns_the_same_execution(
     assert after_close["DurableExecutionArn"] == arn
     assert wait_closed(client, arn)["Status"] == "SUCCEEDED"
 
-    assert listed(client, function, DurableExecutionName="same-name") == [("same-name", "SUCCEEDED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "same-name", "SUCCEEDED")
 
 
 def test_same_name_with_another_payload_is_a_409(
@@ -166,8 +171,7 @@ def test_same_name_with_another_payload_is_a_409(
     assert wait_closed(client, arn)["Status"] == "SUCCEEDED"
     with pytest.raises(client.exceptions.DurableExecutionAlreadyStartedException):
         start(client, function, "taken", {"value": 3})
-    assert listed(client, function, DurableExecutionName="taken") == [("taken", "SUCCEEDED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "taken", "SUCCEEDED")
 
 
 def test_raising_handler_ends_failed_with_the_error(
@@ -200,8 +204,7 @@ def test_stop_stops_a_running_execution(
     execution = client.get_durable_execution(DurableExecutionArn=arn)
     assert execution["Status"] == "STOPPED"
     assert execution["Error"]["ErrorMessage"] == "task marked failed"
-    assert listed(client, function, DurableExecutionName="to-stop") == [("to-stop", "STOPPED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "to-stop", "STOPPED")
 
 
 def test_execution_timeout_ends_timed_out(
