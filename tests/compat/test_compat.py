@@ -20,7 +20,6 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.live_airflow import LiveAirflow
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.compat.conftest import CompatEnv
+from tests.compat.conftest import EXAMPLE_DAGS, REPO, CompatEnv
 from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.durable import (
     create_durable_function,
@@ -40,12 +39,9 @@ from tests.support.durable import (
 )
 from tests.support.fake_servers import subprocess_environment
 from tests.support.links import expected_links
-from tests.support.local_lambda import ECHO_HANDLER, RAISE_HANDLER, CountingFunction, unique_function_name
+from tests.support.local_lambda import CountingFunction, ExampleFunctions, create_example_functions
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
-EXAMPLE_DAGS = REPO / "example_dags"
 LIVE_EXAMPLE_DAGS = ("example_lambda_sync_tail", "example_lambda_fan_out", "example_lambda_xcom_downstream")
 AWS_SECRET = f"compat-secret-{uuid.uuid4().hex}"
 RUN_TIMEOUT = 600
@@ -53,21 +49,10 @@ RUN_TIMEOUT = 600
 pytestmark = pytest.mark.timeout(900)
 
 
-@dataclass(frozen=True)
-class Functions:
-    demo: str
-    echo: str
-    raising: str
-
-
 @pytest.fixture(scope="session")
-def functions(local_lambda: LocalLambda) -> Functions:
+def functions(local_lambda: LocalLambda) -> ExampleFunctions:
     """The functions every target invokes, created once on the shared endpoint."""
-    demo, echo, raising = (unique_function_name(prefix) for prefix in ("demo", "echo", "raise"))
-    local_lambda.create_function(demo, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
-    local_lambda.create_function(echo, ECHO_HANDLER, timeout=30)
-    local_lambda.create_function(raising, RAISE_HANDLER, timeout=30)
-    return Functions(demo, echo, raising)
+    return create_example_functions(local_lambda)
 
 
 def run(
@@ -173,7 +158,7 @@ def _comparable(document: dict[str, Any], run_id: str) -> dict[str, Any]:
 
 
 def test_example_dag_sync_and_deferred(
-    compat_env: CompatEnv, local_lambda: LocalLambda, functions: Functions
+    compat_env: CompatEnv, local_lambda: LocalLambda, functions: ExampleFunctions
 ) -> None:
     """
     ``example_lambda_sync_tail`` under ``airflow dags test``, synchronously and deferred (the
@@ -225,7 +210,7 @@ def test_example_dag_sync_and_deferred(
 def test_cli_exit_codes(
     compat_env: CompatEnv,
     local_lambda: LocalLambda,
-    functions: Functions,
+    functions: ExampleFunctions,
     http_proxy_auth: ProxyInfo,
     refused_url: str,
     counting_function_factory: Callable[..., CountingFunction],
@@ -335,7 +320,7 @@ LIVE_DAG_FILES = (
 def live_airflow(
     compat_env: CompatEnv,
     local_lambda: LocalLambda,
-    functions: Functions,
+    functions: ExampleFunctions,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveAirflow]:
     """
@@ -362,7 +347,7 @@ def live_airflow(
 
 
 def test_example_dags_deferred_in_a_live_airflow(
-    compat_env: CompatEnv, live_airflow: LiveAirflow, functions: Functions
+    compat_env: CompatEnv, live_airflow: LiveAirflow, functions: ExampleFunctions
 ) -> None:
     """
     The example DAGs in a live Airflow of this release, deferrable: a task started in the

@@ -37,12 +37,24 @@ import pytest
 from airflow_provider_lambda_ue import __version__
 from airflow_provider_lambda_ue.cli import build_parser
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS
+from tests.support.command_line import ISSUE_OPTIONS, LAMBDA_UE
+from tests.support.document_shape import (
+    DOCUMENT_KEYS,
+    RESULT_KEYS,
+    STATUS_AUTHENTICATION,
+    STATUS_AUTHORIZATION,
+    STATUS_DECODE_WARNING,
+    STATUS_READ_TIMEOUT,
+    STATUS_SUCCESS,
+    STATUS_VALIDATION,
+)
 from tests.support.fake_servers import FakeLambdaServer, log_tail_not_base64, subprocess_environment
 from tests.support.local_lambda import (
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
+    create_iam_role,
+    new_function,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -50,27 +62,13 @@ from tests.support.secrets import secret_forms
 
 pytestmark = pytest.mark.timeout(900)
 
-LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 RUN_TIMEOUT = 600  # seconds per subprocess: Airflow's import alone takes several on a busy machine
 
 #: The environment's AWS secret in every run: moto ignores it while IAM enforcement is off, and
 #: being distinctive it proves that the secret never shows in the output.
 ENV_SECRET = "env-secret-7QvZ3kXw9Lp2"
 WRONG_PROXY_PASSWORD = "wrong-proxy-pw-Kd8#Hq2&"
-
-STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
-STATUS_DECODE_WARNING = (
-    "DECODE_WARNING: AWS Lambda function invoked successfully, but log message could not be decoded"
-)
-STATUS_AUTHENTICATION = "AUTHENTICATION_ERROR: Account cannot be authenticated."
-STATUS_AUTHORIZATION = "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action."
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
-STATUS_READ_TIMEOUT = (
-    "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
-    "(wait_for_completion_timeout)."
-)
 
 
 #: Returns the event and the client context the function saw.
@@ -285,28 +283,6 @@ def test_leak_check_finds_every_secret_given(base_env: dict[str, str]) -> None:
 # --help
 # ---------------------------------------------------------------------------------------------------
 
-#: The options the issue names (one per field, kebab case).
-ISSUE_OPTIONS = [
-    "--function-name",
-    "--invocation-type",
-    "--log-type",
-    "--qualifier",
-    "--payload",
-    "--client-context",
-    "--region",
-    "--role-arn",
-    "--endpoint-url",
-    "--use-proxy",
-    "--proxy",
-    "--proxy-type",
-    "--proxy-ca-bundle-file",
-    "--wait-for-completion-timeout",
-    "--aws-conn-id",
-    "--fail-on-function-error",
-    "--no-fail-on-function-error",
-    "--proxy-conn-id",
-]
-
 
 def _invoke_options() -> set[str]:
     parser = build_parser()
@@ -380,8 +356,7 @@ def importtime(*args: str) -> Call:
 
 
 def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda, refused_url: str) -> None:
-    name = unique_function_name("cli-no-airflow")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-no-airflow", PRINT_AND_RETURN_HANDLER)
     common = ["--region", REGION, "--log-type", "Tail"]
     full_log = ["--fetch-full-log", "--full-log-timeout", "60", "--logs-endpoint-url", str(local_lambda.url)]
     ok, refused, invalid, with_log = cli.run_all(
@@ -416,8 +391,7 @@ def test_no_airflow_without_a_connection(cli: Runner, local_lambda: LocalLambda,
 
 @pytest.mark.parametrize("option", ["--aws-conn-id", "--proxy-conn-id"])
 def test_a_connection_goes_through_airflow(cli: Runner, local_lambda: LocalLambda, option: str) -> None:
-    name = unique_function_name("cli-airflow")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-airflow", PRINT_AND_RETURN_HANDLER)
     secret = f"conn-secret-{uuid.uuid4().hex}"
     conn = connection_env("cli_startup_conn", conn_type="aws", login="testing", password=secret)
     call = importtime(
@@ -477,8 +451,7 @@ def test_a_short_secret_leaves_the_document_json(
 @pytest.mark.parametrize("module", [False, True], ids=["console-script", "python-m"])
 @pytest.mark.proves("--function-name", "--log-type", "--payload")
 def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: bool) -> None:
-    name = unique_function_name("cli-ok")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-ok", PRINT_AND_RETURN_HANDLER)
     marker = f"tail-marker-{uuid.uuid4().hex}"
 
     run = cli(
@@ -519,8 +492,7 @@ def test_success_with_log_tail(cli: Runner, local_lambda: LocalLambda, module: b
 def test_function_error_exit_1_or_0_without_fail_on_function_error(
     cli: Runner, local_lambda: LocalLambda
 ) -> None:
-    name = unique_function_name("cli-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "cli-raise", RAISE_HANDLER)
     message = f"boom-{uuid.uuid4().hex[:8]}"
     common = ["invoke", "--function-name", name, "--payload", json.dumps({"message": message})]
 
@@ -568,8 +540,7 @@ def test_decode_warning(cli: Runner, fake_lambda: FakeLambdaServer) -> None:
 def test_payload_and_client_context_from_files(
     cli: Runner, local_lambda: LocalLambda, tmp_path: Path
 ) -> None:
-    name = unique_function_name("cli-files")
-    local_lambda.create_function(name, CONTEXT_HANDLER)
+    name = new_function(local_lambda, "cli-files", CONTEXT_HANDLER)
     payload = {"order": 17, "items": ["a", "b"], "text": "grüße"}
     context = {"custom": {"tenant": "acme"}, "env": {"stage": "test"}}
     payload_file = tmp_path / "payload.json"
@@ -608,8 +579,7 @@ def test_invocation_type_qualifier_and_region(cli: Runner, local_lambda: LocalLa
     """
     from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
 
-    name = unique_function_name("cli-choices")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER, publish=True)
+    name = new_function(local_lambda, "cli-choices", PRINT_AND_RETURN_HANDLER, publish=True)
     elsewhere = unique_function_name("cli-eu")
     local_lambda.client("lambda", region_name="eu-west-1").create_function(
         FunctionName=elsewhere,
@@ -683,8 +653,7 @@ def test_authentication_authorization_and_connection_credentials(
     cli: Runner, local_lambda_iam: LocalLambda
 ) -> None:
     server = local_lambda_iam
-    name = unique_function_name("cli-iam")
-    server.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(server, "cli-iam", PRINT_AND_RETURN_HANDLER)
     allowed = server.create_iam_user("cli-allowed", ["lambda:InvokeFunction"])
     denied = server.create_iam_user("cli-denied", [])
     server.enable_iam_enforcement()
@@ -731,30 +700,12 @@ def test_authentication_authorization_and_connection_credentials(
 @pytest.mark.proves("--role-arn", "AWS_ENDPOINT_URL_STS")
 def test_role_arn_assumed_through_sts(cli: Runner, local_lambda_iam: LocalLambda) -> None:
     server = local_lambda_iam
-    name = unique_function_name("cli-role")
-    server.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(server, "cli-role", PRINT_AND_RETURN_HANDLER)
     # May assume the role but not invoke; and one that may do neither.
     assumer = server.create_iam_user("cli-assumer", ["sts:AssumeRole"])
     outsider = server.create_iam_user("cli-outsider", ["lambda:GetFunction"])
-    iam = server.client("iam")
-    # moto checks the trust policy against the caller's ARN (an account root principal is not enough).
-    trusted = [f"arn:aws:iam::{ACCOUNT}:user/cli-assumer", f"arn:aws:iam::{ACCOUNT}:user/cli-outsider"]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}],
-    }
-    role_arn = iam.create_role(RoleName="cli-invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
-    iam.put_role_policy(
-        RoleName="cli-invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
+    role_arn = create_iam_role(
+        server, "cli-invoker", assumers=["cli-assumer", "cli-outsider"], actions=["lambda:InvokeFunction"]
     )
     server.enable_iam_enforcement()
 
@@ -806,8 +757,7 @@ def test_refused_endpoint_exit_10(cli: Runner, refused_url: str) -> None:
 def test_proxy_credentials_from_environment_and_connection(
     cli: Runner, local_lambda: LocalLambda, http_proxy_auth: ProxyInfo
 ) -> None:
-    name = unique_function_name("cli-proxy")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-proxy", PRINT_AND_RETURN_HANDLER)
     args = ["invoke", "--function-name", name, *endpoint_args(local_lambda), "--proxy", http_proxy_auth.url]
     env_user = {"LAMBDA_UE_PROXY_USER": PROXY_USER}
     proxy_conn = connection_env("cli_proxy", conn_type="http", login=PROXY_USER, password=PROXY_PASSWORD)
@@ -872,8 +822,7 @@ def test_tls_proxy_trusted_and_untrusted(
     tls_proxy_untrusted: ProxyInfo,
     ca_bundle: str,
 ) -> None:
-    name = unique_function_name("cli-tls-proxy")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cli-tls-proxy", PRINT_AND_RETURN_HANDLER)
 
     def through(proxy: ProxyInfo) -> Call:
         return Call(

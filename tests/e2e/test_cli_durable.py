@@ -7,15 +7,13 @@ and runs the handler once; the handler runs on the local endpoint with AWS's dur
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.command_line import run_lambda_ue
 from tests.support.durable import create_durable_function, executions_of
-from tests.support.fake_servers import subprocess_environment
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",
@@ -24,32 +22,19 @@ pytest.importorskip(
 
 pytestmark = pytest.mark.timeout(600)
 
-LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
-
 
 @pytest.mark.proves("--durable-execution-name")
 def test_lambda_ue_twice_with_one_durable_execution_name(local_lambda: LocalLambda, tmp_path: Path) -> None:
     function = create_durable_function(local_lambda, tmp_path, "durable_step_wait")
-    env = subprocess_environment(
-        tmp_path / "home",
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        },
-    )
     command = [
-        str(LAMBDA_UE), "invoke",
+        "invoke",
         "--function-name", function.name,
         "--durable-execution-name", "nightly-2026-12-01",
         "--payload", '{"value": 50, "wait_seconds": 2}',
         "--endpoint-url", local_lambda.url,
         "--wait-for-completion-timeout", "300",
     ]  # fmt: skip
-    runs = [
-        subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
-        for _ in range(2)
-    ]
+    runs = [run_lambda_ue(tmp_path / "home", *command, timeout=300) for _ in range(2)]
     documents = [json.loads(run.stdout) for run in runs]
     for run, document in zip(runs, documents, strict=True):
         assert run.returncode == 0, run.stderr

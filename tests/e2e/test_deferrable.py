@@ -24,17 +24,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_provider_lambda_ue.exceptions import (
-    LambdaAuthenticationError,
-    LambdaAuthorizationError,
-    LambdaConnectionError,
-    LambdaDataValidationError,
-    LambdaFailError,
-    LambdaFunctionError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    LambdaReadTimeoutError,
-)
+from airflow_provider_lambda_ue import exceptions
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
@@ -44,10 +34,13 @@ from tests.support import fake_servers as fs
 from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
 from tests.support.local_lambda import (
+    DEMO_FUNCTION,
     ECHO_HANDLER,
     PRINT_AND_RETURN_HANDLER,
     RAISE_HANDLER,
     CountingFunction,
+    create_iam_role,
+    new_function,
     unique_function_name,
 )
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
@@ -115,6 +108,15 @@ async def _first_event(trigger: LambdaInvokeTrigger) -> dict[str, Any]:
     raise AssertionError("the trigger ended without an event")
 
 
+def defer(op: LambdaInvokeOperator, context: Any) -> tuple[TaskDeferred, dict[str, Any]]:
+    """Execute ``op`` until it defers; run its trigger, rebuilt from its serialised form, to its event."""
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    classpath, kwargs = deferred.value.trigger.serialize()
+    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
+    return deferred.value, asyncio.run(_first_event(trigger))
+
+
 def run_deferred(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance]:
     """
     Run ``op`` as Airflow would in deferrable mode; return its document and its task instance.
@@ -123,14 +125,10 @@ def run_deferred(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInst
     """
     ti = FakeTaskInstance()
     context: Any = {"ti": ti}
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    classpath, kwargs = deferred.value.trigger.serialize()
-    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
-    event = asyncio.run(_first_event(trigger))
+    deferred, event = defer(op, context)
     json.dumps(event)  # events travel as JSON
-    method = getattr(op, deferred.value.method_name)
-    return method(context, event=event, **(deferred.value.kwargs or {})), ti
+    method = getattr(op, deferred.method_name)
+    return method(context, event=event, **(deferred.kwargs or {})), ti
 
 
 def run_sync(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance]:
@@ -140,18 +138,14 @@ def run_sync(op: LambdaInvokeOperator) -> tuple[dict[str, Any], FakeTaskInstance
 
 
 def failure(
-    op: LambdaInvokeOperator, error: type[LambdaInvokeError]
-) -> tuple[LambdaInvokeError, FakeTaskInstance]:
+    op: LambdaInvokeOperator, error: type[exceptions.LambdaInvokeError]
+) -> tuple[exceptions.LambdaInvokeError, FakeTaskInstance]:
     """Run ``op`` deferred, expecting ``error``; check the failure document reached XCom."""
     ti = FakeTaskInstance()
     context: Any = {"ti": ti}
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context)
-    classpath, kwargs = deferred.value.trigger.serialize()
-    trigger = import_string(classpath)(**json.loads(json.dumps(kwargs)))
-    event = asyncio.run(_first_event(trigger))
+    deferred, event = defer(op, context)
     with pytest.raises(error) as raised:
-        getattr(op, deferred.value.method_name)(context, event=event)
+        getattr(op, deferred.method_name)(context, event=event)
     assert type(raised.value) is error
     document = ti.xcom["return_value"]
     assert document == raised.value.output
@@ -181,8 +175,7 @@ def without_run_specifics(document: dict[str, Any]) -> dict[str, Any]:
 def test_success_same_document_as_synchronous(
     local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "deferred-echo", ECHO_HANDLER)
     fields = {
         "function_name": name,
         "endpoint_url": local_lambda.url,
@@ -206,8 +199,7 @@ def test_success_same_document_as_synchronous(
 def test_log_tail_is_decoded_on_the_worker(
     local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-print")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "deferred-print", PRINT_AND_RETURN_HANDLER)
     document, _ = run_deferred(
         operator(
             function_name=name, endpoint_url=local_lambda.url, log_type="Tail", payload={"message": "grüße ✓"}
@@ -230,8 +222,7 @@ def test_decode_warning(fake_lambda: FakeLambdaServer) -> None:
 
 @pytest.mark.usefixtures("aws_conn")
 def test_function_error_without_failing(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("deferred-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "deferred-raise", RAISE_HANDLER)
     document, _ = run_deferred(
         operator(
             function_name=name,
@@ -262,8 +253,7 @@ def test_event_and_dry_run_do_not_defer(
 def test_forwarding_for_https_runs_synchronously(
     aws_conn: Callable[..., None], local_lambda: LocalLambda, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = unique_function_name("deferred-sync")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "deferred-sync", ECHO_HANDLER)
     aws_conn(
         "testing", AWS_SECRET, {"config_kwargs": {"proxies_config": {"proxy_use_forwarding_for_https": True}}}
     )
@@ -279,11 +269,10 @@ def test_forwarding_for_https_runs_synchronously(
 
 @pytest.mark.usefixtures("aws_conn")
 def test_function_error(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("deferred-raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "deferred-raise", RAISE_HANDLER)
     error, _ = failure(
         operator(function_name=name, endpoint_url=local_lambda.url, payload={"message": "boom!"}),
-        LambdaFunctionError,
+        exceptions.LambdaFunctionError,
     )
     assert error.output is not None
     assert error.output["result"]["function_error"] == "Unhandled"
@@ -294,7 +283,7 @@ def test_function_error(local_lambda: LocalLambda) -> None:
 def test_unknown_function(local_lambda: LocalLambda) -> None:
     error, _ = failure(
         operator(function_name=unique_function_name("missing"), endpoint_url=local_lambda.url),
-        LambdaFailError,
+        exceptions.LambdaFailError,
     )
     assert "ResourceNotFoundException" in error.status_description
 
@@ -302,7 +291,7 @@ def test_unknown_function(local_lambda: LocalLambda) -> None:
 @pytest.mark.usefixtures("aws_conn")
 def test_throttling_left_after_retries(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.throttled_response(retry_after="0"))
-    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), LambdaFailError)
+    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), exceptions.LambdaFailError)
     assert "TooManyRequestsException" in error.status_description
     assert len(fake_lambda.invocations) == 4  # bounded retries of what provably did not run
 
@@ -332,38 +321,21 @@ def iam_server() -> Iterator[dict[str, Any]]:
     share an endpoint of their own (each start and set-up costs about 1.5 CPU-seconds).
     """
     with serving(LocalLambda().start) as server:
-        name = unique_function_name("iam")
-        server.create_function(name, ECHO_HANDLER)
+        name = new_function(server, "iam", ECHO_HANDLER)
         users = {
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
             "nobody": server.create_iam_user("nobody", []),
             "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
         }
-        iam = server.client("iam")
-        # moto matches the trust policy's principal against the caller's ARN literally.
-        principals = [f"arn:aws:iam::123456789012:user/{user}" for user in ("assumer", "nobody")]
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": principals}, "Action": "sts:AssumeRole"}],
+        assumers = ["assumer", "nobody"]
+        roles = {
+            "invoker-role": create_iam_role(
+                server, "invoker-role", assumers=assumers, actions=["lambda:InvokeFunction"]
+            ),
+            "useless-role": create_iam_role(
+                server, "useless-role", assumers=assumers, actions=["s3:ListBucket"]
+            ),
         }
-        roles = {}
-        for role, actions in (
-            ("invoker-role", ["lambda:InvokeFunction"]),
-            ("useless-role", ["s3:ListBucket"]),
-        ):
-            roles[role] = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-                "Arn"
-            ]
-            iam.put_role_policy(
-                RoleName=role,
-                PolicyName=f"{role}-policy",
-                PolicyDocument=json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-                    }
-                ),
-            )
         server.enable_iam_enforcement()
         yield {"server": server, "function": name, "roles": roles, "users": users}
 
@@ -395,24 +367,6 @@ def test_iam_allowed_user(aws_conn: Callable[..., None], iam_server: dict[str, A
 
 
 @IAM
-@pytest.mark.parametrize(
-    ("user", "secret"),
-    [pytest.param(None, None, id="unknown-key"), pytest.param("invoker", "wrong-secret", id="bad-signature")],
-)
-def test_authentication_error(
-    aws_conn: Callable[..., None], iam_server: dict[str, Any], user: str | None, secret: str | None
-) -> None:
-    use_user(aws_conn, iam_server, user, secret)
-    failure(iam_operator(iam_server), LambdaAuthenticationError)
-
-
-@IAM
-def test_authorization_error(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "nobody")
-    failure(iam_operator(iam_server), LambdaAuthorizationError)
-
-
-@IAM
 def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
     use_user(aws_conn, iam_server, "assumer")
     role = iam_server["roles"]["invoker-role"]
@@ -422,24 +376,45 @@ def test_role_allowed(aws_conn: Callable[..., None], iam_server: dict[str, Any])
 
 
 @IAM
-def test_role_cannot_be_assumed(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "nobody")
-    role = iam_server["roles"]["invoker-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
-
-
-@IAM
-def test_role_with_bad_credentials(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "assumer", "wrong-secret")
-    role = iam_server["roles"]["invoker-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthenticationError)
-
-
-@IAM
-def test_assumed_role_may_not_invoke(aws_conn: Callable[..., None], iam_server: dict[str, Any]) -> None:
-    use_user(aws_conn, iam_server, "assumer")
-    role = iam_server["roles"]["useless-role"]
-    failure(iam_operator(iam_server, role_based_access=True, role_arn=role), LambdaAuthorizationError)
+@pytest.mark.parametrize(
+    ("caller", "role", "error"),
+    [
+        pytest.param((None, None), None, exceptions.LambdaAuthenticationError, id="unknown-key"),
+        pytest.param(
+            ("invoker", "wrong-secret"), None, exceptions.LambdaAuthenticationError, id="bad-signature"
+        ),
+        pytest.param(("nobody", None), None, exceptions.LambdaAuthorizationError, id="not-allowed"),
+        pytest.param(
+            ("nobody", None), "invoker-role", exceptions.LambdaAuthorizationError, id="role-cannot-be-assumed"
+        ),
+        pytest.param(
+            ("assumer", "wrong-secret"),
+            "invoker-role",
+            exceptions.LambdaAuthenticationError,
+            id="role-with-bad-credentials",
+        ),
+        pytest.param(
+            ("assumer", None),
+            "useless-role",
+            exceptions.LambdaAuthorizationError,
+            id="assumed-role-may-not-invoke",
+        ),
+    ],
+)
+def test_iam_failure(
+    aws_conn: Callable[..., None],
+    iam_server: dict[str, Any],
+    caller: tuple[str | None, str | None],
+    role: str | None,
+    error: type[exceptions.LambdaInvokeError],
+) -> None:
+    """Keys unknown or signed wrongly: exit 2; a caller or an assumed role without the permission: exit 3."""
+    user, secret = caller
+    use_user(aws_conn, iam_server, user, secret)
+    role_fields: dict[str, Any] = {}
+    if role is not None:
+        role_fields = {"role_based_access": True, "role_arn": iam_server["roles"][role]}
+    failure(iam_operator(iam_server, **role_fields), error)
 
 
 @IAM
@@ -474,12 +449,12 @@ def test_role_through_authenticating_proxy(
 
 @pytest.mark.usefixtures("aws_conn")
 def test_refused_endpoint(refused_url: str) -> None:
-    failure(operator(function_name="f", endpoint_url=refused_url), LambdaConnectionError)
+    failure(operator(function_name="f", endpoint_url=refused_url), exceptions.LambdaConnectionError)
 
 
 @pytest.mark.usefixtures("aws_conn")
 def test_untrusted_endpoint_certificate(fake_lambda_tls: FakeLambdaServer) -> None:
-    failure(operator(function_name="f", endpoint_url=fake_lambda_tls.url), LambdaConnectionError)
+    failure(operator(function_name="f", endpoint_url=fake_lambda_tls.url), exceptions.LambdaConnectionError)
     assert not fake_lambda_tls.invocations
 
 
@@ -487,8 +462,7 @@ def test_untrusted_endpoint_certificate(fake_lambda_tls: FakeLambdaServer) -> No
 def test_local_lambda_through_proxies(
     local_lambda: LocalLambda, http_proxy_auth: ProxyInfo, proxy_factory: ProxyFactory
 ) -> None:
-    name = unique_function_name("proxied")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "proxied", ECHO_HANDLER)
     fields = {
         "function_name": name,
         "endpoint_url": local_lambda.url,
@@ -501,7 +475,9 @@ def test_local_lambda_through_proxies(
     document, _ = run_deferred(operator(**fields))
     assert json.loads(document["result"]["payload"]) == {"via": "proxy"}
 
-    error, _ = failure(operator(**{**fields, "proxy_conn_id": "proxy_wrong"}), LambdaProxyConnectionError)
+    error, _ = failure(
+        operator(**{**fields, "proxy_conn_id": "proxy_wrong"}), exceptions.LambdaProxyConnectionError
+    )
     assert error.status_description == (
         f"CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL {http_proxy_auth.url}"
     )
@@ -510,7 +486,7 @@ def test_local_lambda_through_proxies(
     stopped.stop()
     failure(
         operator(function_name=name, endpoint_url=local_lambda.url, use_proxy=True, proxy=stopped.url),
-        LambdaProxyConnectionError,
+        exceptions.LambdaProxyConnectionError,
     )
 
 
@@ -529,7 +505,7 @@ def test_tls_proxy(
     document, _ = run_deferred(operator(proxy=tls_proxy_auth.url, **fields))
     assert document["exit_code"] == 0
     assert len(fake_lambda.invocations) == 1
-    failure(operator(proxy=tls_proxy_untrusted.url, **fields), LambdaProxyConnectionError)
+    failure(operator(proxy=tls_proxy_untrusted.url, **fields), exceptions.LambdaProxyConnectionError)
     assert len(fake_lambda.invocations) == 1
 
 
@@ -541,7 +517,7 @@ def test_tls_proxy(
 def test_validation_fails_before_deferring() -> None:
     ti = FakeTaskInstance()
     op = operator(function_name="not a function name", payload="{not json")
-    with raises(LambdaDataValidationError) as raised:
+    with raises(exceptions.LambdaDataValidationError) as raised:
         op.execute(context_of(ti))  # raises before any TaskDeferred
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert "function_name" in raised.value.status_description
@@ -551,7 +527,9 @@ def test_validation_fails_before_deferring() -> None:
 @pytest.mark.usefixtures("aws_conn")
 def test_service_rejects_a_parameter(fake_lambda: FakeLambdaServer) -> None:
     fake_lambda.script(fs.error_response(400, "InvalidParameterValueException", "bad qualifier"))
-    error, _ = failure(operator(function_name="f", endpoint_url=fake_lambda.url), LambdaDataValidationError)
+    error, _ = failure(
+        operator(function_name="f", endpoint_url=fake_lambda.url), exceptions.LambdaDataValidationError
+    )
     assert "InvalidParameterValueException" in error.status_description
 
 
@@ -577,7 +555,7 @@ def test_ca_bundle_missing_on_the_triggerer(
     event = asyncio.run(_first_event(deferred.value.trigger))
     assert event["exit_code"] == 20
     bundle.write_bytes(Path(tls_proxy.ca_file or "").read_bytes())  # present again on the worker
-    with raises(LambdaDataValidationError):
+    with raises(exceptions.LambdaDataValidationError):
         op.execute_complete(context, event=event)
     assert ti.xcom["return_value"]["exit_code"] == 20
     assert not fake_lambda.invocations
@@ -599,7 +577,7 @@ def test_read_timeout_runs_the_function_once(
     started = time.monotonic()
     failure(
         operator(function_name=function.name, endpoint_url=local_lambda.url, wait_for_completion_timeout="1"),
-        LambdaReadTimeoutError,
+        exceptions.LambdaReadTimeoutError,
     )
     assert function.wait_for_count(1, timeout=30) == 1
     # Let the first execution finish its sleep; a resent Invoke would have counted by now.
@@ -612,12 +590,8 @@ def test_read_timeout_runs_the_function_once(
 
 
 def test_example_dag_deferred_same_xcom(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> None:
-    function = unique_function_name("lambda-ue-demo")
-    local_lambda.create_function(
-        function,
-        REPO / "demo" / "functions" / "lambda_ue_demo.py",
-        handler="lambda_ue_demo.handler",
-        timeout=30,
+    function = new_function(
+        local_lambda, "lambda-ue-demo", DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30
     )
     env = {
         "LAMBDA_UE_ENDPOINT_URL": local_lambda.url,

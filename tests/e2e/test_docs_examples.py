@@ -53,9 +53,16 @@ import pytest
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.testing.processes import free_port
-from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, STATUS_SUCCESS
 from tests.support.fake_servers import subprocess_environment
-from tests.support.local_lambda import RAISE_HANDLER, SLEEP_HANDLER, unique_function_name
+from tests.support.local_lambda import (
+    ACCOUNT,
+    RAISE_HANDLER,
+    SLEEP_HANDLER,
+    create_iam_role,
+    new_function,
+    unique_function_name,
+)
 from tests.support.proxies import ProxyFactory, ProxyInfo
 from tests.support.servers import process_group
 
@@ -68,7 +75,6 @@ VENV_BIN = Path(sys.executable).parent
 RUN_TIMEOUT = 600
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's account: the README's role ARN needs no substitution
 ENV_SECRET = "readme-env-secret-Xq7Lm2Rt"
 CONN_SECRET = "readme/conn+secret-9Vw4Kd"
 PROXY_USER = "me"  # the README's proxy user, as written
@@ -76,7 +82,6 @@ PROXY_PASSWORD = "readme-pr0xy:p@ss/%41"
 WRONG_PROXY_PASSWORD = "not-the-proxy-password"
 HELLO = "hello from the README's function"
 
-STATUS_SUCCESS = "SUCCESS: AWS Lambda function invoked successfully"
 
 #: The one substitution table: each placeholder of the README and the value key that replaces it.
 #: Applied in this order (longer placeholders first, so ``"AKIA..."`` is not taken for ``...``).
@@ -315,11 +320,11 @@ def functions(local_lambda: LocalLambda, tmp_path_factory: pytest.TempPathFactor
         Timeout=30,
         Environment={"Variables": {**env, "WHERE": "eu-west-1"}},
     )
-    failing = unique_function_name("readme-fails")
-    local_lambda.create_function(failing, RAISE_HANDLER, timeout=30)
-    slow = unique_function_name("readme-slow")
+    failing = new_function(local_lambda, "readme-fails", RAISE_HANDLER, timeout=30)
     # Slower than the command line's default 60 s read timeout.
-    local_lambda.create_function(slow, SLEEP_HANDLER, timeout=120, environment={"SLEEP_SECONDS": "75"})
+    slow = new_function(
+        local_lambda, "readme-slow", SLEEP_HANDLER, timeout=120, environment={"SLEEP_SECONDS": "75"}
+    )
     return Functions(good, failing, slow, record_file)
 
 
@@ -582,8 +587,7 @@ def _same_shape(example: Any, real: Any, path: str = "") -> None:
 def test_output_document_example(shell: Shell, local_lambda: LocalLambda) -> None:
     """The exit codes page's document is a real one: a synchronous invocation through a connection."""
     example = json.loads(block("docs/exit-codes.md", "The output document").text)
-    name = unique_function_name("docs-document")
-    local_lambda.create_function(name, GREETING_HANDLER, timeout=30)
+    name = new_function(local_lambda, "docs-document", GREETING_HANDLER, timeout=30)
     fields = example["invocation"]["fields"]
     connection = json.dumps(
         {"conn_type": "aws", "login": "AKIADOCSEXAMPLE00001", "password": CONN_SECRET, "extra": {}}
@@ -615,31 +619,13 @@ def iam_endpoint(
 ) -> Iterator[tuple[LocalLambda, str, dict[str, str]]]:
     """An endpoint enforcing IAM: the user may only assume ``invoker``; only the role may invoke."""
     server = local_lambda_iam
-    name = unique_function_name("readme-role")
-    server.create_function(name, README_HANDLER, environment={"RECORD_FILE": str(tmp_path / "role.jsonl")})
-    iam = server.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/readme-assumer"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role_arn = iam.create_role(RoleName="invoker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    assert role_arn == f"arn:aws:iam::{ACCOUNT}:role/invoker"  # the README's ARN, as written
-    iam.put_role_policy(
-        RoleName="invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
+    name = new_function(
+        server, "readme-role", README_HANDLER, environment={"RECORD_FILE": str(tmp_path / "role.jsonl")}
     )
+    role_arn = create_iam_role(
+        server, "invoker", assumers=["readme-assumer"], actions=["lambda:InvokeFunction"]
+    )
+    assert role_arn == f"arn:aws:iam::{ACCOUNT}:role/invoker"  # the README's ARN, as written
     user = server.create_iam_user("readme-assumer", ["sts:AssumeRole"])
     server.enable_iam_enforcement()
     yield (

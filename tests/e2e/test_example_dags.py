@@ -16,7 +16,6 @@ import datetime
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +25,20 @@ from airflow_provider_lambda_ue import DISTRIBUTION_NAME, __version__
 from airflow_provider_lambda_ue.output import STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, LocalLambdaClient
-from tests.support.document_shape import DOCUMENT_KEYS
+from tests.support.document_shape import DOCUMENT_KEYS, RESULT_KEYS, expected_fields
 from tests.support.links import expected_links
 from tests.support.local_lambda import (
-    ECHO_HANDLER,
-    RAISE_HANDLER,
-    unique_function_name,
+    DEMO_FUNCTION,
+    ExampleFunctions,
+    create_example_functions,
+    create_iam_role,
+    new_function,
     wait_for_count,
 )
 from tests.support.proxies import ProxyFactory, ProxyInfo
 from tests.support.secrets import secret_forms
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_FUNCTION = REPO / "demo" / "functions" / "lambda_ue_demo.py"
 INVOKE_PATH = "/2015-03-31/functions/"
 
 # A dags test is slow on a shared machine: generous, and never a timing assertion.
@@ -124,43 +124,13 @@ def assert_envelope(document: dict[str, Any], *, exit_code: int = 0, status: str
     assert document["invocation"]["extension"] == DISTRIBUTION_NAME
     assert document["invocation"]["version"] == __version__
     assert set(document) == set(DOCUMENT_KEYS)
-    assert set(document["result"]) == {
-        "status_code",
-        "log_result",
-        "payload",
-        "executed_version",
-        "function_error",
-        "request_id",
-    }
+    assert set(document["result"]) == set(RESULT_KEYS)
 
 
 def assert_fields(document: dict[str, Any], **expected: Any) -> None:
-    """``invocation.fields`` equals the defaults overlaid with ``expected``, key by key."""
+    """``invocation.fields`` equals the defaults (RequestResponse) overlaid with ``expected``, key by key."""
     fields = document["invocation"]["fields"]
-    defaults: dict[str, Any] = {
-        "action": "Trigger Lambda function",
-        "credentials_user": MASK,
-        "credentials_password": MASK,
-        "region": "us-east-1",
-        "role_based_access": False,
-        "role_arn": None,
-        "invocation_type": "RequestResponse",
-        "payload_source": None,
-        "payload_script": None,
-        "client_context_source": None,
-        "client_context_script": None,
-        "log_type": "None",
-        "qualifier": None,
-        "use_proxy": False,
-        "proxy_type": None,
-        "proxy": None,
-        "proxy_credentials_user": None,
-        "proxy_credentials_password": None,
-        "proxy_ca_bundle_file": None,
-        "wait_for_completion_timeout": 60,
-        "tenant_id": None,
-    }
-    wanted = {**defaults, **expected}
+    wanted = expected_fields(**{"invocation_type": "RequestResponse", **expected})
     json_fields = {"payload_script", "client_context_script"}
     assert set(fields) == set(wanted), set(fields) ^ set(wanted)
     for key, value in wanted.items():
@@ -168,6 +138,24 @@ def assert_fields(document: dict[str, Any], **expected: Any) -> None:
         if key in json_fields and isinstance(value, (dict, list)):
             actual = json.loads(actual)
         assert actual == value, f"invocation.fields.{key}: {actual!r} != {value!r}"
+
+
+def assert_invoked(
+    document: dict[str, Any], *, exit_code: int = 0, status: str = STATUS_SUCCESS, **fields: Any
+) -> None:
+    """The envelope (:func:`assert_envelope`), ``changed``, ``invocation.fields`` (:func:`assert_fields`)."""
+    assert_envelope(document, exit_code=exit_code, status=status)
+    assert document["changed"] is True
+    assert_fields(document, **fields)
+
+
+def answered(document: dict[str, Any]) -> dict[str, Any]:
+    """The document's ``result``, after checking that ``$LATEST`` answered 200 without a function error."""
+    outcome: dict[str, Any] = document["result"]
+    assert outcome["status_code"] == 200
+    assert outcome["executed_version"] == "$LATEST"
+    assert outcome["function_error"] is None
+    return outcome
 
 
 def relayed(proxy: ProxyInfo, server_port: int) -> list[str]:
@@ -182,46 +170,36 @@ def relayed(proxy: ProxyInfo, server_port: int) -> list[str]:
 # -- functions on the shared endpoint -----------------------------------------------------------
 
 
-@dataclass
-class Functions:
-    demo: str
-    echo: str
-    raising: str
-
-
 @pytest.fixture(scope="module")
-def functions(local_lambda: LocalLambda) -> Functions:
-    demo = unique_function_name("demo")
-    local_lambda.create_function(demo, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
-    echo = unique_function_name("echo")
-    local_lambda.create_function(echo, ECHO_HANDLER, timeout=30)
-    raising = unique_function_name("raise")
-    local_lambda.create_function(raising, RAISE_HANDLER, timeout=30)
-    return Functions(demo=demo, echo=echo, raising=raising)
+def functions(local_lambda: LocalLambda) -> ExampleFunctions:
+    return create_example_functions(local_lambda)
 
 
 def endpoint_env(server: LocalLambdaClient, function_name: str, **more: str) -> dict[str, str]:
     return {"LAMBDA_UE_ENDPOINT_URL": server.url, "LAMBDA_UE_FUNCTION": function_name, **more}
 
 
+def run_example(
+    airflow_env: AirflowEnv, dag_id: str, server: LocalLambdaClient, function_name: str, **more: str
+) -> tuple[DagTestResult, str]:
+    """``dags test`` of the example against ``function_name``; ``aws_default`` with a new secret, returned."""
+    secret = new_secret("aws")
+    env = endpoint_env(server, function_name, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret), **more)
+    return airflow_env.dags_test(dag_id, env), secret
+
+
 # -- the seed's task examples -------------------------------------------------------------------
 
 
 @pytest.mark.proves("LAMBDA_UE_ENDPOINT_URL", "LAMBDA_UE_FUNCTION")
-def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """Seed example 1: RequestResponse (seed label) with the log tail decoded into the task log."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_sync_tail",
-        endpoint_env(local_lambda, functions.demo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_sync_tail", local_lambda, functions.demo)
     assert_green(result, "invoke_sync_with_log")
     document = result.xcom("invoke_sync_with_log")
     expected_payload = {"greeting": "hello", "run_id": result.run_id}
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=functions.demo,
         invocation_type="RequestResponse",
@@ -230,10 +208,7 @@ def test_sync_tail(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions
         payload_script=expected_payload,
         endpoint_url=local_lambda.url,
     )
-    outcome = document["result"]
-    assert outcome["status_code"] == 200
-    assert outcome["executed_version"] == "$LATEST"
-    assert outcome["function_error"] is None
+    outcome = answered(document)
     assert json.loads(outcome["payload"]) == {
         "message": "hello from lambda-ue-demo",
         "received": expected_payload,
@@ -270,28 +245,10 @@ def test_async_role_proxy(
     """
     server = local_lambda_iam
     record_file = tmp_path / "record.jsonl"
-    function = unique_function_name("record")
-    server.create_function(function, RECORDING_HANDLER, environment={"RECORD_FILE": str(record_file)})
-    iam = server.client("iam")
-    role_arn = iam.create_role(
-        RoleName="lambda-ue-invoker",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-            }
-        ),
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName="lambda-ue-invoker",
-        PolicyName="invoke",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
-            }
-        ),
+    function = new_function(
+        server, "record", RECORDING_HANDLER, environment={"RECORD_FILE": str(record_file)}
     )
+    role_arn = create_iam_role(server, "lambda-ue-invoker", assumers=None, actions=["lambda:InvokeFunction"])
     user = server.create_iam_user("lambda-ue-assumer", actions=("sts:AssumeRole",))
     server.enable_iam_enforcement()
     proxy = proxy_factory(tls=True)
@@ -324,9 +281,7 @@ def test_async_role_proxy(
         "env": {"caller": "airflow"},
     }
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=function,
         invocation_type="Event",
@@ -375,35 +330,30 @@ def test_async_role_proxy(
 def test_sync_proxy_credentials(
     airflow_env: AirflowEnv,
     local_lambda: LocalLambda,
-    functions: Functions,
+    functions: ExampleFunctions,
     proxy_factory: ProxyFactory,
     ca_bundle: str,
 ) -> None:
     """Seed example 3: RequestResponse through a TLS proxy that demands Basic credentials."""
-    aws_secret = new_secret("aws")
     proxy_user = "lambda-ue-proxy-user"
     proxy_password = f"px:{uuid.uuid4().hex}@/%41"
     proxy = proxy_factory(tls=True, auth=(proxy_user, proxy_password))
-    result = airflow_env.dags_test(
+    result, aws_secret = run_example(
+        airflow_env,
         "example_lambda_sync_proxy_credentials",
-        endpoint_env(
-            local_lambda,
-            functions.echo,
-            LAMBDA_UE_PROXY_URL=proxy.url,
-            LAMBDA_UE_PROXY_CA_BUNDLE=ca_bundle,
-            AIRFLOW_CONN_AWS_DEFAULT=aws_connection(aws_secret),
-            AIRFLOW_CONN_LAMBDA_UE_PROXY=json.dumps(
-                {"conn_type": "generic", "login": proxy_user, "password": proxy_password}
-            ),
+        local_lambda,
+        functions.echo,
+        LAMBDA_UE_PROXY_URL=proxy.url,
+        LAMBDA_UE_PROXY_CA_BUNDLE=ca_bundle,
+        AIRFLOW_CONN_LAMBDA_UE_PROXY=json.dumps(
+            {"conn_type": "generic", "login": proxy_user, "password": proxy_password}
         ),
     )
     task_id = "invoke_sync_through_authenticating_proxy"
     assert_green(result, task_id)
     document = result.xcom(task_id)
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         function_name=functions.echo,
         payload_source="Script",
@@ -416,10 +366,7 @@ def test_sync_proxy_credentials(
         proxy_ca_bundle_file=ca_bundle,
         endpoint_url=local_lambda.url,
     )
-    outcome = document["result"]
-    assert outcome["status_code"] == 200
-    assert outcome["executed_version"] == "$LATEST"
-    assert outcome["function_error"] is None
+    outcome = answered(document)
     assert outcome["log_result"] is None
     assert json.loads(outcome["payload"]) == {"through": "proxy"}
 
@@ -435,9 +382,8 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
     """Seed example 4: no connection, no region: both come from the environment's chain."""
     region = "eu-central-1"
     regional = LocalLambdaClient(local_lambda.url, region=region)
-    function = unique_function_name("regional")
     # The function exists in this region only: success proves the region came from the environment.
-    regional.create_function(function, DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
+    function = new_function(regional, "regional", DEMO_FUNCTION, handler="lambda_ue_demo.handler", timeout=30)
     secret = new_secret("env")
     result = airflow_env.dags_test(
         "example_lambda_sync_env_region",
@@ -453,9 +399,7 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
     assert_green(result, task_id)
     document = result.xcom(task_id)
 
-    assert_envelope(document)
-    assert document["changed"] is True
-    assert_fields(
+    assert_invoked(
         document,
         credentials_user=None,
         credentials_password=None,
@@ -480,20 +424,14 @@ def test_sync_env_region(airflow_env: AirflowEnv, local_lambda: LocalLambda) -> 
 # -- Airflow features: fan-out, XCom downstream -------------------------------------------------
 
 
-def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """Five mapped task instances, five documents; ``collect`` reads them all."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_fan_out",
-        endpoint_env(local_lambda, functions.echo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_fan_out", local_lambda, functions.echo)
     assert_green(result, "collect")
     for index in range(5):
         assert result.state("invoke_each", index) == "success", result.task_states
         document = result.xcom("invoke_each", index)
-        assert_envelope(document)
-        assert document["changed"] is True
-        assert_fields(
+        assert_invoked(
             document,
             function_name=functions.echo,
             payload_source="Script",
@@ -508,13 +446,9 @@ def test_fan_out(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: 
     assert_no_leak(airflow_env, result, secret_forms(secret))
 
 
-def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions) -> None:
+def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: ExampleFunctions) -> None:
     """A TaskFlow task takes the function's answer decoded (``invoke.answer``), not the document."""
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
-        "example_lambda_answer",
-        endpoint_env(local_lambda, functions.demo, AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret)),
-    )
+    result, secret = run_example(airflow_env, "example_lambda_answer", local_lambda, functions.demo)
     assert_green(result, "invoke", "confirm")
     document = result.xcom("invoke")
     assert_envelope(document)
@@ -527,26 +461,26 @@ def test_answer(airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: F
 
 @pytest.fixture
 def xcom_downstream_run(
-    airflow_env: AirflowEnv, local_lambda: LocalLambda, functions: Functions, request: pytest.FixtureRequest
+    airflow_env: AirflowEnv,
+    local_lambda: LocalLambda,
+    functions: ExampleFunctions,
+    request: pytest.FixtureRequest,
 ) -> Iterator[tuple[DagTestResult, str]]:
-    secret = new_secret("aws")
-    result = airflow_env.dags_test(
+    result, secret = run_example(
+        airflow_env,
         "example_lambda_xcom_downstream",
-        endpoint_env(
-            local_lambda,
-            functions.raising,
-            AIRFLOW_CONN_AWS_DEFAULT=aws_connection(secret),
-            LAMBDA_UE_FAIL_ON_FUNCTION_ERROR=request.param,
-        ),
+        local_lambda,
+        functions.raising,
+        LAMBDA_UE_FAIL_ON_FUNCTION_ERROR=request.param,
     )
     assert_no_leak(airflow_env, result, secret_forms(secret))
     yield result, functions.raising
 
 
-def assert_function_error_document(document: dict[str, Any], function: str) -> None:
-    assert document["changed"] is True
-    assert_fields(
+def assert_function_error_document(document: dict[str, Any], function: str, **envelope: Any) -> None:
+    assert_invoked(
         document,
+        **envelope,
         function_name=function,
         payload_source="Script",
         payload_script={"from": "example_lambda_xcom_downstream"},
@@ -572,8 +506,7 @@ def test_xcom_downstream_after_function_error(xcom_downstream_run: tuple[DagTest
     assert result.state("report") == "success"
     document = result.xcom("invoke")
     status = "FAIL: Function error (Unhandled): ValueError: boom"
-    assert_envelope(document, exit_code=1, status=status)
-    assert_function_error_document(document, function)
+    assert_function_error_document(document, function, exit_code=1, status=status)
     assert result.xcom("report") == {
         "exit_code": 1,
         "status_description": status,
@@ -589,7 +522,6 @@ def test_xcom_downstream_function_error_not_failing(xcom_downstream_run: tuple[D
     result, function = xcom_downstream_run
     assert_green(result, "invoke", "report")
     document = result.xcom("invoke")
-    assert_envelope(document)
     assert_function_error_document(document, function)
     assert result.xcom("report") == {
         "exit_code": 0,

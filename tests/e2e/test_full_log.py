@@ -9,8 +9,6 @@ line's stderr.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.dag_runner import AirflowEnv, DagTestResult
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.fake_servers import subprocess_environment
+from tests.support.command_line import run_lambda_ue
 from tests.support.local_lambda import HANDLERS_DIR
 
 pytestmark = pytest.mark.timeout(900)
@@ -79,39 +77,18 @@ def test_every_line_in_the_task_log_in_order(run: DagTestResult, task_id: str) -
 
 
 def test_cli_streams_every_line_to_stderr(endpoint: LocalLambda, tmp_path: Path) -> None:
-    env = subprocess_environment(
-        tmp_path,
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        },
-    )
     for kind, tag in (("RequestResponse", "cli-sync"), ("Event", "cli-event")):
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "airflow_provider_lambda_ue",
-                "invoke",
-                "--function-name",
-                FUNCTION,
-                "--invocation-type",
-                kind,
-                "--endpoint-url",
-                endpoint.url,
-                "--logs-endpoint-url",
-                endpoint.url,
-                "--payload",
-                json.dumps({"lines": LINES, "tag": tag}),
-                "--full-log-required",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        completed = run_lambda_ue(
+            tmp_path,
+            "invoke",
+            "--function-name", FUNCTION,
+            "--invocation-type", kind,
+            "--endpoint-url", endpoint.url,
+            "--logs-endpoint-url", endpoint.url,
+            "--payload", json.dumps({"lines": LINES, "tag": tag}),
+            "--full-log-required",
+            module=True,
+        )  # fmt: skip
         assert completed.returncode == 0, completed.stderr[-5000:]
         document = json.loads(completed.stdout)
         assert document["exit_code"] == 0

@@ -65,13 +65,19 @@ def run(
     )
 
 
+def succeeded(run: DagTestResult, task_id: str, status: str = STATUS_SUCCESS) -> dict[str, Any]:
+    """The task's document, after checking the task succeeded with exit code 0 and ``status``."""
+    assert run.state(task_id) == "success", run.output[-5000:]
+    document: dict[str, Any] = run.xcom(task_id)
+    assert document["exit_code"] == 0
+    assert document["status_description"] == status
+    return document
+
+
 def test_tail_cut_inside_multibyte_characters_is_success(
     run: DagTestResult, servers: dict[str, FakeLambdaServer]
 ) -> None:
-    assert run.state("tail_split_utf8") == "success", run.output[-5000:]
-    document = run.xcom("tail_split_utf8")
-    assert document["exit_code"] == 0
-    assert document["status_description"] == STATUS_SUCCESS
+    document = succeeded(run, "tail_split_utf8")
     assert document["result"]["log_result"] == fs.LOG_TAIL_SPLIT_UTF8_HEADER
     assert json.loads(document["result"]["payload"]) == {"answer": "split"}
     for line in SPLIT_TAIL_LINES:
@@ -81,10 +87,7 @@ def test_tail_cut_inside_multibyte_characters_is_success(
 
 
 def test_tail_not_base64_is_decode_warning(run: DagTestResult, servers: dict[str, FakeLambdaServer]) -> None:
-    assert run.state("tail_not_base64") == "success", run.output[-5000:]
-    document = run.xcom("tail_not_base64")
-    assert document["exit_code"] == 0
-    assert document["status_description"] == STATUS_DECODE_WARNING
+    document = succeeded(run, "tail_not_base64", STATUS_DECODE_WARNING)
     assert document["changed"] is True
     assert document["result"]["log_result"] == fs.NOT_BASE64_LOG_TAIL
     assert json.loads(document["result"]["payload"]) == {"answer": "not base64"}
@@ -95,10 +98,7 @@ def test_tail_not_base64_is_decode_warning(run: DagTestResult, servers: dict[str
 def test_deferred_invocation_finishes_on_the_same_path(
     run: DagTestResult, servers: dict[str, FakeLambdaServer]
 ) -> None:
-    assert run.state("deferred") == "success", run.output[-5000:]
-    document = run.xcom("deferred")
-    assert document["exit_code"] == 0
-    assert document["status_description"] == STATUS_SUCCESS
+    document = succeeded(run, "deferred")
     assert document["invocation"]["fields"]["credentials_password"] == "****"
     assert json.loads(document["result"]["payload"]) == {"answer": "deferred"}
     assert "Deferring the invocation of checks-function" in run.output

@@ -9,7 +9,7 @@ function the durable cases are compared with is ``tests/handlers/start_end.py``
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +41,12 @@ class DurableFunction:
 
     :param name: ``FunctionName``.
     :param count_file: One line per real run of the handler's step.
+    :param create_response: The ``CreateFunction`` response.
     """
 
     name: str
     count_file: Path
+    create_response: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def count(self) -> int:
@@ -53,7 +55,13 @@ class DurableFunction:
 
 
 def create_durable_function(
-    server: Any, directory: Path, handler_stem: str, *, execution_timeout: int = 300, name: str | None = None
+    server: Any,
+    directory: Path,
+    handler_stem: str,
+    *,
+    execution_timeout: int = 300,
+    name: str | None = None,
+    client: Any = None,
 ) -> DurableFunction:
     """
     Create a durable function (``DurableConfig``) running ``tests/handlers/<handler_stem>.py``.
@@ -63,10 +71,11 @@ def create_durable_function(
     :param handler_stem: The handler module's stem, e.g. ``durable_step_wait``.
     :param execution_timeout: ``DurableConfig.ExecutionTimeout`` in seconds.
     :param name: ``FunctionName``; unique by default.
+    :param client: The Lambda client that creates it; ``server.client("lambda")`` by default.
     """
     function_name = name or unique_function_name(handler_stem.replace("_", "-"))
     count_file = directory / f"{function_name}.count"
-    server.client("lambda").create_function(
+    response = (client or server.client("lambda")).create_function(
         FunctionName=function_name,
         Runtime="python3.11",
         Role=server.ensure_role(),
@@ -76,7 +85,7 @@ def create_durable_function(
         Environment={"Variables": {"COUNT_FILE": str(count_file)}},
         DurableConfig={"ExecutionTimeout": execution_timeout, "RetentionPeriodInDays": 1},
     )
-    return DurableFunction(function_name, count_file)
+    return DurableFunction(function_name, count_file, response)
 
 
 def executions_of(client: Any, function_name: str) -> list[dict[str, Any]]:

@@ -28,7 +28,6 @@ import logging
 import re
 import socket
 import subprocess
-import sys
 import time
 import traceback
 import uuid
@@ -45,10 +44,21 @@ from airflow_provider_lambda_ue import __version__, invocation
 from airflow_provider_lambda_ue.fields import MAX_SYNC_PAYLOAD_BYTES, raw_fields
 from airflow_provider_lambda_ue.hooks.retry import DEFAULT_MAX_ATTEMPTS
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
-from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support import fake_servers as fs
-from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.command_line import LAMBDA_UE
+from tests.support.document_shape import (
+    DOCUMENT_KEYS,
+    FIELD_KEYS,
+    INVOCATION_KEYS,
+    RESULT_KEYS,
+    STATUS_AUTHENTICATION,
+    STATUS_AUTHORIZATION,
+    STATUS_DECODE_WARNING,
+    STATUS_READ_TIMEOUT,
+    STATUS_SUCCESS,
+    STATUS_VALIDATION,
+)
 from tests.support.fake_servers import (
     AuthRequiredProxy,
     FakeLambdaServer,
@@ -56,13 +66,18 @@ from tests.support.fake_servers import (
 )
 from tests.support.hooks import connection_json
 from tests.support.hooks import fake_fields as shared_fake_fields
-from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.local_lambda import (
+    ACCOUNT,
+    ECHO_HANDLER,
+    IamWorld,
+    create_iam_role,
+    new_function,
+    unique_function_name,
+)
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
 
-LAMBDA_UE = Path(sys.executable).with_name("lambda-ue")
 LOG = logging.getLogger("tests.fault_matrix")
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 FUNCTION = "fault-function"
 AWS_CONN_ID = "aws_fault"
 PROXY_CONN_ID = "proxy_fault"
@@ -71,13 +86,6 @@ PROXY_ENV_CONN_ID = "proxy_fault_env"
 CLI_TIMEOUT = 600  # seconds per subprocess: importing Airflow alone takes several on a busy machine
 SETTLE_SECONDS = 2.0  # how long a resend would have had to show up after the failure
 
-STATUS_AUTHENTICATION = "AUTHENTICATION_ERROR: Account cannot be authenticated."
-STATUS_AUTHORIZATION = "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action."
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
-STATUS_READ_TIMEOUT = (
-    "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
-    "(wait_for_completion_timeout)."
-)
 STATUS_PROXY = "CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL {url}"
 
 
@@ -163,19 +171,6 @@ def base_environment(secrets: Secrets) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class IamWorld:
-    """A moto endpoint with IAM enforcement on: a function, an invoker, a user with no permission, a role."""
-
-    server: LocalLambda
-    keys: dict[str, dict[str, str]]
-    role_arn: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
 def iam_world() -> Iterator[IamWorld]:
     """Start the endpoint, create what the faults need, turn enforcement on (a module fixture's body)."""
     with LocalLambda() as server:
@@ -184,21 +179,9 @@ def iam_world() -> Iterator[IamWorld]:
             "invoker": server.create_iam_user("fault-invoker", ["lambda:InvokeFunction"]),
             "nobody": server.create_iam_user("fault-nobody", []),
         }
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/fault-nobody"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = server.client("iam").create_role(
-            RoleName="fault-invoke-role", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
+        role = create_iam_role(server, "fault-invoke-role", assumers=["fault-nobody"])
         server.enable_iam_enforcement()
-        yield IamWorld(server, keys, role)
+        yield IamWorld(server, keys, {"fault-invoke-role": role})
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +191,7 @@ def fault_iam() -> Iterator[IamWorld]:
 
 def create_known_function(server: LocalLambda) -> str:
     """A function on the shared local endpoint (for the unknown qualifier)."""
-    name = unique_function_name("fault-known")
-    server.create_function(name, ECHO_HANDLER)
+    name = new_function(server, "fault-known", ECHO_HANDLER)
     return name
 
 
@@ -605,7 +587,9 @@ def _assume_role_denied(lab: Lab, secrets: Secrets) -> Scenario:
         keys["aws_secret_access_key"],
         service_config={"sts": {"endpoint_url": lab.iam.url}},
     )
-    fields = fake_fields(lab.iam.url, aws_conn_id=conn_id, role_based_access=True, role_arn=lab.iam.role_arn)
+    fields = fake_fields(
+        lab.iam.url, aws_conn_id=conn_id, role_based_access=True, role_arn=lab.iam.roles["fault-invoke-role"]
+    )
     return Scenario(
         fields,
         STATUS_AUTHORIZATION,

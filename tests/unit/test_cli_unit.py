@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from airflow_provider_lambda_ue import __version__, cli
 from airflow_provider_lambda_ue import invocation as path
 from airflow_provider_lambda_ue.cli import build_parser, fields_from_args, run
 from airflow_provider_lambda_ue.fields import FIELDS, raw_fields
-
-STATUS_VALIDATION = "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated."
+from tests.support.command_line import fields_of
+from tests.support.document_shape import STATUS_VALIDATION
 
 
 def run_cli(*argv: str) -> tuple[int, dict[str, Any]]:
@@ -75,18 +76,13 @@ def test_the_seeds_action_option_takes_its_only_action() -> None:
     )
     assert problems == []
     assert args is not None
-    assert path.prepare(fields_from_args(args), _QuietLog()).request.action == "Trigger Lambda function"
+    assert (
+        path.prepare(fields_from_args(args), logging.getLogger("tests.cli_unit")).request.action
+        == "Trigger Lambda function"
+    )
     code, document = run_cli("invoke", "--function-name", "f", "--action", "Delete Lambda function")
     assert code == 20
     assert "action: unknown action 'Delete Lambda function'" in document["status_description"]
-
-
-class _QuietLog:
-    def info(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-    def warning(self, msg: Any, /, *args: Any) -> None:
-        pass
 
 
 def test_abbreviations_are_not_accepted() -> None:
@@ -96,21 +92,14 @@ def test_abbreviations_are_not_accepted() -> None:
 
 
 def test_fields_from_args_turns_options_into_the_field_set() -> None:
-    args = build_parser().parse_args(
-        [
-            "invoke",
-            "--function-name",
-            "f:prod",
-            "--role-arn",
-            "arn:aws:iam::123456789012:role/r",
-            "--proxy",
-            "http://127.0.0.1:3128",
-            "--no-fail-on-function-error",
-            "--wait-for-completion-timeout",
-            "120",
-        ]
-    )
-    fields = fields_from_args(args)
+    fields = fields_of(
+        "invoke",
+        "--function-name", "f:prod",
+        "--role-arn", "arn:aws:iam::123456789012:role/r",
+        "--proxy", "http://127.0.0.1:3128",
+        "--no-fail-on-function-error",
+        "--wait-for-completion-timeout", "120",
+    )  # fmt: skip
     assert fields["function_name"] == "f:prod"
     assert fields["role_based_access"] is True
     assert fields["use_proxy"] is True  # --proxy implies --use-proxy

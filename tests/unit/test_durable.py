@@ -19,6 +19,7 @@ from airflow_provider_lambda_ue.exceptions import LambdaDataValidationError
 from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.output import InvokeResult
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.document_shape import RESULT_KEYS
 from tests.support.failures import raises
 
 NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -156,14 +157,7 @@ def test_with_execution_puts_the_outcome_in_the_seed_places() -> None:
 
 
 def test_plain_results_keep_the_seed_section() -> None:
-    assert list(InvokeResult(status_code=200).to_dict()) == [
-        "status_code",
-        "log_result",
-        "payload",
-        "executed_version",
-        "function_error",
-        "request_id",
-    ]
+    assert list(InvokeResult(status_code=200).to_dict()) == list(RESULT_KEYS)
 
 
 def test_work_survives_repeated_cancellations() -> None:

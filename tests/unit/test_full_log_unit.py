@@ -7,11 +7,11 @@ endpoint's log layout against its own CloudWatch Logs in ``tests/wire/test_local
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
 
-from airflow_provider_lambda_ue.cli import build_parser, fields_from_args
 from airflow_provider_lambda_ue.exceptions import (
     LambdaDataValidationError,
     LambdaFailError,
@@ -29,6 +29,7 @@ from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.testing.local_lambda import cloudwatch
 from airflow_provider_lambda_ue.testing.local_lambda.invocation import InvocationRequest, InvocationResult
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.command_line import fields_of
 from tests.support.failures import is_failure, raises
 
 RID = "8fc6f963-411b-58b5-8483-a32130c0f45d"
@@ -111,24 +112,16 @@ def test_full_log_error_is_a_fail_that_airflow_does_not_retry() -> None:
 
 
 def test_cli_options() -> None:
-    args = build_parser().parse_args(
-        [
-            "invoke",
-            "--function-name",
-            "f",
-            "--fetch-full-log",
-            "--full-log-timeout",
-            "30",
-            "--logs-endpoint-url",
-            "http://127.0.0.1:4566",
-        ]
-    )
-    fields = fields_from_args(args)
+    fields = fields_of(
+        "invoke",
+        "--function-name", "f",
+        "--fetch-full-log",
+        "--full-log-timeout", "30",
+        "--logs-endpoint-url", "http://127.0.0.1:4566",
+    )  # fmt: skip
     assert (fields["fetch_full_log"], fields["full_log_required"]) == (True, False)
     assert (fields["full_log_timeout"], fields["logs_endpoint_url"]) == ("30", "http://127.0.0.1:4566")
-    required = fields_from_args(
-        build_parser().parse_args(["invoke", "--function-name", "f", "--full-log-required"])
-    )
+    required = fields_of("invoke", "--function-name", "f", "--full-log-required")
     assert validate(required).fetch_full_log is True
 
 
@@ -252,14 +245,6 @@ def test_json_layout_with_a_tenant() -> None:
     assert '": ' not in events[0][1] and '", "' not in events[0][1]
 
 
-class _Quiet:
-    def info(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-    def warning(self, msg: Any, /, *args: Any) -> None:
-        pass
-
-
 def test_trigger_event_says_when_invoke_was_sent() -> None:
     """The worker searches the complete log from when the triggerer sent Invoke, not from its own start."""
     from airflow_provider_lambda_ue.invocation import Invocation, complete
@@ -274,5 +259,5 @@ def test_trigger_event_says_when_invoke_was_sent() -> None:
         "started_ms": 123,
     }
     # Without a hook nothing is read: only the document and the start time.
-    assert complete(current, events.read(event), _Quiet())["exit_code"] == 0
+    assert complete(current, events.read(event), logging.getLogger("tests.full_log_unit"))["exit_code"] == 0
     assert current.started_ms == 123

@@ -11,19 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_lambda_ue import __version__
-from airflow_provider_lambda_ue.exceptions import (
-    LambdaAuthenticationError,
-    LambdaAuthorizationError,
-    LambdaConnectionError,
-    LambdaDataValidationError,
-    LambdaFailError,
-    LambdaFunctionError,
-    LambdaInvokeError,
-    LambdaProxyConnectionError,
-    LambdaReadTimeoutError,
-    public,
-)
+from airflow_provider_lambda_ue import __version__, exceptions
+from airflow_provider_lambda_ue.exceptions import public
 from airflow_provider_lambda_ue.fields import raw_fields
 from airflow_provider_lambda_ue.finish import describe_function_error, finish
 from airflow_provider_lambda_ue.invocation import Invocation, prepare
@@ -108,7 +97,7 @@ def test_prepare_with_bad_fields_raises_with_a_full_document() -> None:
         payload="{not json",
         wait_for_completion_timeout=0,
     )
-    with raises(LambdaDataValidationError) as info:
+    with raises(exceptions.LambdaDataValidationError) as info:
         prepare(raw, log)
     error = info.value
     assert error.exit_code == 20
@@ -222,10 +211,10 @@ def test_finish_function_error_fails_by_default() -> None:
     result = InvokeResult(
         status_code=200, payload=ERROR_PAYLOAD, executed_version="$LATEST", function_error="Unhandled"
     )
-    with raises(LambdaFunctionError) as info:
+    with raises(exceptions.LambdaFunctionError) as info:
         finish(invocation, result, log)
     error = info.value
-    assert is_failure(error, LambdaFailError)
+    assert is_failure(error, exceptions.LambdaFailError)
     assert error.exit_code == 1
     assert error.status_description == "FAIL: Function error (Unhandled): ValueError: boom"
     document = error.output
@@ -263,10 +252,10 @@ def test_finish_function_error_with_undecodable_tail_keeps_decode_warning() -> N
 
 
 def test_finish_unexpected_status_is_a_fail() -> None:
-    with raises(LambdaFailError) as info:
+    with raises(exceptions.LambdaFailError) as info:
         finish(invocation_for(), InvokeResult(status_code=500), log)
     error = info.value
-    assert type(public(error)) is LambdaFailError
+    assert type(public(error)) is exceptions.LambdaFailError
     assert error.status_description == "FAIL: unexpected status code 500"
     assert error.output is not None
     assert error.output["exit_code"] == 1
@@ -289,7 +278,7 @@ def test_complete_success_event() -> None:
 
 def test_complete_success_event_with_function_error_raises_function_error() -> None:
     result = InvokeResult(200, payload=ERROR_PAYLOAD, function_error="Unhandled")
-    with raises(LambdaFunctionError) as info:
+    with raises(exceptions.LambdaFunctionError) as info:
         complete(invocation_for(), {"status": "success", "result": result.to_dict()}, log)
     assert info.value.output is not None
     assert info.value.output["result"]["function_error"] == "Unhandled"
@@ -298,34 +287,34 @@ def test_complete_success_event_with_function_error_raises_function_error() -> N
 @pytest.mark.parametrize(
     ("exit_code", "cls", "description"),
     [
-        (1, LambdaFailError, "FAIL: something broke"),
-        (2, LambdaAuthenticationError, "AUTHENTICATION_ERROR: Account cannot be authenticated."),
+        (1, exceptions.LambdaFailError, "FAIL: something broke"),
+        (2, exceptions.LambdaAuthenticationError, "AUTHENTICATION_ERROR: Account cannot be authenticated."),
         (
             3,
-            LambdaAuthorizationError,
+            exceptions.LambdaAuthorizationError,
             "AUTHORIZATION_ERROR: Account is not authorized to perform the requested action.",
         ),
-        (10, LambdaConnectionError, "CONNECTION_ERROR: something broke"),
+        (10, exceptions.LambdaConnectionError, "CONNECTION_ERROR: something broke"),
         (
             11,
-            LambdaProxyConnectionError,
+            exceptions.LambdaProxyConnectionError,
             "CONNECTION_ERROR: ProxyConnectionError: Failed to connect to proxy URL http://127.0.0.1:3128",
         ),
         (
             20,
-            LambdaDataValidationError,
+            exceptions.LambdaDataValidationError,
             "DATA_VALIDATION_ERROR: Some of the input fields cannot be validated. something broke",
         ),
         (
             21,
-            LambdaReadTimeoutError,
+            exceptions.LambdaReadTimeoutError,
             "READ_TIMEOUT_ERROR: Did not receive a server response within the allotted time frame "
             "(wait_for_completion_timeout).",
         ),
     ],
 )
 def test_complete_error_event_rebuilds_the_exception(
-    exit_code: int, cls: type[LambdaInvokeError], description: str
+    exit_code: int, cls: type[exceptions.LambdaInvokeError], description: str
 ) -> None:
     event = {
         "status": "error",
@@ -335,7 +324,7 @@ def test_complete_error_event_rebuilds_the_exception(
     }
     invocation = invocation_for()
     invocation.credentials_set = True
-    with raises(LambdaInvokeError) as info:
+    with raises(exceptions.LambdaInvokeError) as info:
         complete(invocation, event, log)
     error = info.value
     assert type(public(error)) is cls
@@ -357,18 +346,18 @@ def test_complete_error_event_rebuilds_the_exception(
 @pytest.mark.parametrize(
     "error",
     [
-        LambdaFailError("x"),
-        LambdaAuthenticationError("x"),
-        LambdaAuthorizationError("x"),
-        LambdaConnectionError("x"),
-        LambdaProxyConnectionError("x", proxy_url=PROXY_URL),
-        LambdaDataValidationError("x"),
-        LambdaReadTimeoutError("x"),
+        exceptions.LambdaFailError("x"),
+        exceptions.LambdaAuthenticationError("x"),
+        exceptions.LambdaAuthorizationError("x"),
+        exceptions.LambdaConnectionError("x"),
+        exceptions.LambdaProxyConnectionError("x", proxy_url=PROXY_URL),
+        exceptions.LambdaDataValidationError("x"),
+        exceptions.LambdaReadTimeoutError("x"),
     ],
 )
-def test_error_event_round_trip(error: LambdaInvokeError) -> None:
+def test_error_event_round_trip(error: exceptions.LambdaInvokeError) -> None:
     event = json.loads(json.dumps(error_event(error)))
-    with raises(LambdaInvokeError) as info:
+    with raises(exceptions.LambdaInvokeError) as info:
         complete(invocation_for(), event, log)
     assert type(public(info.value)) is type(error)
     assert info.value.status_description == error.status_description
@@ -376,7 +365,7 @@ def test_error_event_round_trip(error: LambdaInvokeError) -> None:
 
 
 def test_complete_error_event_without_exit_code_is_a_fail() -> None:
-    with raises(LambdaFailError) as info:
+    with raises(exceptions.LambdaFailError) as info:
         complete(invocation_for(), {"status": "error", "detail": "lost"}, log)
     assert info.value.exit_code == 1
     assert info.value.output is not None

@@ -25,52 +25,20 @@ from airflow_provider_lambda_ue.output import (
 )
 from airflow_provider_lambda_ue.request import InvokeRequest
 from airflow_provider_lambda_ue.validation import validate
-from tests.support.document_shape import DOCUMENT_KEYS, FIELD_KEYS, INVOCATION_KEYS, RESULT_KEYS
+from tests.support.document_shape import (
+    ADDED_FIELD_KEYS,
+    CONTRACT_EXAMPLE,
+    CONTRACT_FIELD_KEYS,
+    DOCUMENT_KEYS,
+    FIELD_KEYS,
+    INVOCATION_KEYS,
+    RESULT_KEYS,
+    expected_fields,
+    with_additions,
+)
 from tests.support.failures import raises
 
 SECRET = "s3cr3t-Pa55"
-
-# The contract's example document (CONTRACT.md, "The output document"), with the package version.
-CONTRACT_EXAMPLE: dict[str, Any] = {
-    "exit_code": 0,
-    "status_description": "SUCCESS: AWS Lambda function invoked successfully",
-    "changed": True,
-    "invocation": {
-        "extension": "airflow-provider-lambda-ue",
-        "version": __version__,
-        "fields": {
-            "action": "Trigger Lambda function",
-            "credentials_user": "****",
-            "credentials_password": "****",
-            "region": "us-east-1",
-            "role_based_access": False,
-            "role_arn": None,
-            "function_name": "test-function",
-            "invocation_type": "Event",
-            "payload_source": None,
-            "payload_script": None,
-            "client_context_source": None,
-            "client_context_script": None,
-            "log_type": "None",
-            "qualifier": None,
-            "use_proxy": False,
-            "proxy_type": None,
-            "proxy": None,
-            "proxy_credentials_user": None,
-            "proxy_credentials_password": None,
-            "proxy_ca_bundle_file": None,
-            "wait_for_completion_timeout": 60,
-            "endpoint_url": None,
-        },
-    },
-    "result": {
-        "status_code": 202,
-        "log_result": None,
-        "payload": None,
-        "executed_version": None,
-        "function_error": None,
-    },
-}
 
 
 def assert_shape(document: dict[str, Any]) -> None:
@@ -109,16 +77,6 @@ def document_for(
         ),
         result=result,
     )
-
-
-def with_additions(example: dict[str, Any]) -> dict[str, Any]:
-    """The contract's example with the keys added since (issue 17), empty: ``tenant_id``, ``request_id``."""
-    invocation = example["invocation"]
-    return {
-        **example,
-        "invocation": {**invocation, "fields": {**invocation["fields"], "tenant_id": None}},
-        "result": {**example["result"], "request_id": None},
-    }
 
 
 def test_success_event_document_equals_the_contract_example() -> None:
@@ -200,22 +158,26 @@ def test_payload_not_given_shows_null_source(payload: Any) -> None:
     assert fields["invocation"]["fields"]["payload_script"] is None
 
 
+#: (field, value given, document key, value the document shows) for every field the test sets.
+FULL_FIELD_SET = [
+    ("function_name", "my-function:prod", "function_name", "my-function:prod"),
+    ("region_name", "eu-west-1", "region", "eu-west-1"),
+    ("role_based_access", "true", "role_based_access", True),
+    ("role_arn", "arn:aws:iam::123456789012:role/r", "role_arn", "arn:aws:iam::123456789012:role/r"),
+    ("invocation_type", "Request Response", "invocation_type", "RequestResponse"),
+    ("log_type", "tail", "log_type", "Tail"),
+    ("qualifier", "prod", "qualifier", "prod"),
+    ("use_proxy", "true", "use_proxy", True),
+    ("proxy_type", "HTTP", "proxy_type", "HTTP"),
+    ("proxy", "http://proxy.example.com:3128", "proxy", "http://proxy.example.com:3128"),
+    ("wait_for_completion_timeout", "900", "wait_for_completion_timeout", 900),
+    ("endpoint_url", "http://localhost:4566", "endpoint_url", "http://localhost:4566"),
+    ("tenant_id", "blue", "tenant_id", "blue"),
+]
+
+
 def test_full_field_set_document_values() -> None:
-    raw = raw_fields(
-        function_name="my-function:prod",
-        region_name="eu-west-1",
-        role_based_access="true",
-        role_arn="arn:aws:iam::123456789012:role/r",
-        invocation_type="Request Response",
-        log_type="tail",
-        qualifier="prod",
-        use_proxy="true",
-        proxy_type="HTTP",
-        proxy="http://proxy.example.com:3128",
-        wait_for_completion_timeout="900",
-        endpoint_url="http://localhost:4566",
-        tenant_id="blue",
-    )
+    raw = raw_fields(**{field: given for field, given, _, _ in FULL_FIELD_SET})
     result = InvokeResult(
         status_code=200,
         log_result="U1RBUlQK",
@@ -226,31 +188,10 @@ def test_full_field_set_document_values() -> None:
     document = document_for(raw, result, credentials_set=True, proxy_credentials_set=False)
     assert_shape(document)
     assert document["changed"] is True
-    assert document["invocation"]["fields"] == {
-        "action": "Trigger Lambda function",
-        "credentials_user": "****",
-        "credentials_password": "****",
-        "region": "eu-west-1",
-        "role_based_access": True,
-        "role_arn": "arn:aws:iam::123456789012:role/r",
-        "function_name": "my-function:prod",
-        "invocation_type": "RequestResponse",
-        "payload_source": None,
-        "payload_script": None,
-        "client_context_source": None,
-        "client_context_script": None,
-        "log_type": "Tail",
-        "qualifier": "prod",
-        "use_proxy": True,
-        "proxy_type": "HTTP",
-        "proxy": "http://proxy.example.com:3128",
-        "proxy_credentials_user": None,
-        "proxy_credentials_password": None,
-        "proxy_ca_bundle_file": None,
-        "wait_for_completion_timeout": 900,
-        "endpoint_url": "http://localhost:4566",
-        "tenant_id": "blue",
-    }
+    # The contract example's fields (credentials masked, nothing else given) with the values set here.
+    assert document["invocation"]["fields"] == expected_fields(
+        **{key: shown for _, _, key, shown in FULL_FIELD_SET}
+    )
     assert document["result"] == {
         "status_code": 200,
         "log_result": "U1RBUlQK",
@@ -291,15 +232,18 @@ def test_document_without_result_has_null_result_and_is_not_changed() -> None:
     assert document["result"] == dict.fromkeys(RESULT_KEYS)
 
 
+#: (field, invalid value given, the document key that shows it as given).
+INVALID_FIELD_SET = [
+    ("function_name", "not a function", "function_name"),
+    ("invocation_type", "Sometimes", "invocation_type"),
+    ("payload", "{not json", "payload_script"),
+    ("wait_for_completion_timeout", "soon", "wait_for_completion_timeout"),
+    ("use_proxy", "maybe", "use_proxy"),
+]
+
+
 def test_document_for_invalid_input_has_the_exact_key_set() -> None:
-    raw = raw_fields(
-        function_name="not a function",
-        invocation_type="Sometimes",
-        payload="{not json",
-        client_context="",
-        wait_for_completion_timeout="soon",
-        use_proxy="maybe",
-    )
+    raw = raw_fields(client_context="", **{field: given for field, given, _ in INVALID_FIELD_SET})
     with raises(LambdaDataValidationError) as info:
         validate(raw)
     document = build_document(
@@ -313,13 +257,10 @@ def test_document_for_invalid_input_has_the_exact_key_set() -> None:
     assert document["changed"] is False
     fields = document["invocation"]["fields"]
     # The raw values are shown as given.
-    assert fields["function_name"] == "not a function"
-    assert fields["invocation_type"] == "Sometimes"
+    for _, given, key in INVALID_FIELD_SET:
+        assert fields[key] == given, key
     assert fields["payload_source"] == "Script"
-    assert fields["payload_script"] == "{not json"
     assert fields["client_context_source"] is None
-    assert fields["wait_for_completion_timeout"] == "soon"
-    assert fields["use_proxy"] == "maybe"
     assert fields["credentials_user"] is None
     assert document["result"] == dict.fromkeys(RESULT_KEYS)
 
@@ -431,7 +372,7 @@ def test_invoke_result_payload_invalid_utf8_is_replaced() -> None:
 
 
 def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None:
-    assert [key for field in FIELDS for key in field.document] == list(FIELD_KEYS)
+    assert [key for field in FIELDS for key in field.document] == [*CONTRACT_FIELD_KEYS, *ADDED_FIELD_KEYS]
     request_fields = set(InvokeRequest.__dataclass_fields__)
     for field in FIELDS:
         assert field.name in request_fields, field

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers import events
 from airflow_provider_lambda_ue.triggers.durable_execution import LambdaDurableExecutionTrigger
+from tests.support.document_shape import RESULT_KEYS
 from tests.support.durable import DurableFunction, create_durable_function, executions_of
 from tests.support.failures import is_failure, raises
 from tests.support.local_lambda import wait_for_count
@@ -53,27 +55,84 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-@pytest.fixture
-def durable(local_lambda: LocalLambda, tmp_path: Path) -> Callable[..., DurableFunction]:
-    """``(handler_stem, execution_timeout=300) -> DurableFunction`` on the shared endpoint."""
+@dataclass
+class Durable:
+    """A durable function on the shared endpoint, and the provider's fields and operator for it."""
 
-    def create(handler_stem: str, execution_timeout: int = 300) -> DurableFunction:
-        return create_durable_function(
+    server: LocalLambda
+    function: DurableFunction
+
+    @property
+    def count(self) -> int:
+        """Real step executions so far."""
+        return self.function.count
+
+    def fields(self, name: str, **extra: Any) -> dict[str, Any]:
+        """The fields that start (or find) the execution ``name``; a 120 s wait unless ``extra`` says."""
+        extra.setdefault("wait_for_completion_timeout", 120)
+        return raw_fields(
+            function_name=self.function.name,
+            aws_conn_id=None,
+            region_name="us-east-1",
+            endpoint_url=self.server.url,
+            durable_execution_name=name,
+            **extra,
+        )
+
+    def operator(self, name: str, **extra: Any) -> Any:
+        """A ``LambdaInvokeOperator`` (task ``invoke``) for the execution ``name``; polls every 0.5 s."""
+        from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+
+        extra.setdefault("wait_for_completion_timeout", 120)
+        extra.setdefault("durable_poll_interval", 0.5)
+        return LambdaInvokeOperator(
+            task_id="invoke",
+            function_name=self.function.name,
+            aws_conn_id=None,
+            region_name="us-east-1",
+            endpoint_url=self.server.url,
+            durable_execution_name=name,
+            **extra,
+        )
+
+    def executions(self) -> list[tuple[str, str]]:
+        """``(name, status)`` of the function's executions, oldest first."""
+        listed = executions_of(self.server.client("lambda"), self.function.name)
+        return [(item["DurableExecutionName"], item["Status"]) for item in listed]
+
+    def stop(self, arn: str) -> None:
+        self.server.client("lambda").stop_durable_execution(DurableExecutionArn=arn)
+
+
+@pytest.fixture
+def durable(local_lambda: LocalLambda, tmp_path: Path) -> Callable[..., Durable]:
+    """``(handler_stem, execution_timeout=300) -> Durable`` on the shared endpoint."""
+
+    def create(handler_stem: str, execution_timeout: int = 300) -> Durable:
+        function = create_durable_function(
             local_lambda, tmp_path, handler_stem, execution_timeout=execution_timeout
         )
+        return Durable(local_lambda, function)
 
     return create
 
 
-def fields_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> dict[str, Any]:
-    extra.setdefault("wait_for_completion_timeout", 120)
-    return raw_fields(
-        function_name=function.name,
-        aws_conn_id=None,
-        region_name="us-east-1",
-        endpoint_url=server.url,
-        **extra,
-    )
+@pytest.fixture
+def step_wait(durable: Callable[..., Durable]) -> Durable:
+    """``durable_step_wait``: one counted step doubling ``value``, a durable wait of ``wait_seconds``."""
+    return durable("durable_step_wait")
+
+
+@pytest.fixture
+def long_wait(durable: Callable[..., Durable]) -> Durable:
+    """``durable_long_wait``: one counted step, then a durable wait of ``wait_seconds`` (600 s)."""
+    return durable("durable_long_wait")
+
+
+@pytest.fixture
+def raising(durable: Callable[..., Durable]) -> Durable:
+    """``durable_raise``: one counted step, then ``ValueError("durable handler failed: <reason>")``."""
+    return durable("durable_raise")
 
 
 def run_path(fields: dict[str, Any], policy: walk.DurablePolicy | None = None) -> dict[str, Any]:
@@ -82,10 +141,20 @@ def run_path(fields: dict[str, Any], policy: walk.DurablePolicy | None = None) -
     return path.run(current, hook, log, policy=policy or walk.DurablePolicy(poll_interval=0.5))
 
 
-def listed(local_lambda: LocalLambda, function: DurableFunction) -> list[tuple[str, str]]:
-    """``(name, status)`` of the function's executions, oldest first."""
-    client = local_lambda.client("lambda")
-    return [(item["DurableExecutionName"], item["Status"]) for item in executions_of(client, function.name)]
+def retry_policy(**options: Any) -> walk.DurablePolicy:
+    """The operator's policy: generations on (an Airflow retry), polling every 0.5 s."""
+    return walk.DurablePolicy(generations=True, poll_interval=0.5, **options)
+
+
+def failed_document(
+    error: type[LambdaInvokeError], fields: dict[str, Any], policy: walk.DurablePolicy | None = None
+) -> dict[str, Any]:
+    """Run the path expecting ``error`` (see :func:`tests.support.failures.raises`); its document."""
+    with raises(error) as raised:
+        run_path(fields, policy)
+    document = raised.value.output
+    assert document is not None
+    return document
 
 
 def cli_invoke(*args: str) -> tuple[int, dict[str, Any]]:
@@ -95,12 +164,11 @@ def cli_invoke(*args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_cli_twice_with_one_name_reports_one_execution_and_runs_the_handler_once(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
+    local_lambda: LocalLambda, step_wait: Durable
 ) -> None:
     """``lambda-ue invoke --durable-execution-name NAME`` twice: the same execution, one run."""
-    function = durable("durable_step_wait")
     args = (
-        "--function-name", function.name,
+        "--function-name", step_wait.function.name,
         "--durable-execution-name", "order-42",
         "--payload", '{"value": 21, "wait_seconds": 1}',
         "--endpoint-url", local_lambda.url,
@@ -120,47 +188,29 @@ def test_cli_twice_with_one_name_reports_one_execution_and_runs_the_handler_once
         assert result["durable_execution_status"] == "SUCCEEDED"
         assert json.loads(result["payload"]) == {"doubled": 42, "event": {"value": 21, "wait_seconds": 1}}
         # The seed's keys are all there, in the seed's order, before the durable ones.
-        assert list(result)[:6] == [
-            "status_code", "log_result", "payload", "executed_version", "function_error", "request_id"
-        ]  # fmt: skip
+        assert list(result)[: len(RESULT_KEYS)] == list(RESULT_KEYS)
     assert first["result"]["durable_execution_arn"] == second["result"]["durable_execution_arn"]
-    assert listed(local_lambda, function) == [("order-42", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("order-42", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_request_response_start_returns_the_result(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_request_response_start_returns_the_result(step_wait: Durable) -> None:
     """RequestResponse stays available: the start answers 200 with the result."""
-    function = durable("durable_step_wait")
-    fields = fields_for(
-        local_lambda,
-        function,
-        durable_execution_name="sync-1",
-        invocation_type="RequestResponse",
-        payload={"value": 4, "wait_seconds": 1},
-    )
-    document = run_path(fields)
+    payload = {"value": 4, "wait_seconds": 1}
+    document = run_path(step_wait.fields("sync-1", invocation_type="RequestResponse", payload=payload))
     assert document["exit_code"] == 0
     assert document["result"]["status_code"] == 200
     assert document["result"]["durable_execution_status"] == "SUCCEEDED"
     assert json.loads(document["result"]["payload"])["doubled"] == 8
-    assert listed(local_lambda, function) == [("sync-1", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("sync-1", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_failed_execution_is_a_function_error_with_the_error_as_payload(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_failed_execution_is_a_function_error_with_the_error_as_payload(raising: Durable) -> None:
     """FAILED: exit 1 (``LambdaFunctionError``), the error object where the seed's payload is."""
-    function = durable("durable_raise")
-    fields = fields_for(
-        local_lambda, function, durable_execution_name="will-fail", payload={"reason": "no stock"}
+    document = failed_document(
+        LambdaFunctionError, raising.fields("will-fail", payload={"reason": "no stock"})
     )
-    with raises(LambdaFunctionError) as raised:
-        run_path(fields)
-    document = raised.value.output
-    assert document is not None
     assert document["exit_code"] == 1
     assert document["status_description"] == (
         "FAIL: Function error (Unhandled): ValueError: durable handler failed: no stock"
@@ -168,79 +218,46 @@ def test_failed_execution_is_a_function_error_with_the_error_as_payload(
     assert document["result"]["durable_execution_status"] == "FAILED"
     assert document["result"]["function_error"] == "Unhandled"
     assert json.loads(document["result"]["payload"])["errorType"] == "ValueError"
-    assert listed(local_lambda, function) == [("will-fail", "FAILED")]
+    assert raising.executions() == [("will-fail", "FAILED")]
 
 
-def test_failed_execution_without_fail_on_function_error_succeeds(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_raise")
-    fields = fields_for(
-        local_lambda, function, durable_execution_name="tolerated", fail_on_function_error=False, payload={}
-    )
-    document = run_path(fields)
+def test_failed_execution_without_fail_on_function_error_succeeds(raising: Durable) -> None:
+    document = run_path(raising.fields("tolerated", fail_on_function_error=False, payload={}))
     assert document["exit_code"] == 0
     assert document["result"]["durable_execution_status"] == "FAILED"
     assert document["result"]["function_error"] == "Unhandled"
 
 
-def test_wait_running_out_is_exit_21_and_leaves_the_execution_running(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_wait_running_out_is_exit_21_and_leaves_the_execution_running(long_wait: Durable) -> None:
     """The wait runs out: exit 21 (no retry), the execution goes on, and a second start finds it."""
-    function = durable("durable_long_wait")
-    fields = fields_for(
-        local_lambda,
-        function,
-        durable_execution_name="long-1",
-        payload={"wait_seconds": 600},
-        wait_for_completion_timeout=3,
-    )
-    with raises(LambdaReadTimeoutError) as raised:
-        run_path(fields)
-    document = raised.value.output
-    assert document is not None
+    fields = long_wait.fields("long-1", payload={"wait_seconds": 600}, wait_for_completion_timeout=3)
+    document = failed_document(LambdaReadTimeoutError, fields)
     assert document["exit_code"] == 21
     assert document["result"]["durable_execution_status"] == "RUNNING"
     assert document["changed"] is True
-    assert listed(local_lambda, function) == [("long-1", "RUNNING")]
+    assert long_wait.executions() == [("long-1", "RUNNING")]
 
-    with raises(LambdaReadTimeoutError) as again:
-        run_path(fields)
-    assert again.value.output is not None
-    assert (
-        again.value.output["result"]["durable_execution_arn"] == document["result"]["durable_execution_arn"]
-    )
-    assert listed(local_lambda, function) == [("long-1", "RUNNING")]
-    assert wait_for_count(function.count_file, 1) == 1
-    local_lambda.client("lambda").stop_durable_execution(
-        DurableExecutionArn=document["result"]["durable_execution_arn"]
-    )
+    again = failed_document(LambdaReadTimeoutError, fields)
+    assert again["result"]["durable_execution_arn"] == document["result"]["durable_execution_arn"]
+    assert long_wait.executions() == [("long-1", "RUNNING")]
+    assert wait_for_count(long_wait.function.count_file, 1) == 1
+    long_wait.stop(document["result"]["durable_execution_arn"])
 
 
-def test_a_name_used_with_another_payload_is_exit_20(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_a_name_used_with_another_payload_is_exit_20(step_wait: Durable) -> None:
     """``DurableExecutionAlreadyStartedException`` (409) is the input's fault: exit 20, no retry."""
-    function = durable("durable_step_wait")
-    run_path(fields_for(local_lambda, function, durable_execution_name="taken", payload={"value": 1}))
-    with raises(LambdaDataValidationError) as raised:
-        run_path(fields_for(local_lambda, function, durable_execution_name="taken", payload={"value": 2}))
-    assert raised.value.output is not None
-    assert raised.value.output["exit_code"] == 20
-    assert "DurableExecutionAlreadyStartedException" in raised.value.output["status_description"]
-    assert listed(local_lambda, function) == [("taken", "SUCCEEDED")]
-    assert function.count == 1
+    run_path(step_wait.fields("taken", payload={"value": 1}))
+    document = failed_document(LambdaDataValidationError, step_wait.fields("taken", payload={"value": 2}))
+    assert document["exit_code"] == 20
+    assert "DurableExecutionAlreadyStartedException" in document["status_description"]
+    assert step_wait.executions() == [("taken", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_stopped_and_timed_out_executions_are_exit_1(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_long_wait", execution_timeout=3)
+def test_stopped_and_timed_out_executions_are_exit_1(durable: Callable[..., Durable]) -> None:
+    slow = durable("durable_long_wait", execution_timeout=3)
     with raises(LambdaFailError) as raised:
-        run_path(
-            fields_for(local_lambda, function, durable_execution_name="slow", payload={"wait_seconds": 600})
-        )
+        run_path(slow.fields("slow", payload={"wait_seconds": 600}))
     assert not is_failure(raised.value, LambdaFunctionError)
     assert raised.value.output is not None
     assert raised.value.output["exit_code"] == 1
@@ -253,74 +270,68 @@ def test_stopped_and_timed_out_executions_are_exit_1(
 # -- generations: what an Airflow retry does ---------------------------------------------------
 
 
-def test_retry_after_failed_starts_the_next_generation(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_retry_after_failed_starts_the_next_generation(raising: Durable) -> None:
     """With generations (the operator), a retry after FAILED starts ``<name>-r2``: two executions."""
-    function = durable("durable_raise")
-    fields = fields_for(local_lambda, function, durable_execution_name="gen", payload={"reason": "r"})
-    policy = walk.DurablePolicy(generations=True, poll_interval=0.5)
+    fields = raising.fields("gen", payload={"reason": "r"})
     for _ in range(2):
         with raises(LambdaFunctionError):
-            run_path(fields, policy)
-    assert listed(local_lambda, function) == [("gen", "FAILED"), ("gen-r2", "FAILED")]
-    assert function.count == 2
+            run_path(fields, retry_policy())
+    assert raising.executions() == [("gen", "FAILED"), ("gen-r2", "FAILED")]
+    assert raising.count == 2
 
 
-def test_retry_finds_a_succeeded_execution_and_does_not_invoke(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_step_wait")
-    fields = fields_for(local_lambda, function, durable_execution_name="done", payload={"value": 3})
-    policy = walk.DurablePolicy(generations=True, poll_interval=0.5)
-    first = run_path(fields, policy)
-    second = run_path(fields, policy)
+def test_retry_finds_a_succeeded_execution_and_does_not_invoke(step_wait: Durable) -> None:
+    fields = step_wait.fields("done", payload={"value": 3})
+    first = run_path(fields, retry_policy())
+    second = run_path(fields, retry_policy())
     assert second["result"]["payload"] == first["result"]["payload"]
     assert second["result"]["durable_execution_arn"] == first["result"]["durable_execution_arn"]
     assert second["result"]["request_id"] is None  # nothing was invoked
-    assert listed(local_lambda, function) == [("done", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("done", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_retry_reattaches_to_a_running_execution(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_retry_reattaches_to_a_running_execution(step_wait: Durable) -> None:
     """A try that finds its execution RUNNING waits for it: no second execution, one handler run."""
-    function = durable("durable_step_wait")
-    fields = fields_for(local_lambda, function, durable_execution_name="slowish", payload={"wait_seconds": 4})
+    fields = step_wait.fields("slowish", payload={"wait_seconds": 4})
     records: list[dict[str, Any]] = []
-    policy = walk.DurablePolicy(generations=True, poll_interval=0.5, record=records.append)
     current = path.prepare(fields, log)
-    started = walk.start_durable(current, path.build_hook(current), log, policy)
+    started = walk.start_durable(current, path.build_hook(current), log, retry_policy(record=records.append))
     assert started.execution.status == "RUNNING"
     # The "retry": a new try that knows nothing of the first (no task_state_store).
-    document = run_path(fields, walk.DurablePolicy(generations=True, poll_interval=0.5))
+    document = run_path(fields, retry_policy())
     assert document["result"]["durable_execution_arn"] == started.execution.arn
     assert document["result"]["durable_execution_status"] == "SUCCEEDED"
     assert records == [{"name": "slowish", "generation": 1, "arn": started.execution.arn}]
-    assert listed(local_lambda, function) == [("slowish", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("slowish", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_a_recorded_generation_starts_the_walk_there(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_a_recorded_generation_starts_the_walk_there(step_wait: Durable) -> None:
     """``task_state_store``'s record skips the earlier generations' list calls."""
-    function = durable("durable_step_wait")
-    fields = fields_for(local_lambda, function, durable_execution_name="rec", payload={"value": 1})
     known = {"name": "rec", "generation": 3, "arn": "unused"}
-    document = run_path(fields, walk.DurablePolicy(generations=True, poll_interval=0.5, known=known))
+    document = run_path(step_wait.fields("rec", payload={"value": 1}), retry_policy(known=known))
     assert document["result"]["durable_execution_name"] == "rec-r3"
-    assert listed(local_lambda, function) == [("rec-r3", "SUCCEEDED")]
+    assert step_wait.executions() == [("rec-r3", "SUCCEEDED")]
 
 
 # -- the trigger ------------------------------------------------------------------------------
 
 
-def _started(fields: dict[str, Any]) -> tuple[path.Invocation, walk.DurableStart]:
+def started_trigger(
+    fields: dict[str, Any], **options: Any
+) -> tuple[path.Invocation, LambdaDurableExecutionTrigger]:
+    """Start the execution as the worker does; the invocation, and the trigger that polls it."""
     current = path.prepare(fields, log)
     started = walk.start_durable(current, path.build_hook(current), log, walk.DurablePolicy())
-    return current, started
+    assert current.request is not None
+    trigger = LambdaDurableExecutionTrigger(
+        request=current.request.values(),
+        result=started.result.to_dict(),
+        deadline=started.deadline,
+        **options,
+    )
+    return current, trigger
 
 
 async def _first_event(trigger: LambdaDurableExecutionTrigger) -> dict[str, Any]:
@@ -330,18 +341,8 @@ async def _first_event(trigger: LambdaDurableExecutionTrigger) -> dict[str, Any]
     raise AssertionError("no event")
 
 
-def test_trigger_polls_to_the_end_and_the_worker_finishes_from_its_event(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_step_wait")
-    fields = fields_for(local_lambda, function, durable_execution_name="deferred", payload={"value": 5})
-    current, started = _started(fields)
-    trigger = LambdaDurableExecutionTrigger(
-        request=current.request.values(),
-        result=started.result.to_dict(),
-        deadline=started.deadline,
-        poll_interval=0.5,
-    )
+def test_trigger_polls_to_the_end_and_the_worker_finishes_from_its_event(step_wait: Durable) -> None:
+    current, trigger = started_trigger(step_wait.fields("deferred", payload={"value": 5}), poll_interval=0.5)
     classpath, kwargs = trigger.serialize()
     assert classpath.endswith("LambdaDurableExecutionTrigger")
     json.dumps(kwargs)  # plain data: what the triggerer stores
@@ -352,60 +353,34 @@ def test_trigger_polls_to_the_end_and_the_worker_finishes_from_its_event(
     document = path.complete(current, events.read(event), log)
     assert document["exit_code"] == 0
     assert json.loads(document["result"]["payload"])["doubled"] == 10
-    assert listed(local_lambda, function) == [("deferred", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("deferred", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_trigger_deadline_ends_the_wait_with_exit_21(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_long_wait")
-    fields = fields_for(
-        local_lambda, function, durable_execution_name="t-long", payload={}, wait_for_completion_timeout=2
-    )
-    current, started = _started(fields)
-    assert current.request is not None
-    trigger = LambdaDurableExecutionTrigger(
-        request=current.request.values(), result=started.result.to_dict(), deadline=started.deadline
-    )
+def test_trigger_deadline_ends_the_wait_with_exit_21(long_wait: Durable) -> None:
+    current, trigger = started_trigger(long_wait.fields("t-long", payload={}, wait_for_completion_timeout=2))
     event = asyncio.run(_first_event(trigger))
     assert event["execution"]["status"] == "RUNNING"
     with raises(LambdaReadTimeoutError):
         path.complete(current, events.read(event), log)
     asyncio.run(trigger.on_kill())
-    assert listed(local_lambda, function) == [("t-long", "STOPPED")]
+    assert long_wait.executions() == [("t-long", "STOPPED")]
 
 
-def test_trigger_on_kill_stops_and_can_be_turned_off(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_long_wait")
+def test_trigger_on_kill_stops_and_can_be_turned_off(long_wait: Durable) -> None:
     triggers = {}
     for name, stop in (("kill-on", True), ("kill-off", False)):
-        current, started = _started(
-            fields_for(local_lambda, function, durable_execution_name=name, payload={})
-        )
-        assert current.request is not None
-        triggers[name] = LambdaDurableExecutionTrigger(
-            request=current.request.values(),
-            result=started.result.to_dict(),
-            deadline=started.deadline,
-            stop_on_kill=stop,
-        )
+        _, triggers[name] = started_trigger(long_wait.fields(name, payload={}), stop_on_kill=stop)
         asyncio.run(triggers[name].on_kill())
-    assert dict(listed(local_lambda, function)) == {"kill-on": "STOPPED", "kill-off": "RUNNING"}
+    assert dict(long_wait.executions()) == {"kill-on": "STOPPED", "kill-off": "RUNNING"}
     # Stopping an execution that has ended changes nothing and raises nothing.
     asyncio.run(triggers["kill-on"].on_kill())
-    client = local_lambda.client("lambda")
-    client.stop_durable_execution(DurableExecutionArn=triggers["kill-off"].arn)
+    long_wait.stop(triggers["kill-off"].arn)
 
 
-def test_poll_failure_is_an_error_event(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_poll_failure_is_an_error_event(step_wait: Durable) -> None:
     """An ARN the service does not know: the trigger reports the failure (exit 1), it starts nothing."""
-    function = durable("durable_step_wait")
-    current = path.prepare(fields_for(local_lambda, function, durable_execution_name="x", payload={}), log)
+    current = path.prepare(step_wait.fields("x", payload={}), log)
     assert current.request is not None
     arn = "arn:aws:lambda:us-east-1:123456789012:function:nope:$LATEST/durable-execution/x/y"
     trigger = LambdaDurableExecutionTrigger(
@@ -415,7 +390,7 @@ def test_poll_failure_is_an_error_event(
     assert event["status"] == "error"
     with raises(LambdaInvokeError):
         path.complete(current, events.read(event), log)
-    assert listed(local_lambda, function) == []
+    assert step_wait.executions() == []
 
 
 # -- the operator -----------------------------------------------------------------------------
@@ -448,28 +423,10 @@ class FakeStateStore:
         self.values[key] = value
 
 
-def operator_for(server: LocalLambda, function: DurableFunction, **extra: Any) -> Any:
-    from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
-
-    extra.setdefault("wait_for_completion_timeout", 120)
-    extra.setdefault("durable_poll_interval", 0.5)
-    return LambdaInvokeOperator(
-        task_id="invoke",
-        function_name=function.name,
-        aws_conn_id=None,
-        region_name="us-east-1",
-        endpoint_url=server.url,
-        **extra,
-    )
-
-
-def test_operator_auto_name_waits_on_the_worker_and_records_the_execution(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_operator_auto_name_waits_on_the_worker_and_records_the_execution(step_wait: Durable) -> None:
     from airflow_provider_lambda_ue.durable import STATE_STORE_KEY, derive_execution_name
 
-    function = durable("durable_step_wait")
-    operator = operator_for(local_lambda, function, durable_execution_name="auto", payload={"value": 2})
+    operator = step_wait.operator("auto", payload={"value": 2})
     ti, store = FakeTaskInstance(), FakeStateStore()
     document = operator.execute({"ti": ti, "task_state_store": store})
     name = derive_execution_name("durable_dag", "manual__1", "invoke", -1)
@@ -483,40 +440,23 @@ def test_operator_auto_name_waits_on_the_worker_and_records_the_execution(
     # Another try of the same task instance: the same execution, nothing invoked.
     again = operator.execute({"ti": FakeTaskInstance(), "task_state_store": store})
     assert again["result"]["durable_execution_arn"] == document["result"]["durable_execution_arn"]
-    assert listed(local_lambda, function) == [(name, "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [(name, "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_operator_deferrable_finishes_a_quick_execution_without_deferring(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_step_wait")
-    operator = operator_for(
-        local_lambda,
-        function,
-        durable_execution_name="quick",
-        payload={"wait_seconds": 1},
-        deferrable=True,
-        durable_grace_period=60,
+def test_operator_deferrable_finishes_a_quick_execution_without_deferring(step_wait: Durable) -> None:
+    operator = step_wait.operator(
+        "quick", payload={"wait_seconds": 1}, deferrable=True, durable_grace_period=60
     )
     document = operator.execute({"ti": FakeTaskInstance()})
     assert document["result"]["durable_execution_status"] == "SUCCEEDED"
 
 
-def test_operator_deferrable_defers_the_wait_to_the_polling_trigger(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_operator_deferrable_defers_the_wait_to_the_polling_trigger(step_wait: Durable) -> None:
     from airflow_provider_lambda_ue.compat import TaskDeferred
 
-    function = durable("durable_step_wait")
-    operator = operator_for(
-        local_lambda,
-        function,
-        durable_execution_name="deferring",
-        payload={"value": 7, "wait_seconds": 5},
-        deferrable=True,
-        durable_grace_period=0.5,
-    )
+    payload = {"value": 7, "wait_seconds": 5}
+    operator = step_wait.operator("deferring", payload=payload, deferrable=True, durable_grace_period=0.5)
     # A durable execution starts on the worker.
     assert operator.start_from_trigger is False
     task = deferral.Task.of(operator, operator.fields())
@@ -531,18 +471,15 @@ def test_operator_deferrable_defers_the_wait_to_the_polling_trigger(
     event = asyncio.run(_first_event(trigger))
     document = operator.execute_complete({"ti": FakeTaskInstance()}, event)
     assert json.loads(document["result"]["payload"])["doubled"] == 14
-    assert listed(local_lambda, function) == [("deferring", "SUCCEEDED")]
-    assert function.count == 1
+    assert step_wait.executions() == [("deferring", "SUCCEEDED")]
+    assert step_wait.count == 1
 
 
-def test_operator_on_kill_stops_the_execution_it_waits_for(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
+def test_operator_on_kill_stops_the_execution_it_waits_for(long_wait: Durable) -> None:
     """Mark failed / clear on the worker: ``on_kill`` stops the execution; the wait ends STOPPED."""
     import threading
 
-    function = durable("durable_long_wait")
-    operator = operator_for(local_lambda, function, durable_execution_name="killme", payload={})
+    operator = long_wait.operator("killme", payload={})
     outcome: list[Any] = []
 
     def execute() -> None:
@@ -553,7 +490,7 @@ def test_operator_on_kill_stops_the_execution_it_waits_for(
 
     thread = threading.Thread(target=execute)
     thread.start()
-    assert wait_for_count(function.count_file, 1) == 1
+    assert wait_for_count(long_wait.function.count_file, 1) == 1
     while operator._durable_arn is None:  # the ARN is known once the start has answered
         thread.join(0.05)
     operator.on_kill()
@@ -562,17 +499,12 @@ def test_operator_on_kill_stops_the_execution_it_waits_for(
     assert is_failure(outcome[0], LambdaFailError)
     assert outcome[0].output is not None
     assert outcome[0].output["result"]["durable_execution_status"] == "STOPPED"
-    assert listed(local_lambda, function) == [("killme", "STOPPED")]
+    assert long_wait.executions() == [("killme", "STOPPED")]
 
 
-def test_operator_on_kill_can_be_turned_off(
-    local_lambda: LocalLambda, durable: Callable[..., DurableFunction]
-) -> None:
-    function = durable("durable_long_wait")
-    operator = operator_for(
-        local_lambda,
-        function,
-        durable_execution_name="keep",
+def test_operator_on_kill_can_be_turned_off(long_wait: Durable) -> None:
+    operator = long_wait.operator(
+        "keep",
         payload={},
         stop_durable_execution_on_kill=False,
         # Room for the start itself on a busy machine (2 s ran out before it answered, under 6
@@ -581,8 +513,8 @@ def test_operator_on_kill_can_be_turned_off(
     )
     with raises(LambdaReadTimeoutError):
         operator.execute({"ti": FakeTaskInstance()})
-    arn = executions_of(local_lambda.client("lambda"), function.name)[0]["DurableExecutionArn"]
+    arn = executions_of(long_wait.server.client("lambda"), long_wait.function.name)[0]["DurableExecutionArn"]
     operator._durable_arn = arn  # as during the wait
     operator.on_kill()
-    assert listed(local_lambda, function) == [("keep", "RUNNING")]
-    local_lambda.client("lambda").stop_durable_execution(DurableExecutionArn=arn)
+    assert long_wait.executions() == [("keep", "RUNNING")]
+    long_wait.stop(arn)

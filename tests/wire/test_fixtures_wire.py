@@ -25,8 +25,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.config
@@ -61,6 +62,7 @@ LEGACY_DEFAULT_ATTEMPTS = 5  # botocore legacy retry mode (the default): 1 + 4 r
 STANDARD_DEFAULT_ATTEMPTS = 3
 
 ClientFactory = Callable[..., Any]
+BotoError = TypeVar("BotoError", bound=BaseException)
 
 
 @pytest.fixture
@@ -137,10 +139,47 @@ def masked(url: str) -> str:
     return re.sub(r"//[^@/]+@", "//***:***@", url)
 
 
-def target_for(
-    scheme: str, fake_lambda: FakeLambdaServer, fake_lambda_tls: FakeLambdaServer
-) -> FakeLambdaServer:
-    return fake_lambda_tls if scheme == "https" else fake_lambda
+def invoke_error(client: Any, error: type[BotoError], message: str, wraps: type[BaseException]) -> BotoError:
+    """Invoke, expecting botocore's ``error`` saying ``message`` and wrapping urllib3's ``wraps``."""
+    with pytest.raises(error) as info:
+        invoke(client)
+    assert str(info.value) == message
+    assert type(wrapped(info.value)) is wraps
+    return info.value
+
+
+def refused_by_proxy(client: Any, shown_url: str) -> ProxyConnectionError:
+    """Invoke, expecting botocore's ProxyConnectionError for ``shown_url``, wrapping urllib3's ProxyError."""
+    message = f'Failed to connect to proxy URL: "{shown_url}"'
+    return invoke_error(client, ProxyConnectionError, message, urllib3.exceptions.ProxyError)
+
+
+@dataclass
+class Target:
+    """The fake Lambda a test calls through a proxy: ``http`` (forwarded) or ``https`` (a CONNECT tunnel)."""
+
+    scheme: str
+    server: FakeLambdaServer
+    verify: str | None
+    make_client: ClientFactory
+
+    def client_via(self, proxy_url: str, **options: Any) -> Any:
+        """A one-attempt client of the target through ``proxy_url`` (trusting the test CA for https)."""
+        return self.make_client(
+            self.server.url,
+            proxies={self.scheme: proxy_url},
+            verify=self.verify,
+            retries=ONE_ATTEMPT,
+            **options,
+        )
+
+
+@pytest.fixture(params=["http", "https"])
+def target(request: pytest.FixtureRequest, ca_bundle: str, make_client: ClientFactory) -> Target:
+    """Each target scheme in turn: ``fake_lambda`` over http, ``fake_lambda_tls`` over https."""
+    if request.param == "https":
+        return Target("https", request.getfixturevalue("fake_lambda_tls"), ca_bundle, make_client)
+    return Target("http", request.getfixturevalue("fake_lambda"), None, make_client)
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,32 +293,19 @@ def test_fake_lambda_tls_stops_with_stalled_handshake(fake_lambda_factory: fs.Fa
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 @pytest.mark.parametrize("flavour", ["http_proxy", "http_proxy_auth", "tls_proxy", "tls_proxy_auth"])
 def test_call_through_proxy_reaches_fake_lambda(
-    request: pytest.FixtureRequest,
-    flavour: str,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    request: pytest.FixtureRequest, flavour: str, target: Target
 ) -> None:
     proxy: ProxyInfo = request.getfixturevalue(flavour)
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy.auth_url},
-        proxies_config={"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None,
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
+    proxies_config = {"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None
+    client = target.client_via(proxy.auth_url, proxies_config=proxies_config)
     status, payload = invoke_and_read(client)
     assert (status, payload) == (200, b'{"ok": true}')
-    assert target.request_count == 1
-    received = target.invocations[0]
+    assert target.server.request_count == 1
+    received = target.server.invocations[0]
     assert "proxy-authorization" not in received.headers  # never leaked upstream
-    if target_scheme == "http":
+    if target.scheme == "http":
         # Forwarding: proxy.py relays the absolute-URI request and adds a Via header.
         assert "proxy.py" in received.headers["via"]
     else:
@@ -290,12 +316,12 @@ def test_call_through_proxy_reaches_fake_lambda(
     client.close()
     entries = proxy.wait_for_connections(1)
     assert len(entries) == 1, proxy.access_log()
-    if target_scheme == "http":
+    if target.scheme == "http":
         assert entries[0].method == "POST"
-        assert entries[0].target == f"127.0.0.1:{target.port}{INVOKE_PATH}"
+        assert entries[0].target == f"127.0.0.1:{target.server.port}{INVOKE_PATH}"
     else:
         assert entries[0].method == "CONNECT"
-        assert entries[0].target == f"127.0.0.1:{target.port}"
+        assert entries[0].target == f"127.0.0.1:{target.server.port}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +329,6 @@ def test_call_through_proxy_reaches_fake_lambda(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 @pytest.mark.parametrize(
     ("flavour", "credentials"),
     [
@@ -313,26 +338,13 @@ def test_call_through_proxy_reaches_fake_lambda(
     ],
 )
 def test_proxy_rejects_credentials(
-    request: pytest.FixtureRequest,
-    flavour: str,
-    credentials: str,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    request: pytest.FixtureRequest, flavour: str, credentials: str, target: Target
 ) -> None:
     proxy: ProxyInfo = request.getfixturevalue(flavour)
     proxy_url = proxy.url_with_credentials(password="wrong@pass") if credentials == "wrong" else proxy.url
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy_url},
-        proxies_config={"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None,
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    if target_scheme == "http":
+    proxies_config = {"proxy_ca_bundle": proxy.ca_file} if proxy.ca_file else None
+    client = target.client_via(proxy_url, proxies_config=proxies_config)
+    if target.scheme == "http":
         # Forwarding: the proxy's 407 is handed to botocore as if the service had sent it.
         with pytest.raises(ClientError) as info:
             invoke(client)
@@ -347,17 +359,13 @@ def test_proxy_rejects_credentials(
         )
     else:
         # CONNECT: urllib3 fails the tunnel; botocore raises ProxyConnectionError.
-        with pytest.raises(ProxyConnectionError) as proxy_info:
-            invoke(client)
-        assert str(proxy_info.value) == f'Failed to connect to proxy URL: "{masked(proxy_url)}"'
+        refused = refused_by_proxy(client, masked(proxy_url))
         if credentials == "wrong":
-            assert "***:***@" in str(proxy_info.value) and "wrong" not in str(proxy_info.value)
-        error = wrapped(proxy_info.value)
-        assert type(error) is urllib3.exceptions.ProxyError
-        assert error.args[0] == "Unable to connect to proxy"
-        assert type(error.original_error) is OSError
-        assert str(error.original_error) == "Tunnel connection failed: 407 Proxy Authentication Required"
-    assert target.request_count == 0
+            assert "***:***@" in str(refused) and "wrong" not in str(refused)
+        assert wrapped(refused).args[0] == "Unable to connect to proxy"
+        assert type(proxy_cause(refused)) is OSError
+        assert str(proxy_cause(refused)) == "Tunnel connection failed: 407 Proxy Authentication Required"
+    assert target.server.request_count == 0
     client.close()
     assert proxy.wait_for_rejected(1) and not proxy.connections()
 
@@ -367,34 +375,18 @@ def test_proxy_rejects_credentials(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
 def test_tls_proxy_with_untrusted_certificate_fails(
-    tls_proxy_untrusted: ProxyInfo,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
+    tls_proxy_untrusted: ProxyInfo, ca_bundle: str, target: Target
 ) -> None:
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: tls_proxy_untrusted.url},
-        proxies_config={"proxy_ca_bundle": ca_bundle},  # trusts the *other* CA
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{tls_proxy_untrusted.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is urllib3.exceptions.SSLError
-    cause = error.original_error.args[0]
+    # The proxy's CA bundle trusts the *other* CA.
+    client = target.client_via(tls_proxy_untrusted.url, proxies_config={"proxy_ca_bundle": ca_bundle})
+    refused = refused_by_proxy(client, tls_proxy_untrusted.url)
+    assert type(proxy_cause(refused)) is urllib3.exceptions.SSLError
+    cause = proxy_cause(refused).args[0]
     assert type(cause) is ssl.SSLCertVerificationError
     assert cause.verify_message == "unable to get local issuer certificate"
     assert "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed" in str(cause)
-    assert target.request_count == 0
+    assert target.server.request_count == 0
 
 
 def test_tls_proxy_without_ca_bundle_https_target_default_verify_fails(
@@ -403,13 +395,9 @@ def test_tls_proxy_without_ca_bundle_https_target_default_verify_fails(
     """No ``proxy_ca_bundle`` + https endpoint: the proxy certificate is checked against the
     endpoint's ``verify`` bundle (default: certifi), which does not know the proxy's CA."""
     client = make_client(fake_lambda_tls.url, proxies={"https": tls_proxy.url}, retries=ONE_ATTEMPT)
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{tls_proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is urllib3.exceptions.SSLError
-    assert type(error.original_error.args[0]) is ssl.SSLCertVerificationError
+    refused = refused_by_proxy(client, tls_proxy.url)
+    assert type(proxy_cause(refused)) is urllib3.exceptions.SSLError
+    assert type(proxy_cause(refused).args[0]) is ssl.SSLCertVerificationError
     assert fake_lambda_tls.request_count == 0
 
 
@@ -453,43 +441,23 @@ def test_tls_proxy_without_ca_bundle_http_target_is_not_verified(
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target_scheme", ["http", "https"])
-def test_stopped_proxy(
-    proxy_factory: ProxyFactory,
-    target_scheme: str,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    make_client: ClientFactory,
-) -> None:
+def test_stopped_proxy(proxy_factory: ProxyFactory, target: Target) -> None:
     proxy = proxy_factory()
     proxy.stop()
-    target = target_for(target_scheme, fake_lambda, fake_lambda_tls)
-    client = make_client(
-        target.url,
-        proxies={target_scheme: proxy.url},
-        verify=ca_bundle if target_scheme == "https" else None,
-        retries=ONE_ATTEMPT,
-    )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert error.args[0] == "Unable to connect to proxy"
-    assert type(error.original_error) is urllib3.exceptions.NewConnectionError
-    assert "[Errno 111] Connection refused" in str(error.original_error)
-    assert target.request_count == 0
+    refused = refused_by_proxy(target.client_via(proxy.url), proxy.url)
+    assert wrapped(refused).args[0] == "Unable to connect to proxy"
+    assert type(proxy_cause(refused)) is urllib3.exceptions.NewConnectionError
+    assert "[Errno 111] Connection refused" in str(proxy_cause(refused))
+    assert target.server.request_count == 0
 
 
 def test_refused_endpoint(refused_url: str, make_client: ClientFactory) -> None:
     client = make_client(refused_url, retries=ONE_ATTEMPT)
-    with pytest.raises(EndpointConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Could not connect to the endpoint URL: "{refused_url}{INVOKE_PATH}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.NewConnectionError
-    assert str(error).endswith("Failed to establish a new connection: [Errno 111] Connection refused")
+    message = f'Could not connect to the endpoint URL: "{refused_url}{INVOKE_PATH}"'
+    refused = invoke_error(client, EndpointConnectionError, message, urllib3.exceptions.NewConnectionError)
+    assert str(wrapped(refused)).endswith(
+        "Failed to establish a new connection: [Errno 111] Connection refused"
+    )
 
 
 def test_proxy_cannot_reach_endpoint_forwarding(
@@ -511,10 +479,8 @@ def test_proxy_cannot_reach_endpoint_connect(
     client = make_client(
         f"https://127.0.0.1:{refused_port}", proxies={"https": http_proxy.url}, retries=ONE_ATTEMPT
     )
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{http_proxy.url}"'
-    assert str(proxy_cause(info.value)) == "Tunnel connection failed: 502 Bad Gateway"
+    refused = refused_by_proxy(client, http_proxy.url)
+    assert str(proxy_cause(refused)) == "Tunnel connection failed: 502 Bad Gateway"
 
 
 # --------------------------------------------------------------------------------------------
@@ -545,13 +511,9 @@ def test_407_proxy_connect(
     auth_required_proxy: AuthRequiredProxy, fake_lambda_tls: FakeLambdaServer, make_client: ClientFactory
 ) -> None:
     client = make_client(fake_lambda_tls.url, proxies={"https": auth_required_proxy.url}, retries=ONE_ATTEMPT)
-    with pytest.raises(ProxyConnectionError) as info:
-        invoke(client)
-    assert str(info.value) == f'Failed to connect to proxy URL: "{auth_required_proxy.url}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProxyError
-    assert type(error.original_error) is OSError
-    assert str(error.original_error) == "Tunnel connection failed: 407 Proxy Authentication Required"
+    refused = refused_by_proxy(client, auth_required_proxy.url)
+    assert type(proxy_cause(refused)) is OSError
+    assert str(proxy_cause(refused)) == "Tunnel connection failed: 407 Proxy Authentication Required"
     [seen] = auth_required_proxy.requests
     assert (seen.method, seen.path) == ("CONNECT", f"127.0.0.1:{fake_lambda_tls.port}")
 
@@ -597,12 +559,9 @@ def test_slow_endpoint_default_retries_resend_invoke(
 ) -> None:
     fake_lambda.script(*fs.slow_response(60))
     client = make_client(fake_lambda.url, read_timeout=1)
-    with pytest.raises(ReadTimeoutError) as info:
-        invoke(client)
-    assert str(info.value) == f'Read timeout on endpoint URL: "{fake_lambda.url}{INVOKE_PATH}"'
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ReadTimeoutError
-    assert str(error).endswith("Read timed out. (read timeout=1)")
+    message = f'Read timeout on endpoint URL: "{fake_lambda.url}{INVOKE_PATH}"'
+    timed_out = invoke_error(client, ReadTimeoutError, message, urllib3.exceptions.ReadTimeoutError)
+    assert str(wrapped(timed_out)).endswith("Read timed out. (read timeout=1)")
     # The function was invoked five times: the same invocation, re-sent on each retry.
     assert fake_lambda.request_count == LEGACY_DEFAULT_ATTEMPTS
     assert _attempt_headers(fake_lambda) == ["attempt=1"] + [f"attempt={n}; max=5" for n in range(2, 6)]
@@ -653,21 +612,34 @@ def test_throttled_then_success_default_retries(
     assert fake_lambda.request_count == 3
 
 
-def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
-    fake_lambda.script(*fs.throttle_then_success(2))
+def modeled_error(
+    fake_lambda: FakeLambdaServer, make_client: ClientFactory, answers: list[Any], code: str, status: int
+) -> Any:
+    """One attempt, answered with ``answers``: the model's error ``code`` (HTTP ``status``), retryable.
+
+    The ``client.exceptions.<code>`` raised (its response holds the modeled members, ``Type``, ...).
+    """
+    fake_lambda.script(*answers)
     client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(client.exceptions.TooManyRequestsException) as info:
+    with pytest.raises(getattr(client.exceptions, code)) as info:
         invoke(client)
-    response = info.value.response
-    assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
     assert botocore_would_retry(info.value)
+    return info.value
+
+
+def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
+    error = modeled_error(
+        fake_lambda, make_client, fs.throttle_then_success(2), "TooManyRequestsException", 429
+    )
+    response = error.response
+    assert response["Error"] == {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."}
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
     # Modeled error members are parsed onto the top level of the response.
     assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert response["Type"] == "User"
     assert response["retryAfterSeconds"] == "1"  # from the Retry-After header
-    assert str(info.value) == (
+    assert str(error) == (
         "An error occurred (TooManyRequestsException) when calling the Invoke operation "
         "(reached max retries: 0): Rate Exceeded."
     )
@@ -679,14 +651,10 @@ def test_throttled_single_attempt(fake_lambda: FakeLambdaServer, make_client: Cl
 
 
 def test_service_exception(fake_lambda: FakeLambdaServer, make_client: ClientFactory) -> None:
-    fake_lambda.script(*fs.service_exception())
-    client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(client.exceptions.ServiceException) as info:
-        invoke(client)
-    response = info.value.response
+    response = modeled_error(
+        fake_lambda, make_client, fs.service_exception(), "ServiceException", 500
+    ).response
     assert response["Error"] == {"Code": "ServiceException", "Message": "An internal error occurred."}
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 500
-    assert botocore_would_retry(info.value)
     assert response["Type"] == "Service"
 
 
@@ -798,14 +766,11 @@ def test_connection_closed_before_headers(
 ) -> None:
     fake_lambda.script(*script())
     client = make_client(fake_lambda.url, retries=ONE_ATTEMPT)
-    with pytest.raises(ConnectionClosedError) as info:
-        invoke(client)
-    assert str(info.value) == (
+    message = (
         "Connection was closed before we received a valid response from endpoint URL: "
         f'"{fake_lambda.url}{INVOKE_PATH}".'
     )
-    error = wrapped(info.value)
-    assert type(error) is urllib3.exceptions.ProtocolError
+    error = wrapped(invoke_error(client, ConnectionClosedError, message, urllib3.exceptions.ProtocolError))
     assert error.args[0] == "Connection aborted."
     assert type(error.args[1]) is cause_type
     assert str(error.args[1]) == cause_text

@@ -16,7 +16,6 @@ import gc
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,9 +27,9 @@ from airflow_provider_lambda_ue.finish import finish
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from tests.support.failures import raises
 from tests.support.hooks import AWS_CONN_ID, PROXY_CONN_ID, aws_connection, close_client, proxy_connection
+from tests.support.local_lambda import IamWorld, create_iam_role
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
-ACCOUNT = "123456789012"
 TEXT_FUNCTION = "full-log-text"
 JSON_FUNCTION = "full-log-json"
 JSON_GROUP = "/custom/full-log-json"
@@ -49,17 +48,6 @@ HANDLER = (
     "        raise ValueError('failed on purpose')\n"
     "    return {'ok': True}\n"
 )
-
-
-@dataclass
-class World:
-    server: LocalLambda
-    keys: dict[str, dict[str, str]]
-    reader_role: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 class Collected:
@@ -83,15 +71,6 @@ class Collected:
         return "\n".join(text for level, text in self.lines if level == "warning")
 
 
-def _allow(*actions: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-        }
-    )
-
-
 READER_ACTIONS = (
     "lambda:InvokeFunction",
     "lambda:GetFunctionConfiguration",
@@ -101,7 +80,7 @@ READER_ACTIONS = (
 
 
 @pytest.fixture(scope="module")
-def iam_world() -> Iterator[World]:
+def iam_world() -> Iterator[IamWorld]:
     with LocalLambda(env={"LOCAL_LAMBDA_LOGS_DELAY_SECONDS": str(INGESTION_DELAY)}) as server:
         server.create_function(TEXT_FUNCTION, HANDLER, timeout=30)
         server.create_function(
@@ -115,39 +94,27 @@ def iam_world() -> Iterator[World]:
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
             "assumer": server.create_iam_user("assumer", ["sts:AssumeRole"]),
         }
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/assumer"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        )
-        iam = server.client("iam")
-        role = iam.create_role(RoleName="reader-role", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        iam.put_role_policy(RoleName="reader-role", PolicyName="read", PolicyDocument=_allow(*READER_ACTIONS))
+        role = create_iam_role(server, "reader-role", assumers=["assumer"], actions=READER_ACTIONS)
         server.enable_iam_enforcement()
-        yield World(server, keys, role)
+        yield IamWorld(server, keys, {"reader-role": role})
 
 
 @pytest.fixture
-def world(iam_world: World, clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(iam_world: IamWorld, clean_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> IamWorld:
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", iam_world.url)
     return iam_world
 
 
-def connect_as(monkeypatch: pytest.MonkeyPatch, world: World, user: str) -> dict[str, str]:
+def connect_as(monkeypatch: pytest.MonkeyPatch, world: IamWorld, user: str) -> dict[str, str]:
     keys = world.keys[user]
     aws_connection(monkeypatch, login=keys["aws_access_key_id"], password=keys["aws_secret_access_key"])
     return keys
 
 
-def run(world: World, log: Collected, *, function_name: str = TEXT_FUNCTION, **fields: Any) -> dict[str, Any]:
-    """The real path with ``fetch_full_log`` on; the endpoint serves Lambda and Logs."""
+def prepared_for(
+    world: IamWorld, log: Collected, *, function_name: str = TEXT_FUNCTION, **fields: Any
+) -> invocation.Invocation:
+    """The invocation prepared with ``fetch_full_log`` on; the endpoint serves Lambda and Logs."""
     values: dict[str, Any] = {
         "aws_conn_id": AWS_CONN_ID,
         "function_name": function_name,
@@ -158,7 +125,14 @@ def run(world: World, log: Collected, *, function_name: str = TEXT_FUNCTION, **f
         "payload": {"lines": 3},
         **fields,
     }
-    prepared = invocation.prepare(raw_fields(**values), log)
+    return invocation.prepare(raw_fields(**values), log)
+
+
+def run(
+    world: IamWorld, log: Collected, *, function_name: str = TEXT_FUNCTION, **fields: Any
+) -> dict[str, Any]:
+    """The real path with ``fetch_full_log`` on (see :func:`prepared_for`)."""
+    prepared = prepared_for(world, log, function_name=function_name, **fields)
     hook = invocation.build_hook(prepared)
     try:
         return invocation.run(prepared, hook, log)
@@ -166,7 +140,7 @@ def run(world: World, log: Collected, *, function_name: str = TEXT_FUNCTION, **f
         close_client(hook)
 
 
-def test_text_log_start_to_report(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_text_log_start_to_report(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "reader")
     log = Collected()
     document = run(world, log, payload={"lines": 500, "tag": "text"})
@@ -182,7 +156,7 @@ def test_text_log_start_to_report(monkeypatch: pytest.MonkeyPatch, world: World)
     assert any("End of the complete log: 503 events" in text for _, text in log.lines)
 
 
-def test_each_invocation_gets_its_own_lines(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_each_invocation_gets_its_own_lines(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     """Two invocations one after the other share the environment's stream: only one's lines each."""
     connect_as(monkeypatch, world, "reader")
     first, second = Collected(), Collected()
@@ -193,7 +167,7 @@ def test_each_invocation_gets_its_own_lines(monkeypatch: pytest.MonkeyPatch, wor
     assert not any("first" in line for line in second.log_lines)
 
 
-def test_json_log_in_the_configured_group(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_json_log_in_the_configured_group(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "reader")
     log = Collected()
     # A function error: the complete log is read before the task fails.
@@ -209,7 +183,7 @@ def test_json_log_in_the_configured_group(monkeypatch: pytest.MonkeyPatch, world
     assert any(f"({JSON_GROUP}, stream " in text for _, text in log.lines)
 
 
-def test_event_invocation_waits_for_the_end(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_event_invocation_waits_for_the_end(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "reader")
     log = Collected()
     document = run(world, log, invocation_type="Event", payload={"lines": 50, "tag": "event"})
@@ -218,17 +192,17 @@ def test_event_invocation_waits_for_the_end(monkeypatch: pytest.MonkeyPatch, wor
     assert log.log_lines[-1].startswith("REPORT RequestId: ")
 
 
-def test_the_role_reads_the_log(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_the_role_reads_the_log(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     """``assumer`` may read nothing itself: a complete log proves the role's credentials read it."""
     connect_as(monkeypatch, world, "assumer")
     log = Collected()
-    document = run(world, log, role_based_access=True, role_arn=world.reader_role)
+    document = run(world, log, role_based_access=True, role_arn=world.roles["reader-role"])
     assert document["exit_code"] == 0
     assert log.log_lines[1:4] == ["line 00000", "line 00001", "line 00002"]
     assert not log.warnings()
 
 
-def test_no_logs_permission_is_a_warning(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_no_logs_permission_is_a_warning(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "invoker")
     log = Collected()
     document = run(world, log)
@@ -242,7 +216,7 @@ def test_no_logs_permission_is_a_warning(monkeypatch: pytest.MonkeyPatch, world:
     assert any(f"/aws/lambda/{TEXT_FUNCTION}" in text for _, text in log.lines)
 
 
-def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "invoker")
     with raises(LambdaFullLogError) as info:
         run(world, Collected(), full_log_required=True)
@@ -262,7 +236,7 @@ def test_no_logs_permission_fails_when_required(monkeypatch: pytest.MonkeyPatch,
     )  # not retried: a retry would run the function again
 
 
-def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     connect_as(monkeypatch, world, "reader")
     log = Collected()
     assert run(world, log, function_name=LATE_FUNCTION, full_log_timeout=2)["exit_code"] == 0
@@ -272,7 +246,7 @@ def test_log_not_ingested_in_time(monkeypatch: pytest.MonkeyPatch, world: World)
     assert "no log event of request" in info.value.detail
 
 
-def test_secrets_in_the_log_are_masked(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
+def test_secrets_in_the_log_are_masked(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
     """A line holding a secret the masker knows (the connection's secret key) shows ``***``."""
     keys = connect_as(monkeypatch, world, "reader")
     secret = keys["aws_secret_access_key"]
@@ -284,7 +258,7 @@ def test_secrets_in_the_log_are_masked(monkeypatch: pytest.MonkeyPatch, world: W
 
 
 def test_logs_go_through_the_proxy(
-    monkeypatch: pytest.MonkeyPatch, world: World, http_proxy_auth: ProxyInfo
+    monkeypatch: pytest.MonkeyPatch, world: IamWorld, http_proxy_auth: ProxyInfo
 ) -> None:
     """The Logs client uses the Invoke's proxy, with the proxy's credentials."""
     connect_as(monkeypatch, world, "reader")
@@ -312,7 +286,7 @@ def test_logs_go_through_the_proxy(
 @pytest.mark.proves("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
 @pytest.mark.parametrize("connection", [True, False], ids=["hook", "without-airflow"])
 def test_the_logs_endpoint_variable_botocore_reads(
-    monkeypatch: pytest.MonkeyPatch, world: World, connection: bool
+    monkeypatch: pytest.MonkeyPatch, world: IamWorld, connection: bool
 ) -> None:
     """``AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`` (CloudWatch Logs' service id) points the Logs client."""
     keys = connect_as(monkeypatch, world, "reader")
@@ -324,17 +298,7 @@ def test_the_logs_endpoint_variable_botocore_reads(
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        prepared = invocation.prepare(
-            raw_fields(
-                aws_conn_id=None,
-                function_name=TEXT_FUNCTION,
-                endpoint_url=world.url,
-                fetch_full_log=True,
-                full_log_timeout=60,
-                payload={"lines": 3},
-            ),
-            log,
-        )
+        prepared = prepared_for(world, log, aws_conn_id=None, logs_endpoint_url=None)
         document = invocation.run(prepared, invocation.build_invoker(prepared, log), log)
     assert document["exit_code"] == 0
     assert len(log.log_lines) == 6  # START, three lines, END, REPORT
@@ -343,22 +307,12 @@ def test_the_logs_endpoint_variable_botocore_reads(
 
 @pytest.mark.parametrize("endpoint", ["refused", "silent"])
 def test_full_log_timeout_bounds_the_whole_read(
-    monkeypatch: pytest.MonkeyPatch, world: World, refused_url: str, silent_port: Any, endpoint: str
+    monkeypatch: pytest.MonkeyPatch, world: IamWorld, refused_url: str, silent_port: Any, endpoint: str
 ) -> None:
     """An unreachable Logs endpoint costs full_log_timeout, not botocore's retries on top of it."""
     connect_as(monkeypatch, world, "reader")
     url = refused_url if endpoint == "refused" else silent_port.url
-    prepared = invocation.prepare(
-        raw_fields(
-            aws_conn_id=AWS_CONN_ID,
-            function_name=TEXT_FUNCTION,
-            endpoint_url=world.url,
-            logs_endpoint_url=url,
-            fetch_full_log=True,
-            full_log_timeout=3,
-        ),
-        Collected(),
-    )
+    prepared = prepared_for(world, Collected(), logs_endpoint_url=url, full_log_timeout=3, payload=None)
     hook = invocation.build_hook(prepared)
     log = Collected()
     try:

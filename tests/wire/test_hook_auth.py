@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -46,34 +45,10 @@ from tests.support.hooks import (
     proxy_connection,
     run,
 )
-from tests.support.local_lambda import ECHO_HANDLER
+from tests.support.local_lambda import ECHO_HANDLER, IamWorld, create_iam_role
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyInfo
 
 FUNCTION = "iam-echo"
-ACCOUNT = "123456789012"
-
-
-@dataclass
-class IamWorld:
-    """The module's endpoint and the principals created on it."""
-
-    server: LocalLambda
-    keys: dict[str, dict[str, str]]
-    invoke_role: str
-    no_invoke_role: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-
-def _allow(*actions: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}],
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -86,23 +61,13 @@ def iam_world() -> Iterator[IamWorld]:
             "nobody": server.create_iam_user("nobody", []),
             "invoker": server.create_iam_user("invoker", ["lambda:InvokeFunction"]),
         }
-        trusted = [f"arn:aws:iam::{ACCOUNT}:user/{name}" for name in ("assumer", "nobody")]
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}],
-            }
+        assumers = ["assumer", "nobody"]
+        invoke_role = create_iam_role(
+            server, "invoke-role", assumers=assumers, actions=["lambda:InvokeFunction"]
         )
-        iam = server.client("iam")
-        roles = {}
-        for name, actions in (("invoke-role", ["lambda:InvokeFunction"]), ("no-invoke-role", [])):
-            roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-            if actions:
-                iam.put_role_policy(
-                    RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=_allow(*actions)
-                )
+        no_invoke_role = create_iam_role(server, "no-invoke-role", assumers=assumers)
         server.enable_iam_enforcement()
-        yield IamWorld(server, keys, roles["invoke-role"], roles["no-invoke-role"])
+        yield IamWorld(server, keys, {"invoke-role": invoke_role, "no-invoke-role": no_invoke_role})
 
 
 @pytest.fixture
@@ -138,11 +103,11 @@ def test_invoke_with_the_assumed_roles_credentials(monkeypatch: pytest.MonkeyPat
     signed the Invoke call."""
     connect_as(monkeypatch, world, "assumer")
     kept: list[LambdaInvokeHook] = []
-    document = run(**invoke_fields(world, world.invoke_role), keep=kept)
+    document = run(**invoke_fields(world, world.roles["invoke-role"]), keep=kept)
     assert document["exit_code"] == 0
     assert json.loads(document["result"]["payload"]) == {"n": 1}
     fields = document["invocation"]["fields"]
-    assert (fields["role_based_access"], fields["role_arn"]) == (True, world.invoke_role)
+    assert (fields["role_based_access"], fields["role_arn"]) == (True, world.roles["invoke-role"])
     assert (fields["credentials_user"], fields["credentials_password"]) == ("****", "****")
     # Temporary credentials from STS, refreshed by botocore when they expire (AwsBaseHook's machinery).
     credentials = kept[0].conn._request_signer._credentials
@@ -163,7 +128,7 @@ def test_sts_endpoint_from_the_connections_service_config(
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL_STS")
     connect_as(monkeypatch, world, "assumer", service_config={"sts": {"endpoint_url": world.url}})
-    assert run(**invoke_fields(world, world.invoke_role))["exit_code"] == 0
+    assert run(**invoke_fields(world, world.roles["invoke-role"]))["exit_code"] == 0
 
 
 def test_role_assumption_on_environment_credentials(monkeypatch: pytest.MonkeyPatch, world: IamWorld) -> None:
@@ -172,13 +137,16 @@ def test_role_assumption_on_environment_credentials(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    document = run(**invoke_fields(world, world.invoke_role, aws_conn_id=None))
+    document = run(**invoke_fields(world, world.roles["invoke-role"], aws_conn_id=None))
     assert document["exit_code"] == 0
     fields = document["invocation"]["fields"]
     assert (fields["credentials_user"], fields["credentials_password"]) == (None, None)
 
     # A connection id that does not exist falls back to the environment too.
-    assert run(**invoke_fields(world, world.invoke_role, aws_conn_id="no_such_connection"))["exit_code"] == 0
+    assert (
+        run(**invoke_fields(world, world.roles["invoke-role"], aws_conn_id="no_such_connection"))["exit_code"]
+        == 0
+    )
 
     # Without the role the environment's user is refused: the role made the difference.
     with raises(LambdaAuthorizationError):
@@ -193,7 +161,7 @@ def test_sts_goes_through_the_proxy(
     proxy_connection(monkeypatch, PROXY_USER, PROXY_PASSWORD)
     fields = invoke_fields(
         world,
-        world.invoke_role,
+        world.roles["invoke-role"],
         use_proxy=True,
         proxy=http_proxy_auth.url,
         proxy_type="HTTPS with Credentials",
@@ -216,7 +184,7 @@ def test_sts_through_a_stopped_proxy_is_exit_11(
     proxy.stop()
     connect_as(monkeypatch, world, "assumer")
     with raises(LambdaInvokeError) as info:
-        run(**invoke_fields(world, world.invoke_role, use_proxy=True, proxy=proxy.url))
+        run(**invoke_fields(world, world.roles["invoke-role"], use_proxy=True, proxy=proxy.url))
     assert_failure(info.value, 11)
 
 
@@ -229,7 +197,7 @@ def test_sts_through_a_stopped_proxy_is_exit_11(
 def test_assume_role_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: IamWorld, user: str) -> None:
     connect_as(monkeypatch, world, user)
     with raises(LambdaAuthorizationError) as info:
-        run(**invoke_fields(world, world.invoke_role))
+        run(**invoke_fields(world, world.roles["invoke-role"]))
     assert_failure(info.value, 3)
     assert "AssumeRole" in info.value.detail
 
@@ -238,7 +206,7 @@ def test_assume_role_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: Ia
 def test_invoke_denied_is_exit_3(monkeypatch: pytest.MonkeyPatch, world: IamWorld, role: str | None) -> None:
     connect_as(monkeypatch, world, "assumer")
     with raises(LambdaAuthorizationError) as info:
-        run(**invoke_fields(world, world.no_invoke_role if role else None))
+        run(**invoke_fields(world, world.roles["no-invoke-role"] if role else None))
     assert_failure(info.value, 3)
     assert "AccessDenied when calling the Invoke operation" in info.value.detail
 
@@ -268,7 +236,7 @@ def test_bad_keys_are_exit_2(
     )
     aws_connection(monkeypatch, login=key_id, password=secret)
     with raises(LambdaAuthenticationError) as info:
-        run(**invoke_fields(world, world.invoke_role if role else None))
+        run(**invoke_fields(world, world.roles["invoke-role"] if role else None))
     error = info.value
     assert_failure(error, 2)
     expected = "InvalidClientTokenId" if bad == "unknown-key-id" else "SignatureDoesNotMatch"

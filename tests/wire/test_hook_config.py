@@ -42,7 +42,7 @@ from tests.support.hooks import (
     proxy_connection,
     run,
 )
-from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.local_lambda import ECHO_HANDLER, new_function
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
@@ -244,8 +244,7 @@ def test_incomplete_response_detection_accepts_every_normal_answer(
     """The truncated-headers check (200 without request id and without length) leaves moto's and the
     fake server's normal answers alone: RequestResponse, Event (202) and DryRun (204)."""
     aws_connection(monkeypatch)
-    name = unique_function_name("hook-config-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "hook-config-echo", ECHO_HANDLER)
     for invocation_type, status in (("RequestResponse", 200), ("Event", 202), ("DryRun", 204)):
         document = run(function_name=name, endpoint_url=local_lambda.url, invocation_type=invocation_type)
         assert (document["exit_code"], document["result"]["status_code"]) == (0, status)
@@ -337,8 +336,7 @@ def test_hooks_share_botocore_data_per_search_path(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    name = unique_function_name("shared-data")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "shared-data", ECHO_HANDLER)
 
     def hook() -> LambdaInvokeHook:
         return LambdaInvokeHook(aws_conn_id=None, region_name="us-east-1", endpoint_url=local_lambda.url)

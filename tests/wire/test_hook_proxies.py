@@ -39,7 +39,7 @@ from tests.support.hooks import (
     proxy_connection,
     run,
 )
-from tests.support.local_lambda import ECHO_HANDLER, unique_function_name
+from tests.support.local_lambda import ECHO_HANDLER, new_function
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
@@ -49,8 +49,7 @@ WRONG_PASSWORD = "wr0ng:p@ss/word"
 
 @pytest.fixture(scope="module")
 def echo_function(local_lambda: LocalLambda) -> str:
-    name = unique_function_name("hook-proxy-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "hook-proxy-echo", ECHO_HANDLER)
     return name
 
 
@@ -234,17 +233,18 @@ def test_proxy_rejecting_credentials_is_exit_11(
     assert_no_secret(everything_shown(error, caplog, capsys), [WRONG_PASSWORD, PROXY_PASSWORD])
 
 
+def proxy_failure(target: FakeLambdaServer, proxy_url: str, **fields: Any) -> LambdaProxyConnectionError:
+    """Invoke ``target`` through the proxy at ``proxy_url``, expecting exit 11; the failure."""
+    with raises(LambdaProxyConnectionError) as info:
+        run(function_name="f", endpoint_url=target.url, use_proxy=True, proxy=proxy_url, **fields)
+    assert_failure(info.value, 11)
+    return info.value
+
+
 def test_fake_proxy_always_answering_407_is_exit_11(
     auth_required_proxy: Any, fake_lambda: FakeLambdaServer, aws_conn: str
 ) -> None:
-    with raises(LambdaProxyConnectionError) as info:
-        run(
-            function_name="f",
-            endpoint_url=fake_lambda.url,
-            use_proxy=True,
-            proxy=auth_required_proxy.url,
-        )
-    assert_failure(info.value, 11)
+    proxy_failure(fake_lambda, auth_required_proxy.url)
     assert auth_required_proxy.request_count == 1
     assert fake_lambda.request_count == 0
 
@@ -259,57 +259,38 @@ def test_stopped_proxy_is_exit_11(proxy_factory: ProxyFactory, target: Target, a
     assert target.fake_tls.request_count == 0
 
 
-@pytest.mark.parametrize("endpoint_scheme", ["http", "https"])
+@pytest.fixture(params=["http", "https"])
+def fake_target(request: pytest.FixtureRequest) -> FakeLambdaServer:
+    """The fake Lambda over each endpoint scheme in turn (``fake_lambda``, ``fake_lambda_tls``)."""
+    server: FakeLambdaServer = request.getfixturevalue(
+        "fake_lambda_tls" if request.param == "https" else "fake_lambda"
+    )
+    return server
+
+
 def test_untrusted_tls_proxy_without_ca_bundle_is_exit_11(
     capsys: pytest.CaptureFixture[str],
     tls_proxy_untrusted: ProxyInfo,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    endpoint_scheme: str,
+    fake_target: FakeLambdaServer,
     aws_conn: str,
 ) -> None:
     """botocore alone would not verify a TLS proxy in front of an http:// endpoint (see
     test_fixtures_wire); the hook verifies it against the system's CAs, which do not know it.
     For the https endpoint the connection's ``verify`` bundle must not be used for the proxy either."""
-    target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
     with warnings.catch_warnings():
         warnings.simplefilter("error", urllib3.exceptions.InsecureRequestWarning)
-        with raises(LambdaProxyConnectionError) as info:
-            run(
-                function_name="f",
-                endpoint_url=target.url,
-                use_proxy=True,
-                proxy_type="HTTPS",
-                proxy=tls_proxy_untrusted.url,
-            )
-    assert_failure(info.value, 11)
-    assert "CERTIFICATE_VERIFY_FAILED" in info.value.detail
-    assert target.request_count == 0
+        error = proxy_failure(fake_target, tls_proxy_untrusted.url, proxy_type="HTTPS")
+    assert "CERTIFICATE_VERIFY_FAILED" in error.detail
+    assert fake_target.request_count == 0
     # An untrusted certificate stays untrusted: not retried.
     assert "did not reach the function" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("endpoint_scheme", ["http", "https"])
 def test_untrusted_tls_proxy_with_the_wrong_ca_bundle_is_exit_11(
-    tls_proxy_untrusted: ProxyInfo,
-    fake_lambda: FakeLambdaServer,
-    fake_lambda_tls: FakeLambdaServer,
-    ca_bundle: str,
-    endpoint_scheme: str,
-    aws_conn: str,
+    tls_proxy_untrusted: ProxyInfo, fake_target: FakeLambdaServer, ca_bundle: str, aws_conn: str
 ) -> None:
-    target = fake_lambda_tls if endpoint_scheme == "https" else fake_lambda
-    with raises(LambdaProxyConnectionError) as info:
-        run(
-            function_name="f",
-            endpoint_url=target.url,
-            use_proxy=True,
-            proxy_type="HTTPS",
-            proxy=tls_proxy_untrusted.url,
-            proxy_ca_bundle_file=ca_bundle,
-        )
-    assert_failure(info.value, 11)
-    assert target.request_count == 0
+    proxy_failure(fake_target, tls_proxy_untrusted.url, proxy_type="HTTPS", proxy_ca_bundle_file=ca_bundle)
+    assert fake_target.request_count == 0
 
 
 def test_tls_proxy_with_its_own_ca_bundle_succeeds(

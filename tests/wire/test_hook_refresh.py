@@ -145,13 +145,21 @@ INVOKE_TWICE: dict[str, Callable[[FakeLambdaServer], None]] = {
 }
 
 
+def invoke_twice_with_keys_for(
+    lifetime: timedelta, servers: tuple[FakeLambdaServer, FakeLambdaServer], path: str
+) -> tuple[FakeLambdaServer, FakeLambdaServer]:
+    """STS hands out keys valid for ``lifetime``; invoke twice on ``path``; the (STS, Lambda) servers."""
+    sts, lam = servers
+    sts.script(*assume_role_answers(lifetime))
+    INVOKE_TWICE[path](lam)
+    return sts, lam
+
+
 @pytest.mark.parametrize("path", INVOKE_TWICE)
 def test_keys_near_expiry_are_renewed_before_each_invoke_and_masked(
     servers: tuple[FakeLambdaServer, FakeLambdaServer], path: str
 ) -> None:
-    sts, lam = servers
-    sts.script(*assume_role_answers(timedelta(minutes=5)))
-    INVOKE_TWICE[path](lam)
+    sts, lam = invoke_twice_with_keys_for(timedelta(minutes=5), servers, path)
 
     signers = [signer(r) for r in lam.invocations]
     assert len(signers) == 2
@@ -177,9 +185,7 @@ def test_keys_far_from_expiry_are_reused(
     servers: tuple[FakeLambdaServer, FakeLambdaServer], path: str
 ) -> None:
     """The control: long-lived keys sign both Invokes with the first pair (one client, one AssumeRole)."""
-    sts, lam = servers
-    sts.script(*assume_role_answers(timedelta(hours=1)))
-    INVOKE_TWICE[path](lam)
+    sts, lam = invoke_twice_with_keys_for(timedelta(hours=1), servers, path)
 
     assert [signer(r) for r in lam.invocations] == [(issued_key(1), issued_token(1))] * 2
     assert len(assume_role_calls(sts)) == 1

@@ -41,6 +41,7 @@ from tests.support.local_lambda import (
     RAISE_HANDLER,
     SLEEP_HANDLER,
     CountingFunction,
+    new_function,
     unique_function_name,
 )
 
@@ -144,8 +145,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 def test_print_and_return(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("print")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER, timeout=30, environment={"GREETING": "hi"})
+    name = new_function(
+        local_lambda, "print", PRINT_AND_RETURN_HANDLER, timeout=30, environment={"GREETING": "hi"}
+    )
 
     response = client.invoke(
         FunctionName=name,
@@ -179,8 +181,7 @@ def test_print_and_return(local_lambda: LocalLambda, client: Any) -> None:
 
 
 def test_no_log_result_without_tail(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "echo", ECHO_HANDLER)
 
     response = client.invoke(FunctionName=name, Payload=b'{"a": [1, 2]}')
 
@@ -192,8 +193,7 @@ def test_no_log_result_without_tail(local_lambda: LocalLambda, client: Any) -> N
 
 
 def test_handler_raises(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("raise")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "raise", RAISE_HANDLER)
 
     response = client.invoke(FunctionName=name, Payload=b'{"message": "it went wrong"}', LogType="Tail")
 
@@ -235,9 +235,8 @@ def test_handler_raises(local_lambda: LocalLambda, client: Any) -> None:
 )
 def test_runtime_errors(local_lambda: LocalLambda, client: Any, case: tuple[str, str, str, str]) -> None:
     source, handler, error_type, message_part = case
-    name = unique_function_name("runtime-error")
     # Lay the code out as handler.py whatever the (possibly broken) Handler says.
-    local_lambda.create_function(name, source)
+    name = new_function(local_lambda, "runtime-error", source)
     if handler != "handler.handler":
         client.update_function_configuration(FunctionName=name, Handler=handler)
 
@@ -251,8 +250,7 @@ def test_runtime_errors(local_lambda: LocalLambda, client: Any, case: tuple[str,
 
 
 def test_timeout(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("sleep")
-    local_lambda.create_function(name, SLEEP_HANDLER, timeout=1)
+    name = new_function(local_lambda, "sleep", SLEEP_HANDLER, timeout=1)
 
     started = time.monotonic()
     response = client.invoke(FunctionName=name, Payload=b'{"seconds": 60}', LogType="Tail")
@@ -275,9 +273,9 @@ def test_timeout(local_lambda: LocalLambda, client: Any) -> None:
 
 
 def test_log_tail_is_last_4096_bytes_cut_mid_character(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("multibyte")
-    local_lambda.create_function(
-        name,
+    name = new_function(
+        local_lambda,
+        "multibyte",
         "def handler(event, context):\n"
         "    print(event['char'] * event['count'])\n"
         "    print('x' * event['pad'])\n"
@@ -320,8 +318,7 @@ def test_log_tail_is_last_4096_bytes_cut_mid_character(local_lambda: LocalLambda
 
 
 def test_short_log_is_returned_whole(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("short-log")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "short-log", PRINT_AND_RETURN_HANDLER)
 
     response = client.invoke(FunctionName=name, Payload=b'{"message": "short"}', LogType="Tail")
 
@@ -331,9 +328,9 @@ def test_short_log_is_returned_whole(local_lambda: LocalLambda, client: Any) -> 
 
 
 def test_client_context_reaches_handler(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("client-context")
-    local_lambda.create_function(
-        name,
+    name = new_function(
+        local_lambda,
+        "client-context",
         "def handler(event, context):\n"
         "    cc = context.client_context\n"
         "    return {'custom': cc.custom, 'env': cc.env, 'app_title': cc.client.app_title,\n"
@@ -408,8 +405,7 @@ def test_unknown_function(client: Any) -> None:
 
 
 def test_invalid_json_payload(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("bad-json")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "bad-json", ECHO_HANDLER)
     with pytest.raises(ClientError) as excinfo:
         client.invoke(FunctionName=name, Payload=b"{not json")
     assert excinfo.value.response["Error"]["Code"] == "InvalidRequestContentException"
@@ -417,8 +413,7 @@ def test_invalid_json_payload(local_lambda: LocalLambda, client: Any) -> None:
 
 
 def test_log_lands_in_cloudwatch_logs(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("cw-logs")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "cw-logs", PRINT_AND_RETURN_HANDLER)
     result = payload_of(client.invoke(FunctionName=name, Payload=b'{"message": "to cloudwatch"}'))
 
     events = local_lambda.client("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
@@ -527,8 +522,7 @@ def test_zip_handler_layouts(tmp_path: Path) -> None:
 
 def test_iam_enforcement(local_lambda_iam: LocalLambda) -> None:
     server = local_lambda_iam
-    name = unique_function_name("iam")
-    server.create_function(name, ECHO_HANDLER)
+    name = new_function(server, "iam", ECHO_HANDLER)
     allowed = server.create_iam_user("allowed-user", ["lambda:InvokeFunction"])
     denied = server.create_iam_user("denied-user", [])
 
@@ -576,9 +570,9 @@ def test_iam_enforcement(local_lambda_iam: LocalLambda) -> None:
 
 def test_handler_runs_with_execution_role_credentials(local_lambda_iam: LocalLambda) -> None:
     server = local_lambda_iam
-    name = unique_function_name("whoami")
-    server.create_function(
-        name,
+    name = new_function(
+        server,
+        "whoami",
         "import os\n"
         "import boto3\n"
         "def handler(event, context):\n"
@@ -607,8 +601,7 @@ def test_context_manager_stops_cleanly(tmp_path: Path) -> None:
         assert pid is not None
         assert server.url == f"http://127.0.0.1:{port}"
         assert port_is_open(port)
-        name = unique_function_name("long-sleep")
-        server.create_function(name, SLEEP_HANDLER, timeout=300)
+        name = new_function(server, "long-sleep", SLEEP_HANDLER, timeout=300)
         response = server.client("lambda").invoke(
             FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 300}'
         )
@@ -698,8 +691,7 @@ def test_start_failure_is_reported() -> None:
 
 
 def test_log_result_is_valid_base64(local_lambda: LocalLambda, client: Any) -> None:
-    name = unique_function_name("b64")
-    local_lambda.create_function(name, PRINT_AND_RETURN_HANDLER)
+    name = new_function(local_lambda, "b64", PRINT_AND_RETURN_HANDLER)
     response = client.invoke(FunctionName=name, Payload=b'{"message": "\\u00e9\\u00e8"}', LogType="Tail")
     try:
         tail = base64.b64decode(response["LogResult"], validate=True)

@@ -7,10 +7,10 @@ durable_*.py``) append one line to their ``COUNT_FILE`` each time a step really 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda, zip_handler
-from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name, wait_for_count
+from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
+from tests.support.durable import DurableFunction, create_durable_function
+from tests.support.local_lambda import new_function, wait_for_count
 
 pytest.importorskip(
     "aws_durable_execution_sdk_python_testing",
@@ -50,42 +51,12 @@ def client(local_lambda: LocalLambda) -> Any:
     return plain_boto3_lambda(local_lambda.url)
 
 
-@dataclass
-class DurableFunction:
-    """A durable function on the endpoint and the file its steps count in."""
-
-    name: str
-    count_file: Path
-    create_response: dict[str, Any]
-
-    @property
-    def count(self) -> int:
-        """Real step executions so far."""
-        return read_count(self.count_file)
-
-
 @pytest.fixture
 def durable_function(
     local_lambda: LocalLambda, client: Any, tmp_path: Path
 ) -> Callable[..., DurableFunction]:
-    """``(handler_stem, execution_timeout=300) -> DurableFunction``: create a durable function."""
-
-    def create(handler_stem: str, execution_timeout: int = 300) -> DurableFunction:
-        name = unique_function_name(handler_stem.replace("_", "-"))
-        count_file = tmp_path / f"{name}.count"
-        response = client.create_function(
-            FunctionName=name,
-            Runtime="python3.11",
-            Role=local_lambda.ensure_role(),
-            Handler=f"{handler_stem}.handler",
-            Code={"ZipFile": zip_handler(HANDLERS_DIR / f"{handler_stem}.py", f"{handler_stem}.handler")},
-            Timeout=60,
-            Environment={"Variables": {"COUNT_FILE": str(count_file)}},
-            DurableConfig={"ExecutionTimeout": execution_timeout, "RetentionPeriodInDays": 1},
-        )
-        return DurableFunction(name, count_file, response)
-
-    return create
+    """``(handler_stem, execution_timeout=300) -> DurableFunction``, created through ``client``."""
+    return functools.partial(create_durable_function, local_lambda, tmp_path, client=client)
 
 
 def start(client: Any, function: DurableFunction, name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +86,12 @@ def listed(client: Any, function: DurableFunction, **filters: Any) -> list[tuple
     return sorted((item["DurableExecutionName"], item["Status"]) for item in response["DurableExecutions"])
 
 
+def assert_ran_once(client: Any, function: DurableFunction, name: str, status: str) -> None:
+    """The function's one execution named ``name`` has ``status``, and its step ran once."""
+    assert listed(client, function, DurableExecutionName=name) == [(name, status)]
+    assert function.count == 1
+
+
 def test_create_function_keeps_durable_config(
     client: Any, durable_function: Callable[..., DurableFunction], local_lambda: LocalLambda
 ) -> None:
@@ -125,8 +102,7 @@ def test_create_function_keeps_durable_config(
     assert client.get_function_configuration(FunctionName=function.name)["DurableConfig"] == expected
     assert client.get_function(FunctionName=function.name)["Configuration"]["DurableConfig"] == expected
 
-    plain = unique_function_name("plain")
-    local_lambda.create_function(plain, "def handler(event, context):\n    return event\n")
+    plain = new_function(local_lambda, "plain", "def handler(event, context):\n    return event\n")
     assert "DurableConfig" not in client.get_function_configuration(FunctionName=plain)
 
 
@@ -176,8 +152,7 @@ def test_same_name_and_payload_returns_the_same_execution(
     assert after_close["DurableExecutionArn"] == arn
     assert wait_closed(client, arn)["Status"] == "SUCCEEDED"
 
-    assert listed(client, function, DurableExecutionName="same-name") == [("same-name", "SUCCEEDED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "same-name", "SUCCEEDED")
 
 
 def test_same_name_with_another_payload_is_a_409(
@@ -196,8 +171,7 @@ def test_same_name_with_another_payload_is_a_409(
     assert wait_closed(client, arn)["Status"] == "SUCCEEDED"
     with pytest.raises(client.exceptions.DurableExecutionAlreadyStartedException):
         start(client, function, "taken", {"value": 3})
-    assert listed(client, function, DurableExecutionName="taken") == [("taken", "SUCCEEDED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "taken", "SUCCEEDED")
 
 
 def test_raising_handler_ends_failed_with_the_error(
@@ -230,8 +204,7 @@ def test_stop_stops_a_running_execution(
     execution = client.get_durable_execution(DurableExecutionArn=arn)
     assert execution["Status"] == "STOPPED"
     assert execution["Error"]["ErrorMessage"] == "task marked failed"
-    assert listed(client, function, DurableExecutionName="to-stop") == [("to-stop", "STOPPED")]
-    assert function.count == 1
+    assert_ran_once(client, function, "to-stop", "STOPPED")
 
 
 def test_execution_timeout_ends_timed_out(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
-from tests.support.local_lambda import unique_function_name
+from tests.support.local_lambda import new_function, unique_function_name
 
 PRINT_LINES = (
     "def handler(event, context):\n"
@@ -60,8 +60,7 @@ def group_events(local_lambda: LocalLambda, group: str) -> list[dict[str, Any]]:
 
 
 def test_text_format_in_the_default_group(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("cw-text")
-    local_lambda.create_function(name, PRINT_LINES)
+    name = new_function(local_lambda, "cw-text", PRINT_LINES)
     first = invoke(local_lambda, name, {"lines": 2})
     second = invoke(local_lambda, name, {"lines": 1})
     rid1, rid2 = first["body"]["request_id"], second["body"]["request_id"]
@@ -99,8 +98,7 @@ def test_text_format_in_the_default_group(local_lambda: LocalLambda) -> None:
 
 
 def test_tail_is_the_end_of_the_same_log(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("cw-tail")
-    local_lambda.create_function(name, PRINT_LINES)
+    name = new_function(local_lambda, "cw-tail", PRINT_LINES)
     response = invoke(local_lambda, name, {"lines": 5}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     messages = [event["message"] for event in group_events(local_lambda, f"/aws/lambda/{name}")]
@@ -150,8 +148,7 @@ def test_json_format_in_a_configured_group(local_lambda: LocalLambda) -> None:
 
 
 def test_logging_config_can_be_updated(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("cw-update")
-    local_lambda.create_function(name, PRINT_LINES)
+    name = new_function(local_lambda, "cw-update", PRINT_LINES)
     local_lambda.client("lambda").update_function_configuration(
         FunctionName=name, LoggingConfig={"LogFormat": "JSON"}
     )
@@ -163,8 +160,7 @@ def test_logging_config_can_be_updated(local_lambda: LocalLambda) -> None:
 
 
 def test_concurrent_invocations_have_streams_of_their_own(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("cw-concurrent")
-    local_lambda.create_function(name, SLOW, timeout=30)
+    name = new_function(local_lambda, "cw-concurrent", SLOW, timeout=30)
     streams: list[str] = []
 
     def run() -> None:
@@ -186,8 +182,7 @@ def test_concurrent_invocations_have_streams_of_their_own(local_lambda: LocalLam
 
 
 def test_event_invocation_log_arrives_after_the_run(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("cw-event")
-    local_lambda.create_function(name, SLOW, timeout=30)
+    name = new_function(local_lambda, "cw-event", SLOW, timeout=30)
     response = local_lambda.client("lambda").invoke(
         FunctionName=name, InvocationType="Event", Payload=b'{"sleep": 1}'
     )

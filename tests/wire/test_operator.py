@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,12 +34,12 @@ from airflow_provider_lambda_ue.invocation import prepare
 from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.output import STATUS_DECODE_WARNING, STATUS_SUCCESS
+from airflow_provider_lambda_ue.request import InvokeRequest
 from tests.support import fake_servers as fs
+from tests.support.airflow_env import EXAMPLE_DAGS
 from tests.support.failures import is_failure, raises
 from tests.support.fake_servers import FakeLambdaServer
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_DAGS = REPO / "example_dags"
 log = logging.getLogger("tests.operator")
 
 # The contract's "Templated:" list, in its order.
@@ -75,6 +74,21 @@ def render(operator: Any, dag: DAG, **context: Any) -> None:
     operator.render_template_fields(
         {"params": dag.params, "dag": dag, "task": operator, "run_id": "manual__unit", **context}
     )
+
+
+def rendered(dag: DAG, operator_class: type[Any] = LambdaInvokeOperator, **fields: Any) -> Any:
+    """An operator (task ``t``) of ``dag`` with its template fields rendered, as a task run does first."""
+    with dag:
+        operator = operator_class(task_id="t", **fields)
+    render(operator, dag, ds="2025-01-31")
+    return operator
+
+
+def request_of(operator: LambdaInvokeOperator) -> InvokeRequest:
+    """The request the operator's fields validate to."""
+    request = prepare(operator.fields(), log).request
+    assert request is not None
+    return request
 
 
 class FakeTaskInstance:
@@ -231,43 +245,36 @@ def test_partial_rejects_unknown_parameters() -> None:
 def test_json_template_files_render_and_validate() -> None:
     """Payload and client context from the example DAGs' ``.json`` templates."""
     dag = make_dag("from_files", template_searchpath=[str(EXAMPLE_DAGS)], params={"source": "unit-test"})
-    with dag:
-        operator = LambdaInvokeOperator(
-            task_id="t",
-            function_name="f",
-            invocation_type="Event",
-            payload="payloads/event_payload.json",
-            client_context="payloads/client_context.json",
-        )
-    render(operator, dag, ds="2025-01-31")
+    operator = rendered(
+        dag,
+        function_name="f",
+        invocation_type="Event",
+        payload="payloads/event_payload.json",
+        client_context="payloads/client_context.json",
+    )
     expected_payload = {"source": "unit-test", "run_id": "manual__unit", "logical_date": "2025-01-31"}
     expected_context = {"custom": {"dag_id": "from_files", "task_id": "t"}, "env": {"caller": "airflow"}}
     assert json.loads(operator.payload) == expected_payload
     assert json.loads(operator.client_context) == expected_context
 
-    request = prepare(operator.fields(), log).request
-    assert request is not None
+    request = request_of(operator)
     assert json.loads(request.payload or "") == expected_payload
     assert json.loads(request.client_context or "") == expected_context
     assert json.loads(base64.b64decode(request.client_context_b64 or "")) == expected_context
 
 
 def test_nested_templates_in_dict_payloads_render() -> None:
-    dag = make_dag("nested", params={"who": "world"})
-    with dag:
-        operator = LambdaInvokeOperator(
-            task_id="t",
-            function_name="{{ params.who }}-fn",
-            payload={"greeting": "hello {{ params.who }}", "items": ["{{ run_id }}"]},
-            client_context={"custom": {"who": "{{ params.who }}"}},
-            qualifier="{{ 1 + 1 }}",
-        )
-    render(operator, dag)
+    operator = rendered(
+        make_dag("nested", params={"who": "world"}),
+        function_name="{{ params.who }}-fn",
+        payload={"greeting": "hello {{ params.who }}", "items": ["{{ run_id }}"]},
+        client_context={"custom": {"who": "{{ params.who }}"}},
+        qualifier="{{ 1 + 1 }}",
+    )
     assert operator.function_name == "world-fn"
     assert operator.payload == {"greeting": "hello world", "items": ["manual__unit"]}
     assert operator.qualifier == "2"
-    request = prepare(operator.fields(), log).request
-    assert request is not None
+    request = request_of(operator)
     assert request.function_name == "world-fn"
     assert request.qualifier == "2"
     assert json.loads(request.payload or "") == {"greeting": "hello world", "items": ["manual__unit"]}
@@ -277,30 +284,20 @@ def test_native_rendering_gives_objects_that_validate() -> None:
     dag = make_dag(
         "native", render_template_as_native_obj=True, params={"payload": {"n": [1, 2]}, "kind": "Event"}
     )
-    with dag:
-        operator = LambdaInvokeOperator(
-            task_id="t",
-            function_name="f",
-            payload="{{ params.payload }}",
-            invocation_type="{{ params.kind }}",
-        )
-    render(operator, dag)
+    operator = rendered(
+        dag, function_name="f", payload="{{ params.payload }}", invocation_type="{{ params.kind }}"
+    )
     assert operator.payload == {"n": [1, 2]}
-    request = prepare(operator.fields(), log).request
-    assert request is not None
+    request = request_of(operator)
     assert request.invocation_type == "Event"
     assert json.loads(request.payload or "") == {"n": [1, 2]}
 
 
 def test_tenant_id_is_rendered_and_sent() -> None:
     dag = make_dag("tenant", params={"tenant": "acme/eu-west-1"})
-    with dag:
-        operator = LambdaInvokeOperator(task_id="t", function_name="f", tenant_id="{{ params.tenant }}")
-    render(operator, dag)
+    operator = rendered(dag, function_name="f", tenant_id="{{ params.tenant }}")
     assert operator.tenant_id == "acme/eu-west-1"
-    request = prepare(operator.fields(), log).request
-    assert request is not None
-    assert request.invoke_kwargs()["TenantId"] == "acme/eu-west-1"
+    assert request_of(operator).invoke_kwargs()["TenantId"] == "acme/eu-west-1"
 
 
 class _EverythingTemplated(LambdaInvokeOperator):
@@ -329,26 +326,24 @@ def test_strings_rendered_from_templates_pass_validation() -> None:
             "region": "eu-west-1",
         },
     )
-    with dag:
-        operator = _EverythingTemplated(
-            task_id="t",
-            function_name="f",
-            wait_for_completion_timeout="{{ params.timeout }}",
-            fail_on_function_error="{{ params.fail }}",
-            role_based_access="{{ params.role }}",
-            role_arn="arn:aws:iam::123456789012:role/{{ params.region }}-invoker",
-            use_proxy="{{ params.proxy }}",
-            proxy_type="HTTPS",
-            proxy="https://proxy.example.com:{{ 3000 + 129 }}",
-            invocation_type="{{ params.kind }}",
-            log_type="{{ params.log }}",
-            region_name="{{ params.region }}",
-        )
-    render(operator, dag)
+    operator = rendered(
+        dag,
+        _EverythingTemplated,
+        function_name="f",
+        wait_for_completion_timeout="{{ params.timeout }}",
+        fail_on_function_error="{{ params.fail }}",
+        role_based_access="{{ params.role }}",
+        role_arn="arn:aws:iam::123456789012:role/{{ params.region }}-invoker",
+        use_proxy="{{ params.proxy }}",
+        proxy_type="HTTPS",
+        proxy="https://proxy.example.com:{{ 3000 + 129 }}",
+        invocation_type="{{ params.kind }}",
+        log_type="{{ params.log }}",
+        region_name="{{ params.region }}",
+    )
     assert operator.wait_for_completion_timeout == "120"
     assert operator.fail_on_function_error == "false"
-    request = prepare(operator.fields(), log).request
-    assert request is not None
+    request = request_of(operator)
     assert request.wait_for_completion_timeout == 120
     assert request.fail_on_function_error is False
     assert request.role_based_access is True
@@ -364,15 +359,13 @@ def test_strings_rendered_from_templates_pass_validation() -> None:
 
 
 def test_bad_strings_from_templates_are_validation_errors() -> None:
-    dag = make_dag("bad_strings", params={"timeout": "2 minutes", "fail": "maybe"})
-    with dag:
-        operator = _EverythingTemplated(
-            task_id="t",
-            function_name="f",
-            wait_for_completion_timeout="{{ params.timeout }}",
-            fail_on_function_error="{{ params.fail }}",
-        )
-    render(operator, dag)
+    operator = rendered(
+        make_dag("bad_strings", params={"timeout": "2 minutes", "fail": "maybe"}),
+        _EverythingTemplated,
+        function_name="f",
+        wait_for_completion_timeout="{{ params.timeout }}",
+        fail_on_function_error="{{ params.fail }}",
+    )
     with raises(LambdaDataValidationError) as caught:
         prepare(operator.fields(), log)
     assert "wait_for_completion_timeout" in str(caught.value)

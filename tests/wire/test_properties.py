@@ -22,6 +22,7 @@ from airflow_provider_lambda_ue.cli import run as cli_run
 from airflow_provider_lambda_ue.fields import FIELD_NAMES, raw_fields
 from airflow_provider_lambda_ue.outcomes import InvocationFailure
 from airflow_provider_lambda_ue.validation import validate
+from tests.support.command_line import FLAG_OPTIONS, VALUE_OPTIONS
 from tests.support.document_shape import DOCUMENT_KEYS
 
 CONTRACT_EXIT_CODES = {0, 1, 2, 3, 10, 11, 20, 21}
@@ -68,23 +69,6 @@ anything = st.one_of(
 )
 
 field_values = st.fixed_dictionaries({name: anything for name in FIELD_NAMES})
-
-
-class _NetworkUsed(AssertionError):
-    pass
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connection attempt, even to loopback, fails the test."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise _NetworkUsed(f"network used during validation: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture
@@ -160,27 +144,10 @@ def test_full_path_ends_in_success_or_contract_exception(
     json.dumps(document, allow_nan=False)
 
 
-OPTIONS = [
-    "--function-name",
-    "--invocation-type",
-    "--log-type",
-    "--qualifier",
-    "--payload",
-    "--client-context",
-    "--region",
-    "--role-arn",
-    "--endpoint-url",
-    "--proxy",
-    "--proxy-type",
-    "--proxy-ca-bundle-file",
-    "--wait-for-completion-timeout",
-    "--aws-conn-id",
-    "--proxy-conn-id",
-]
-FLAGS = ["--use-proxy", "--fail-on-function-error", "--no-fail-on-function-error", "--help-me", "-x"]
+FLAGS = [*FLAG_OPTIONS, "--help-me", "-x"]
 
 argv_items = st.one_of(
-    st.sampled_from(OPTIONS + FLAGS),
+    st.sampled_from([*VALUE_OPTIONS, *FLAGS]),
     st.text(max_size=40),
     st.sampled_from(["@/nonexistent/file.json", "@", "-", "--", "invoke", '{"k": "v"}', "Event", "0"]),
 )

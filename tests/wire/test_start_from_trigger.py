@@ -26,7 +26,7 @@ from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.triggers import events
 from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigger
 from tests.support.failures import raises
-from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
+from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, new_function
 
 pytestmark = pytest.mark.usefixtures("clean_aws_env")
 
@@ -192,8 +192,7 @@ def test_the_scheduler_sees_start_from_trigger_in_the_serialised_dag() -> None:
 def test_started_in_the_triggerer_renders_invokes_and_finishes_on_the_worker(
     local_lambda: LocalLambda,
 ) -> None:
-    name = unique_function_name("sft-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "sft-echo", ECHO_HANDLER)
     op = operator(
         function_name="{{ params.fn }}", payload={"run": "{{ run_id }}"}, endpoint_url=local_lambda.url
     )
@@ -305,8 +304,7 @@ def test_a_task_deferred_from_a_worker_ends_in_the_triggerer_with_its_document(
 ) -> None:
     from airflow.triggers.base import TaskSuccessEvent
 
-    name = unique_function_name("sft-end")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "sft-end", ECHO_HANDLER)
     op = operator(
         function_name=name, payload={"n": 1}, endpoint_url=local_lambda.url, start_from_trigger=False
     )
@@ -337,8 +335,7 @@ def test_a_failure_ends_in_the_triggerer_only_without_retries(
 
     from tests.support.local_lambda import RAISE_HANDLER
 
-    name = unique_function_name("sft-fail")
-    local_lambda.create_function(name, RAISE_HANDLER)
+    name = new_function(local_lambda, "sft-fail", RAISE_HANDLER)
     op = operator(
         function_name=name, payload={"message": "boom"}, endpoint_url=local_lambda.url, retries=retries
     )
@@ -362,8 +359,7 @@ def test_a_failure_ends_in_the_triggerer_only_without_retries(
 
 
 def test_outside_a_triggerer_the_task_resumes_on_the_worker(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("sft-inline")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "sft-inline", ECHO_HANDLER)
     op = operator(function_name=name, endpoint_url=local_lambda.url)
     trigger, _ = deferred_trigger(op)
     trigger.trigger_id = None  # airflow dags test runs triggers in line, without a trigger row
@@ -375,8 +371,7 @@ def test_outside_a_triggerer_the_task_resumes_on_the_worker(local_lambda: LocalL
 def test_a_triggerer_that_cannot_store_the_document_leaves_the_task_to_the_worker(
     local_lambda: LocalLambda,
 ) -> None:
-    name = unique_function_name("sft-nostore")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "sft-nostore", ECHO_HANDLER)
     op = operator(function_name=name, endpoint_url=local_lambda.url)
     trigger, _ = deferred_trigger(op)  # no supervisor here: XCom.set fails
 

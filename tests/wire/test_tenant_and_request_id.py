@@ -32,7 +32,7 @@ from airflow_provider_lambda_ue.validation import validate
 from tests.support import fake_servers as fs
 from tests.support.failures import raises
 from tests.support.fake_servers import FakeLambdaServer
-from tests.support.local_lambda import unique_function_name
+from tests.support.local_lambda import new_function
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env"), pytest.mark.timeout(300)]
 
@@ -75,8 +75,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def context_function(local_lambda: LocalLambda) -> Iterator[str]:
-    name = unique_function_name("tenant")
-    local_lambda.create_function(name, CONTEXT_HANDLER)
+    name = new_function(local_lambda, "tenant", CONTEXT_HANDLER)
     yield name
 
 
@@ -243,15 +242,16 @@ def test_local_endpoint_event_invocation_answers_with_the_handler_request_id(
     assert seen == {"tenant_id": "green", "request_id": response["ResponseMetadata"]["RequestId"]}
 
 
-@pytest.mark.parametrize("runner", [run_sync, run_deferred], ids=["sync", "deferred"])
-def test_tenant_sent_and_request_id_in_the_document(
-    aws_env: None,
-    local_lambda: LocalLambda,
-    context_function: str,
-    runner: Any,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+@pytest.fixture(params=[run_sync, run_deferred], ids=["sync", "deferred"])
+def runner(request: pytest.FixtureRequest, aws_env: None, caplog: pytest.LogCaptureFixture) -> Any:
+    """Each path in turn, synchronous and deferred, with the environment's keys and INFO logs captured."""
     caplog.set_level(logging.INFO)
+    return request.param
+
+
+def test_tenant_sent_and_request_id_in_the_document(
+    local_lambda: LocalLambda, context_function: str, runner: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     document = runner(fields_for(local_lambda, context_function, tenant_id="blue"))
     assert document["exit_code"] == 0, document
     seen = json.loads(document["result"]["payload"])
@@ -261,15 +261,9 @@ def test_tenant_sent_and_request_id_in_the_document(
     assert f"request id {seen['request_id']}" in caplog.text
 
 
-@pytest.mark.parametrize("runner", [run_sync, run_deferred], ids=["sync", "deferred"])
 def test_function_error_document_has_the_request_id(
-    aws_env: None,
-    local_lambda: LocalLambda,
-    context_function: str,
-    runner: Any,
-    caplog: pytest.LogCaptureFixture,
+    local_lambda: LocalLambda, context_function: str, runner: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
     document = runner(fields_for(local_lambda, context_function, payload={"fail": True}))
     assert document["exit_code"] == 1
     assert document["result"]["function_error"] == "Unhandled"
@@ -278,11 +272,9 @@ def test_function_error_document_has_the_request_id(
     assert handler_request_id in caplog.text
 
 
-@pytest.mark.parametrize("runner", [run_sync, run_deferred], ids=["sync", "deferred"])
 def test_service_error_document_has_the_request_id(
-    aws_env: None, fake_lambda: FakeLambdaServer, runner: Any, caplog: pytest.LogCaptureFixture
+    fake_lambda: FakeLambdaServer, runner: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO)
     fake_lambda.script(fs.error_response(404, "ResourceNotFoundException", "Function not found: f"))
     document = runner(fields_for(fake_lambda, "f"))
     assert document["exit_code"] == 1

@@ -40,7 +40,7 @@ from airflow_provider_lambda_ue.triggers.lambda_invoke import LambdaInvokeTrigge
 from airflow_provider_lambda_ue.validation import validate
 from tests.support import fake_servers as fs
 from tests.support.fake_servers import AuthRequiredProxy, FakeLambdaFactory, FakeLambdaServer
-from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, unique_function_name
+from tests.support.local_lambda import ECHO_HANDLER, CountingFunction, new_function
 from tests.support.proxies import PROXY_PASSWORD, PROXY_USER, ProxyFactory, ProxyInfo
 
 pytestmark = [pytest.mark.usefixtures("clean_aws_env", "connections"), pytest.mark.timeout(300)]
@@ -718,8 +718,7 @@ def test_local_lambda_read_timeout_runs_the_function_once(
 
 
 def test_local_lambda_answer(local_lambda: LocalLambda) -> None:
-    name = unique_function_name("trigger-echo")
-    local_lambda.create_function(name, ECHO_HANDLER)
+    name = new_function(local_lambda, "trigger-echo", ECHO_HANDLER)
     request = request_for(
         function_name=name, endpoint_url=local_lambda.url, payload=[1, "two"], log_type="Tail"
     )
