@@ -96,7 +96,16 @@ def test_task_marked_failed_mid_wait_stops_the_execution(
     statuses = wait_for_execution_status(local_lambda, function, "STOPPED")
     state = airflow.wait_for_run(dag_id, run.run_id, timeout=120)
     _report(f"durable, marked failed while {waiting_state}", local_lambda, function, state)
-    assert statuses == ["STOPPED"], airflow.task_log(dag_id, run.run_id, "invoke")[-3000:]
+    if statuses != ["STOPPED"]:  # what the triggerers said about it, to tell why
+        said = [
+            line
+            for name in airflow.components("triggerer")
+            for line in airflow.component_log(name).splitlines()
+            if dag_id in line or "on_kill" in line
+        ]
+        pytest.fail(
+            f"{statuses}\n" + "\n".join(said[-40:]) + airflow.task_log(dag_id, run.run_id, "invoke")[-3000:]
+        )
     assert state == "failed"
     assert function.count == 1
 
