@@ -61,6 +61,19 @@ def test_unknown_option_is_named_even_when_function_name_is_missing(
     assert "lambda-ue invoke --help" in err
 
 
+def test_argument_errors_do_not_hide_the_fields_problems() -> None:
+    """An unknown or missing option and bad fields are named in one document (issue 29's fuzzing)."""
+    code, document = run_cli("invoke", "--action", "bogus", "--payload", "{x", "--bogus")
+
+    assert code == 20
+    status = document["status_description"]
+    assert "unrecognized arguments: --bogus" in status
+    assert "the following arguments are required: --function-name" in status
+    assert "action: unknown action 'bogus'" in status
+    assert "payload: is not valid JSON" in status
+    assert "function_name: is required" not in status  # named once: as the missing option
+
+
 def test_no_command_is_an_argument_error() -> None:
     code, document = run_cli()
     assert code == 20
