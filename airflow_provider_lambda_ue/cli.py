@@ -177,13 +177,16 @@ def parse(argv: Sequence[str], stdin: Callable[[], bytes]) -> tuple[argparse.Nam
     :return: The arguments (None where argparse could not read them), and the problems: unknown
         options, a missing required one, files that cannot be read or are not UTF-8 text.
     """
+    from airflow_provider_lambda_ue.masking import redact_url
+
     problems: list[str] = []
     try:
         args, extras = build_parser().parse_known_args(argv)
     except _ArgumentError as err:
-        return None, [str(err)]
+        return None, [redact_url(str(err))]  # "invalid choice: '<what was given>'"
     if extras:
-        problems.append(f"unrecognized arguments: {' '.join(extras)}")
+        # A misspelt --proxy or --endpoint-url leaves its URL here: without its user info.
+        problems.append(f"unrecognized arguments: {' '.join(redact_url(extra) for extra in extras)}")
     missing = [f.cli_option for f in FIELDS if f.required and getattr(args, f.name, None) is None]
     if missing:
         problems.append(f"the following arguments are required: {', '.join(str(m) for m in missing)}")
