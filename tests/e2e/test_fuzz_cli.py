@@ -58,8 +58,6 @@ def test_command_line_as_a_process(
     with tempfile.TemporaryDirectory() as directory:
         argv = fuzz.substitute(line.written(directory), f"{endpoint.host}:{endpoint.port}")
         argv = spilled(argv, directory)
-        if "endpoint_url" not in line.case.given:
-            argv[1:1] = ["--endpoint-url", endpoint.url]
         endpoint.reset()
         process = subprocess.run(
             [os.fsencode(LAMBDA_UE), *(os.fsencode(item) for item in argv)],

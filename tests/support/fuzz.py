@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 
 from airflow_provider_lambda_ue import aws_model
@@ -77,6 +77,8 @@ def fuzz_settings(fast: int) -> settings:
         database=None,
         deadline=None,
         print_blob=True,
+        # Explaining a failure re-runs it scores of times (minutes for the operator's): its blob replays it.
+        phases=[phase for phase in Phase if phase is not Phase.explain],
         suppress_health_check=[
             HealthCheck.function_scoped_fixture,
             HealthCheck.too_slow,
@@ -659,13 +661,15 @@ def environment(endpoint_url: str, secret: str) -> dict[str, str]:
     The variables of a run: ``secret`` as every credential it may read, every AWS service at ``endpoint_url``.
 
     The AWS secret key, the proxy password and the password of connection :data:`SECRET_CONNECTION`
-    all hold the planted secret; STS and CloudWatch Logs go to the counting endpoint, as Lambda does.
+    all hold the planted secret; Lambda, STS and CloudWatch Logs are the counting endpoint.
     """
     connection = {"conn_type": "aws", "login": "AKIAFUZZCONNECTION01", "password": secret}
     return {
         "AWS_ACCESS_KEY_ID": "AKIAFUZZFUZZFUZZFUZZ",
         "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_DEFAULT_REGION": "us-east-1",
+        # Where no endpoint_url is given (or a blank one): never AWS's own.
+        "AWS_ENDPOINT_URL_LAMBDA": endpoint_url,
         "AWS_ENDPOINT_URL_STS": endpoint_url,
         "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": endpoint_url,
         "LAMBDA_UE_PROXY_USER": "fuzzer",

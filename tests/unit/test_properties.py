@@ -97,8 +97,6 @@ def test_command_line_refuses_bad_input_before_the_network(
             patch.setenv(name, value)
         patch.setattr("sys.stdin", type("Stdin", (), {"buffer": io.BytesIO(line.stdin)}))
         argv = fuzz.substitute(line.written(directory), NOWHERE)
-        if "endpoint_url" not in line.case.given:
-            argv[1:1] = ["--endpoint-url", f"http://{NOWHERE}"]
         capsys.readouterr()
         cli._stdin_bytes.cache_clear()
         out = io.StringIO()

@@ -52,8 +52,6 @@ def test_command_line_in_process(
             patch.setenv(name, value)
         patch.setattr("sys.stdin", type("Stdin", (), {"buffer": io.BytesIO(line.stdin)}))
         argv = fuzz.substitute(line.written(directory), f"{endpoint.host}:{endpoint.port}")
-        if "endpoint_url" not in line.case.given:
-            argv[1:1] = ["--endpoint-url", endpoint.url]
         capsys.readouterr()
         endpoint.reset()
         cli._stdin_bytes.cache_clear()
@@ -103,14 +101,13 @@ class Task:
 
 
 @st.composite
-def tasks(draw: st.DrawFn, endpoint: str, url: str, *, deferrable: bool) -> Task:
+def tasks(draw: st.DrawFn, endpoint: str, *, deferrable: bool) -> Task:
     """
     A task of generated fields, each templated one rendered from params (text in part: a head and
     a tail around the template), the others as written.
     """
     case = draw(fuzz.cases(text=False))
     given = {name: fuzz.substitute(value.value, endpoint) for name, value in case.given.items()}
-    given.setdefault("endpoint_url", url)
     for field in FIELDS:
         if field.required and field.name not in given:  # the operator's keyword has no default
             given[field.name] = field.default
@@ -235,7 +232,7 @@ def test_operator_with_templated_fields(
     data: st.DataObject,
 ) -> None:
     endpoint = counting_endpoint
-    task = data.draw(tasks(f"{endpoint.host}:{endpoint.port}", endpoint.url, deferrable=deferrable))
+    task = data.draw(tasks(f"{endpoint.host}:{endpoint.port}", deferrable=deferrable))
     with pytest.MonkeyPatch.context() as patch:
         for name, value in fuzz.environment(endpoint.url, task.case.secret).items():
             patch.setenv(name, value)
