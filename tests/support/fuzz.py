@@ -165,6 +165,21 @@ class Kind:
     bad_if_used: bool = False
 
 
+#: The values of each kind of field (:attr:`.fields.Field.kind`), by the functions below.
+KINDS: dict[str, Callable[[Field], Kind]] = {}
+
+
+def _of_kind(kind: str) -> Callable[[Callable[[Field], Kind]], Callable[[Field], Kind]]:
+    """Registers the function that gives the values of ``kind`` in :data:`KINDS`."""
+
+    def register(function: Callable[[Field], Kind]) -> Callable[[Field], Kind]:
+        KINDS[kind] = function
+        return function
+
+    return register
+
+
+@_of_kind(f.CHOICE)
 def _choices(field: Field) -> Kind:
     spelled = st.sampled_from(field.choices).flatmap(
         lambda choice: st.sampled_from(
@@ -174,6 +189,7 @@ def _choices(field: Field) -> Kind:
     return Kind(spelled, st.sampled_from(["bogus", "Tails", "HTTPS-with", _arabic("1")]))
 
 
+@_of_kind(f.FLAG)
 def _flags(field: Field) -> Kind:
     return Kind(
         st.sampled_from([True, False, "true", "False", " yes ", "0", "off", 1]),
@@ -181,6 +197,7 @@ def _flags(field: Field) -> Kind:
     )
 
 
+@_of_kind(f.SECONDS)
 def _seconds(field: Field) -> Kind:
     good = st.one_of(
         st.integers(1, f.MAX_WAIT_SECONDS),
@@ -220,6 +237,7 @@ _DEEP = _nested(200_000)
 _HUGE = '"' + "é" * (f.MAX_SYNC_PAYLOAD_BYTES // 2) + '"'
 
 
+@_of_kind(f.JSON)
 def _json(field: Field) -> Kind:
     documents = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -237,6 +255,7 @@ def _json(field: Field) -> Kind:
     return Kind(good, bad)
 
 
+@_of_kind(f.FUNCTION)
 def _function(field: Field) -> Kind:
     shape = aws_model.invoke_parameter(str(field.api))
     assert shape is not None and shape.pattern is not None
@@ -267,6 +286,7 @@ def _function(field: Field) -> Kind:
     return Kind(st.one_of(good, good, by_model), bad)
 
 
+@_of_kind(f.ROLE_ARN)
 def _role_arn(field: Field) -> Kind:
     good = st.sampled_from(
         ["arn:aws:iam::123456789012:role/invoker", "arn:aws-eusc:iam::123456789012:role/a/b=c,d@e"]
@@ -283,6 +303,7 @@ def _role_arn(field: Field) -> Kind:
     return Kind(good, bad, bad_if_used=True)
 
 
+@_of_kind(f.URL)
 def _url(field: Field) -> Kind:
     good = st.sampled_from([f"http://{ENDPOINT}", f" http://{ENDPOINT}/ ", f"HTTP://{ENDPOINT}"])
     bad = st.sampled_from(
@@ -302,6 +323,7 @@ def _url(field: Field) -> Kind:
     return Kind(good, bad)
 
 
+@_of_kind(f.PROXY_URLS)
 def _proxy_urls(field: Field) -> Kind:
     good = st.sampled_from([f"http://{ENDPOINT}", f"http://{ENDPOINT}, http://{ENDPOINT}/"])
     bad = st.sampled_from(
@@ -318,6 +340,7 @@ def _proxy_urls(field: Field) -> Kind:
     return Kind(good, bad, bad_if_used=True)
 
 
+@_of_kind(f.CA_BUNDLE)
 def _ca_bundle(field: Field) -> Kind:
     bad = st.sampled_from(["/nonexistent/ca.pem", "/", __file__, "/dev/null"])
     return Kind(st.builds(_ca_bundle_file), bad)
@@ -334,17 +357,20 @@ def _ca_bundle_file() -> str:
     return handle.name
 
 
+@_of_kind(f.CONNECTION)
 def _connection(field: Field) -> Kind:
     # Any id is a connection's: one that does not exist means the environment's chain (aws_conn_id).
     return Kind(st.sampled_from([SECRET_CONNECTION, "no_such_connection", "aws_default"]), st.nothing())
 
 
+@_of_kind(f.REGION)
 def _region(field: Field) -> Kind:
     good = st.sampled_from(["us-east-1", " eu-west-2 ", "eusc-de-east-1"])
     bad = st.sampled_from(["US East", "us_east_1", "us-east-" + _arabic("1"), "eu-west-2; rm -rf", "x" * 65])
     return Kind(good, bad)
 
 
+@_of_kind(f.TEXT)
 def _text(field: Field) -> Kind:
     """Text in the shape AWS's model gives ``field.api``: its pattern, and what breaks it."""
     shape = aws_model.invoke_parameter(str(field.api)) if field.api else None
@@ -358,22 +384,6 @@ def _text(field: Field) -> Kind:
     accepted = [text for text in odd if text not in refused]
     return Kind(st.one_of(by_model, st.sampled_from(accepted)), st.sampled_from(refused))
 
-
-#: The values of each kind of field (:attr:`.fields.Field.kind`).
-KINDS: dict[str, Callable[[Field], Kind]] = {
-    f.TEXT: _text,
-    f.FUNCTION: _function,
-    f.ROLE_ARN: _role_arn,
-    f.CHOICE: _choices,
-    f.FLAG: _flags,
-    f.SECONDS: _seconds,
-    f.JSON: _json,
-    f.URL: _url,
-    f.PROXY_URLS: _proxy_urls,
-    f.CA_BUNDLE: _ca_bundle,
-    f.CONNECTION: _connection,
-    f.REGION: _region,
-}
 
 # -- what every field may be handed -----------------------------------------------------------------
 

@@ -155,9 +155,8 @@ def execute(task: Task) -> tuple[Outcome, list[Any]]:
     try:
         if operator.start_from_trigger and operator.start_trigger_args is not None:
             # Started in the triggerer: the trigger built from the raw fields and rendered there.
-            trigger = _trigger(
-                operator.start_trigger_args.trigger_cls, operator.start_trigger_args.trigger_kwargs
-            )
+            start = operator.start_trigger_args
+            trigger = _trigger(start.trigger_cls, start.trigger_kwargs or {})
             trigger.task_instance = SimpleNamespace(task_id=operator.task_id, task=operator)
             trigger.render_template_fields(context=task.context)
             shown.append(event := _event(trigger))
@@ -202,8 +201,9 @@ def check_task(task: Task, outcome: Outcome, shown: list[Any], traffic: int, log
         assert document["exit_code"] == 0
     else:
         assert isinstance(outcome, LambdaInvokeError), outcome
+        assert outcome.output is not None
         document = outcome.output
-        assert document is not None and document["exit_code"] == outcome.exit_code
+        assert document["exit_code"] == outcome.exit_code
         assert ("return_value", document) in ti.pushed, "the failure's document goes to XCom first"
     assert document["exit_code"] in fuzz.CONTRACT_EXIT_CODES
     json.dumps(document, allow_nan=False)
