@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, settings
+from hypothesis import HealthCheck, Phase, event, example, settings
 from hypothesis import strategies as st
 
 from airflow_provider_lambda_ue import aws_model
@@ -651,15 +652,22 @@ def _json_source(draw: st.DrawFn, line: CommandLine, field: Field, text: str) ->
 
 
 def problems_named(status: str, names: list[str]) -> list[str]:
-    """The names (a field's, its option, or an argument) that ``status`` does not mention."""
+    """
+    The names that no problem of ``status`` names: a field's (a problem starting ``<field>:``, or
+    its option mentioned), an option or an unknown argument (mentioned).
+    """
 
     def said(word: str) -> bool:
-        # As a word: "proxy" is not named by "proxy_type", nor "--proxy" by "--proxy-type".
+        # As a word: "--proxy" is not named by "--proxy-type".
         return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", status) is not None
 
     def named(name: str) -> bool:
-        option = f.BY_NAME[name].cli_option if name in f.BY_NAME else None
-        return said(name) or (option is not None and said(option))
+        if name not in f.BY_NAME:
+            return said(name)
+        # Problems follow the status's first sentence, "; " between them.
+        starts = re.search(rf"(?:\. |; ){re.escape(name)}: ", status) is not None
+        option = f.BY_NAME[name].cli_option
+        return starts or (option is not None and said(option))
 
     return [name for name in names if not named(name)]
 
@@ -727,3 +735,144 @@ def check_outcome(expected: list[str], document: Mapping[str, Any], traffic: int
         # Nothing but the wire tells exit 0-3, 10, 11 or 21: an outcome without traffic means a
         # failure before the network that validation should have named (exit 20).
         assert traffic > 0, f"exit {code} without any traffic: {status}"
+
+
+# -- what issue 29 reported, always among the examples ---------------------------------------------
+
+#: The secret of the reported inputs.
+REPORTED_SECRET = "S3cretPassw0rd"
+_FIELD_OF_OPTION = {str(fd.cli_option): fd.name for fd in FIELDS if fd.cli_option}
+
+
+def _reported_line(
+    *argv: str, bad: tuple[str, ...] = (), unknown: tuple[str, ...] = (), stdin: bytes = b""
+) -> CommandLine:
+    """A command line issue 29 (or its property tests) reported; ``bad``: the fields it must name."""
+    given = {
+        _FIELD_OF_OPTION[option]: Value(value, bad=_FIELD_OF_OPTION[option] in bad)
+        for option, value in itertools.pairwise(argv)
+        if option in _FIELD_OF_OPTION
+    }
+    case = Case(given, REPORTED_SECRET)
+    return CommandLine(["invoke", *argv], case, list(unknown), stdin=stdin, compact="--compact" in argv)
+
+
+_INLINE = f"me:{REPORTED_SECRET}@{ENDPOINT}"
+
+#: Each defect issue 29 reported, and those its property tests found, as a command line.
+REPORTED_COMMAND_LINES = (
+    _reported_line("--function-name", "echo", "--payload", '{"a": "' + NOT_UTF8 + '"}', bad=("payload",)),
+    _reported_line("--function-name", "echo", "--payload", "@-", bad=("payload",), stdin=b'{"a": "\xff"}'),
+    _reported_line(
+        "--function-name", "echo", "--client-context", "{" + NOT_UTF8 + "}", bad=("client_context",)
+    ),
+    _reported_line("--function-name", f"{_ACCOUNT}:function:echo", bad=("function_name",)),
+    _reported_line(
+        "--function-name", f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:echo", bad=("function_name",)
+    ),
+    _reported_line(
+        "--function-name", "echo", "--role-arn", f"arn:aws:iam::{_ACCOUNT}:role/x", bad=("role_arn",)
+    ),
+    _reported_line("--bogus", "--payload", "@/nonexistent/x", bad=("payload",), unknown=("--bogus",)),
+    _reported_line(
+        "--functon-name",
+        "echo",
+        "--payload",
+        "@/nonexistent/x",
+        bad=("payload",),
+        unknown=("--functon-name",),
+    ),
+    _reported_line("--function-name", "echo", "--log-type", "Bogus", "--compact", bad=("log_type",)),
+    _reported_line("--bogus", "--compact", unknown=("--bogus",)),
+    _reported_line("--function-name", "echo", "--proxy", _INLINE, bad=("proxy",)),
+    _reported_line(
+        "--function-name",
+        "echo",
+        "--endpoint-url",
+        f"user:{REPORTED_SECRET}@host:port",
+        bad=("endpoint_url",),
+    ),
+    _reported_line(
+        "--function-name", "echo", "--proxy", f"http://u:pa,{REPORTED_SECRET}@{ENDPOINT}", bad=("proxy",)
+    ),
+    _reported_line(
+        "--function-name", "echo", "--proxy", f"http://u:pa/{REPORTED_SECRET}@{ENDPOINT}", bad=("proxy",)
+    ),
+    _reported_line(
+        "--function-name",
+        "echo",
+        "--wait-for-completion-timeout",
+        "1e10",
+        bad=("wait_for_completion_timeout",),
+    ),
+    _reported_line(
+        "--function-name",
+        "echo",
+        "--wait-for-completion-timeout",
+        "9" * 400,
+        bad=("wait_for_completion_timeout",),
+    ),
+    # Found by these tests: a bad field beside a missing option, a misspelt --proxy, "://" in a password.
+    _reported_line("--action", "bogus", bad=("action",)),
+    _reported_line("--function-name", "echo", "--proxi", _INLINE, unknown=("--proxi",)),
+    _reported_line(
+        "--function-name", "echo", "--proxy", f"http://me:{REPORTED_SECRET}://x@{ENDPOINT}", bad=("proxy",)
+    ),
+)
+
+#: The reported field values, as a DAG or a template hands them over.
+REPORTED_CASES = (
+    Case({"function_name": Value(f"{_ACCOUNT}:function:echo", bad=True)}, REPORTED_SECRET),
+    Case(
+        {"function_name": Value(f"arn:aws:lambda:us-east-1:{_ACCOUNT}:function:echo", bad=True)},
+        REPORTED_SECRET,
+    ),
+    Case(
+        {
+            "function_name": Value("echo"),
+            "role_based_access": Value(True),
+            "role_arn": Value(f"arn:aws:iam::{_ACCOUNT}:role/x", bad=True, if_used=True),
+        },
+        REPORTED_SECRET,
+    ),
+    Case(
+        {"function_name": Value("echo"), "wait_for_completion_timeout": Value("1e10", bad=True)},
+        REPORTED_SECRET,
+    ),
+    Case(
+        {"function_name": Value("echo"), "wait_for_completion_timeout": Value("9" * 400, bad=True)},
+        REPORTED_SECRET,
+    ),
+    Case(
+        {"function_name": Value("echo"), "payload": Value('{"a": "' + NOT_UTF8 + '"}', bad=True)},
+        REPORTED_SECRET,
+    ),
+    Case(
+        {
+            "function_name": Value("echo"),
+            "use_proxy": Value(True),
+            "proxy": Value(_INLINE, bad=True, if_used=True),
+        },
+        REPORTED_SECRET,
+    ),
+    Case(
+        {
+            "function_name": Value("echo"),
+            "endpoint_url": Value(f"http://u:pa,{REPORTED_SECRET}@host:1", bad=True),
+        },
+        REPORTED_SECRET,
+    ),
+)
+
+
+def with_reported(
+    name: str, reported: tuple[Any, ...]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``reported`` inputs as explicit examples (argument ``name``) of a property test: run every time."""
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        for value in reported:
+            test = example(**{name: value})(test)
+        return test
+
+    return decorate

@@ -63,6 +63,7 @@ def test_every_kind_of_field_has_generated_values() -> None:
 
 
 @fuzz.fuzz_settings(60)
+@fuzz.with_reported("case", fuzz.REPORTED_CASES)
 @given(case=fuzz.cases(text=False))
 def test_validation_names_every_bad_field_before_the_network(case: fuzz.Case) -> None:
     raw = raw_fields(**{name: fuzz.substitute(value.value, NOWHERE) for name, value in case.given.items()})
@@ -88,6 +89,7 @@ def test_validation_names_every_bad_field_before_the_network(case: fuzz.Case) ->
 
 
 @fuzz.fuzz_settings(40)
+@fuzz.with_reported("line", fuzz.REPORTED_COMMAND_LINES)
 @given(line=fuzz.command_lines())
 def test_command_line_refuses_bad_input_before_the_network(
     capsys: pytest.CaptureFixture[str], line: fuzz.CommandLine

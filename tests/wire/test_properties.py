@@ -42,6 +42,7 @@ pytestmark = [pytest.mark.usefixtures("clean_aws_env"), fuzz.time_limit()]
 
 
 @fuzz.fuzz_settings(60)
+@fuzz.with_reported("line", fuzz.REPORTED_COMMAND_LINES)
 @given(line=fuzz.command_lines())
 def test_command_line_in_process(
     counting_endpoint: CountingEndpoint, capsys: pytest.CaptureFixture[str], line: fuzz.CommandLine
