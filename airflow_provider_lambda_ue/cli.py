@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
 from airflow_provider_lambda_ue import __version__
-from airflow_provider_lambda_ue.fields import CONNECTION, FIELDS, FLAG, JSON, Field, raw_fields
+from airflow_provider_lambda_ue.fields import CONNECTION, FIELDS, FLAG, JSON, URL_FIELDS, Field, raw_fields
 
 _EXAMPLES = """\
 examples:
@@ -177,13 +177,16 @@ def parse(argv: Sequence[str], stdin: Callable[[], bytes]) -> tuple[argparse.Nam
     :return: The arguments (None where argparse could not read them), and the problems: unknown
         options, a missing required one, files that cannot be read or are not UTF-8 text.
     """
+    from airflow_provider_lambda_ue.masking import redact_url
+
     problems: list[str] = []
     try:
         args, extras = build_parser().parse_known_args(argv)
     except _ArgumentError as err:
-        return None, [str(err)]
+        return None, [redact_url(str(err))]  # "invalid choice: '<what was given>'"
     if extras:
-        problems.append(f"unrecognized arguments: {' '.join(extras)}")
+        # A misspelt --proxy or --endpoint-url leaves its URL here: without its user info.
+        problems.append(f"unrecognized arguments: {' '.join(redact_url(extra) for extra in extras)}")
     missing = [f.cli_option for f in FIELDS if f.required and getattr(args, f.name, None) is None]
     if missing:
         problems.append(f"the following arguments are required: {', '.join(str(m) for m in missing)}")
@@ -319,6 +322,8 @@ def run(argv: Sequence[str], out: TextIO) -> int:
     with contextlib.redirect_stdout(out):
         args, problems = parse(argv, _stdin_bytes)
     raw = fields_from_args(args) if args is not None and args.command == "invoke" else raw_fields()
+    if problems and args is not None and args.command == "invoke":
+        problems += _field_problems(raw, problems)
     if problems:
         sys.stderr.write("".join(f"lambda-ue: error: {problem}\n" for problem in problems))
         sys.stderr.write("(see 'lambda-ue invoke --help')\n")
@@ -331,6 +336,26 @@ def run(argv: Sequence[str], out: TextIO) -> int:
     log.info("%s", document["status_description"])
     # From argv itself: an argument error may leave nothing parsed, and --compact must still hold.
     return _write_document(document, out, compact="--compact" in argv)
+
+
+def _field_problems(raw: dict[str, Any], argument_problems: list[str]) -> list[str]:
+    """
+    The problems of the fields read, beside the argument errors: one document names them all.
+
+    A required field argparse already named as a missing option is not named again.
+    """
+    from airflow_provider_lambda_ue.masking import mask_inline_url_passwords
+    from airflow_provider_lambda_ue.outcomes import InvocationFailure
+    from airflow_provider_lambda_ue.validation import validate
+
+    mask_inline_url_passwords(*(raw.get(name) for name in URL_FIELDS))  # as prepare() does
+    try:
+        validate(raw, proxy_environ=os.environ)
+    except InvocationFailure as err:
+        said = " ".join(argument_problems)
+        named = {f"{fd.name}: is required" for fd in FIELDS if fd.cli_option and fd.cli_option in said}
+        return [problem for problem in err.problems if problem not in named]
+    return []
 
 
 @functools.cache

@@ -114,24 +114,45 @@ def redact(text: str) -> str:
     return redact_credentials(redact_secrets(text))
 
 
-#: Where a URL starts inside a value that may hold several (``scheme://``).
-_URL_START = re.compile(r"(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+#: Where a URL starts inside a value that may hold several (``scheme://``): at the value's start or
+#: after a comma or a space; elsewhere ``scheme://`` is inside a URL (a password may hold ``ab://``).
+_URL_START = re.compile(r"(?<![^,\s])(?=[A-Za-z][A-Za-z0-9+.-]*://)")
 _SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-def _userinfo_spans(value: str) -> list[tuple[str, str, str]]:
+def _urls(value: str, *, joined: bool = True) -> list[str]:
     """
-    ``(before, userinfo, after)`` for each URL of ``value``, whether or not it parses.
+    ``value`` cut into its URLs, each from its ``scheme://`` (the first may have none).
 
-    A value may hold several URLs (a proxy field: comma-separated); each begins at a ``scheme://``
-    (the first may have none: ``me:pw@proxy:3128``). A URL's user info runs from its scheme (or
-    its start) to its *last* ``@``: a password may hold ``,``, ``/`` or ``@``, which ``urlsplit``
-    and a comma split would cut in two. ``userinfo`` is empty for a URL without ``@``.
+    ``joined``: a piece without ``@`` before a later one with ``@`` stays with the next: ``http://u:p,
+    http://q@host`` may be one URL whose password holds ``, http://``, and a value with inline
+    credentials is refused anyway, so showing less of it costs nothing.
+    """
+    pieces = [piece for piece in _URL_START.split(value) if piece]
+    if not joined:
+        return pieces
+    last_at = max((index for index, piece in enumerate(pieces) if "@" in piece), default=-1)
+    urls: list[str] = []
+    carried = ""
+    for index, piece in enumerate(pieces):
+        if index < last_at and "@" not in piece:
+            carried += piece
+            continue
+        urls.append(carried + piece)
+        carried = ""
+    return urls
+
+
+def _userinfo_spans(value: str, *, joined: bool = True) -> list[tuple[str, str, str]]:
+    """
+    ``(before, userinfo, after)`` for each URL of ``value`` (:func:`_urls`), whether or not it parses.
+
+    A URL's user info runs from its scheme (or its start) to its *last* ``@``: a password may hold
+    ``,``, ``/``, ``@`` or ``://``, which ``urlsplit`` and a comma split would cut in two.
+    ``userinfo`` is empty for a URL without ``@``.
     """
     spans = []
-    for piece in _URL_START.split(value):
-        if not piece:
-            continue
+    for piece in _urls(value, joined=joined):
         at = piece.rfind("@")
         if at < 0:
             spans.append((piece, "", ""))
@@ -160,12 +181,14 @@ def url_passwords(value: str) -> set[str]:
     """
     The passwords written inline in ``value``'s URLs, as given and percent-decoded.
 
-    The part after the first ``:`` of each user info; a user info without ``:`` is a token, all secret.
+    The part after the first ``:`` of each user info; a user info without ``:`` is a token, all
+    secret. Each URL's as :func:`redact_url` sees the URLs and as they are written (``http://p:1,
+    http://u:pw@q``: ``1, http://u:pw`` and ``pw``).
     """
     passwords: set[str] = set()
     if "@" not in value:
         return passwords
-    for _, userinfo, _ in _userinfo_spans(value):
+    for _, userinfo, _ in _userinfo_spans(value) + _userinfo_spans(value, joined=False):
         password = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
         if password:
             passwords.update({password, unquote(password)})

@@ -146,7 +146,7 @@ def _proxy_rule(values: dict[str, Any], problems: Problems) -> None:
     if "proxy" in _bad(problems):
         return
     shown = redact_url(proxy or "")
-    if shown != proxy:
+    if proxy is not None and shown != proxy:
         # The URL is logged and shown in the output document. The checks below see the URLs
         # without their user info, which a password holding "," or "/" would otherwise spill.
         problems.add("proxy", "credentials must not be inline in the proxy URL; use proxy_conn_id")

@@ -62,6 +62,41 @@ def test_unknown_option_is_named_even_when_function_name_is_missing(
     assert "lambda-ue invoke --help" in err
 
 
+def test_argument_errors_do_not_hide_the_fields_problems() -> None:
+    """An unknown or missing option and bad fields are named in one document (issue 29's fuzzing)."""
+    code, document = run_cli("invoke", "--action", "bogus", "--payload", "{x", "--bogus")
+
+    assert code == 20
+    status = document["status_description"]
+    assert "unrecognized arguments: --bogus" in status
+    assert "the following arguments are required: --function-name" in status
+    assert "action: unknown action 'bogus'" in status
+    assert "payload: is not valid JSON" in status
+    assert "function_name: is required" not in status  # named once: as the missing option
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["invoke", "--function-name", "f", "--proxi", "me:S3cretPa,ss/w0rd@proxy.corp:3128"],
+        ["invoke", "--function-name", "f", "--endpont-url=http://u:S3cretPa,ss/w0rd@host:4566"],
+        ["http://u:S3cretPa,ss/w0rd@host:4566", "invoke"],
+    ],
+    ids=["misspelt-option", "misspelt-option=value", "no-command"],
+)
+def test_a_password_in_an_unknown_argument_is_never_printed(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt --proxy leaves its URL among the unknown arguments (issue 29's fuzzing)."""
+    code, document = run_cli(*argv)
+    assert code == 20
+    assert "***@" in document["status_description"]
+    captured = capsys.readouterr()
+    for text in (json.dumps(document), captured.err, captured.out):
+        assert "S3cretPa" not in text
+        assert "w0rd" not in text
+
+
 def test_no_command_is_an_argument_error() -> None:
     code, document = run_cli()
     assert code == 20

@@ -389,6 +389,10 @@ def test_document_entries_are_the_documented_keys_and_name_real_fields() -> None
         ("http://u:pa/ss@host:3128", "http://***@host:3128", {"pa/ss"}),
         ("http://u:p@ss@host:3128", "http://***@host:3128", {"p@ss"}),
         ("http://token-only@host:3128", "http://***@host:3128", {"token-only"}),
+        # A password holding "://", or ", http://" (issue 29's fuzzing: its head was printed).
+        ("http://me:Secr3t://x@host:3128", "http://***@host:3128", {"Secr3t://x"}),
+        ("http://me:Secr3t,http://x@host:3128", "http://***@host:3128", {"Secr3t,http://x", "x"}),
+        ("http://p1:3128, http://u:pw@p2:3129", "http://***@p2:3129", {"3128, http://u:pw", "pw"}),
         (
             "http://u:p%40ss@proxy:3128, https://v:other@proxy:3129",
             "http://***@proxy:3128, https://***@proxy:3129",

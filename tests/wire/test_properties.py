@@ -1,177 +1,245 @@
-"""Property-based tests: arbitrary values for every field and every command-line option.
+"""Property-based tests (issue 29): generated values of every field and option, against an endpoint
+that counts every connection.
 
-Each run must end in a success or one of the contract's typed exceptions (never an unhandled
-error), every outcome carries a complete output document, and validation never touches the network.
+The values come from the field specification (:mod:`tests.support.fuzz`): each field's kind,
+choices and option, with bytes that are not UTF-8, other scripts' digits, absurd numbers, huge and
+deeply nested JSON, malformed URLs and ARNs, a planted secret in every credential and inline in
+every URL field, unknown and repeated options. Lambda, STS, CloudWatch Logs and the proxies are
+all the :class:`~tests.support.fake_servers.CountingEndpoint`. For every run: an exit code of the
+contract, one JSON document whose ``exit_code`` is the run's, no traceback, input claimed bad is
+exit 20 naming it before any connection, exit 20 never after one, and the secret nowhere.
+
+The command line runs in-process here (``cli.run``); as a process, with raw bytes in argv and on
+stdin, in tests/e2e/test_fuzz_cli.py. The operator runs synchronously and deferrable, its fields
+rendered from params. ``LAMBDA_UE_FUZZ_EXAMPLES=N`` runs N fresh examples per test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import io
 import json
-import logging
-import socket
-from collections.abc import Iterator
+import tempfile
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
+import hypothesis
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from airflow.sdk import DAG
+from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_lambda_ue import invocation as path
-from airflow_provider_lambda_ue.cli import run as cli_run
-from airflow_provider_lambda_ue.fields import FIELD_NAMES, raw_fields
-from airflow_provider_lambda_ue.outcomes import InvocationFailure
-from airflow_provider_lambda_ue.validation import validate
-from tests.support.command_line import FLAG_OPTIONS, VALUE_OPTIONS
-from tests.support.document_shape import DOCUMENT_KEYS
+from airflow_provider_lambda_ue import cli
+from airflow_provider_lambda_ue.exceptions import LambdaInvokeError
+from airflow_provider_lambda_ue.fields import FIELD_NAMES, FIELDS, TEMPLATED
+from airflow_provider_lambda_ue.operators.lambda_invoke import LambdaInvokeOperator
+from tests.support import fuzz
+from tests.support.fake_servers import CountingEndpoint
 
-CONTRACT_EXIT_CODES = {0, 1, 2, 3, 10, 11, 20, 21}
-LOG = logging.getLogger("test_properties")
-
-# Values a template, a YAML loader or a careless caller may hand over.
-anything = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=300),
-    st.text(alphabet=st.characters(codec="utf-8"), max_size=50),
-    st.binary(max_size=50),
-    st.lists(st.integers(), max_size=5),
-    st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10), max_size=5),
-    st.sampled_from(
-        [
-            "",
-            " ",
-            "None",
-            "true",
-            "false",
-            "120",
-            "1.5",
-            "-1",
-            "Tail",
-            "Event",
-            "RequestResponse",
-            "Request Response",
-            "DryRun",
-            "HTTPS with Credentials",
-            "http://127.0.0.1:9",
-            "https://127.0.0.1:9,http://127.0.0.1:8",
-            "http://user:pw@127.0.0.1:9",
-            "arn:aws:iam::123456789012:role/x",
-            "arn:aws:lambda:us-east-1:123456789012:function:f:1",
-            '{"a": 1}',
-            "[1, 2]",
-            "NaN",
-            "x" * 70,
-        ]
-    ),
-)
-
-field_values = st.fixed_dictionaries({name: anything for name in FIELD_NAMES})
+pytestmark = [pytest.mark.usefixtures("clean_aws_env"), fuzz.time_limit()]
 
 
-@pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Connections may go to loopback only: a fuzzed endpoint or proxy must never reach out."""
-    original_connect = socket.socket.connect
-    original_getaddrinfo = socket.getaddrinfo
+@fuzz.fuzz_settings(60)
+@fuzz.with_reported("line", fuzz.REPORTED_COMMAND_LINES)
+@given(line=fuzz.command_lines())
+def test_command_line_in_process(
+    counting_endpoint: CountingEndpoint, capsys: pytest.CaptureFixture[str], line: fuzz.CommandLine
+) -> None:
+    endpoint = counting_endpoint
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as directory:
+        for name, value in fuzz.environment(endpoint.url, line.case.secret).items():
+            patch.setenv(name, value)
+        patch.setattr("sys.stdin", type("Stdin", (), {"buffer": io.BytesIO(line.stdin)}))
+        argv = fuzz.substitute(line.written(directory), f"{endpoint.host}:{endpoint.port}")
+        capsys.readouterr()
+        endpoint.reset()
+        cli._stdin_bytes.cache_clear()
+        out = io.StringIO()
+        code = cli.run(argv, out)
+        cli._stdin_bytes.cache_clear()
+    traffic = endpoint.connection_count + endpoint.request_count
+    fuzz.check_command_line(line, code, out.getvalue(), capsys.readouterr().err, traffic)
 
-    def connect(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")):
-            raise ConnectionRefusedError(f"test guard: no traffic to {host!r}")
-        return original_connect(self, address)
 
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name is not None and not (str(name).startswith("127.") or name in ("::1", "localhost")):
-            raise socket.gaierror(socket.EAI_NONAME, f"test guard: no lookup of {name!r}")
-        return original_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
+# -- the operator -----------------------------------------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=field_values)
-def test_validation_ends_in_request_or_typed_error_without_network(no_network: None, values: dict) -> None:
+class FakeTaskInstance:
+    """What the operator reads of ``context["ti"]`` and what it pushes to XCom."""
+
+    dag_id, run_id, task_id, map_index = "fuzz", "manual__fuzz", "invoke", -1
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, Any]] = []
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed.append((key, value))
+
+
+@dataclass
+class Task:
+    """A generated task: its operator, its context, and the fields it was given (templated from params)."""
+
+    case: fuzz.Case
+    operator: LambdaInvokeOperator
+    context: dict[str, Any]
+    given: dict[str, Any]
+
+    def render(self) -> None:
+        """Render as a task run does; a field that rendered otherwise than given loses its claim."""
+        self.operator.render_template_fields(self.context)  # type: ignore[arg-type]
+        for name, value in self.given.items():
+            rendered = getattr(self.operator, name)
+            if type(rendered) is not type(value) or rendered != value:  # native rendering: "[1,]" is [1]
+                self.case.given[name] = fuzz.Value(rendered)
+
+    def expected_problems(self) -> list[str]:
+        """The fields claimed bad, given which switches (``use_proxy``, ...) are on once rendered."""
+        flags = {name: fuzz.definitely_on(getattr(self.operator, name)) for name in FIELD_NAMES}
+        return self.case.bad_fields(flags)
+
+
+@st.composite
+def tasks(draw: st.DrawFn, endpoint: str, *, deferrable: bool) -> Task:
+    """
+    A task of generated fields, each templated one rendered from params (text in part: a head and
+    a tail around the template), the others as written.
+    """
+    case = draw(fuzz.cases(text=False))
+    given = {name: fuzz.substitute(value.value, endpoint) for name, value in case.given.items()}
+    for field in FIELDS:
+        if field.required and field.name not in given:  # the operator's keyword has no default
+            given[field.name] = field.default
+            case.given[field.name] = fuzz.Value(field.default, bad=field.default is None)
+    params: dict[str, Any] = {}
+    written = dict(given)
+    for name in set(TEMPLATED) & set(given):
+        value, head, tail = given[name], "", ""
+        if not _plain(value):
+            continue  # params are JSON: bytes and sets stay as written
+        if isinstance(value, str):
+            start, end = sorted(draw(st.lists(st.integers(0, len(value)), min_size=2, max_size=2)))
+            if "{" not in value[:start] + value[end:] and not value[end:].endswith(".json"):
+                value, head, tail = value[start:end], value[:start], value[end:]
+        # A value written in the task is a template itself; the params' values are never rendered.
+        params[name] = value
+        written[name] = head + "{{ params." + name + " }}" + tail
+    dag = DAG("fuzz", schedule=None, params=params, render_template_as_native_obj=draw(st.booleans()))
+    with dag:
+        operator = LambdaInvokeOperator(
+            task_id="invoke", **written, deferrable=deferrable, start_from_trigger=draw(st.booleans())
+        )
+    context = {"params": dag.params, "dag": dag, "task": operator, "run_id": "manual__fuzz"}
+    context["ti"] = FakeTaskInstance()
+    return Task(case, operator, context, given)
+
+
+def _plain(value: Any) -> bool:
     try:
-        request = validate(raw_fields(**values))
-    except InvocationFailure as err:
-        assert err.exit_code == 20
-        assert err.problems, "a validation error must name at least one field"
-        names = set(FIELD_NAMES)
-        assert all(problem.split(":", 1)[0] in names for problem in err.problems)
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+Outcome = dict[str, Any] | LambdaInvokeError
+
+
+def execute(task: Task) -> tuple[Outcome, list[Any]]:
+    """Render and execute (a deferred run through its trigger, in-process); the outcome, the events."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    shown: list[Any] = []
+    operator = task.operator
+    try:
+        if operator.start_from_trigger and operator.start_trigger_args is not None:
+            # Started in the triggerer: the trigger built from the raw fields and rendered there.
+            start = operator.start_trigger_args
+            trigger = _trigger(start.trigger_cls, start.trigger_kwargs or {})
+            trigger.task_instance = SimpleNamespace(task_id=operator.task_id, task=operator)
+            trigger.render_template_fields(context=task.context)
+            shown.append(event := _event(trigger))
+            hypothesis.event("started in the triggerer")
+            task.render()
+            return operator.execute_complete(task.context, event=event), shown  # type: ignore[arg-type]
+        task.render()
+        try:
+            return operator.execute(task.context), shown  # type: ignore[arg-type]
+        except TaskDeferred as deferred:
+            trigger = _trigger(*deferred.trigger.serialize())
+            shown.append(event := _event(trigger))
+            hypothesis.event("deferred")
+            resume = getattr(operator, deferred.method_name)
+            return resume(task.context, event=event), shown
+    except LambdaInvokeError as failure:
+        return failure, shown
+
+
+def _trigger(classpath: str, kwargs: dict[str, Any]) -> Any:
+    """The trigger as a triggerer builds it, from JSON; outside a triggerer (no trigger id)."""
+    module, _, name = classpath.rpartition(".")
+    trigger = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
+    trigger.trigger_id = None
+    return trigger
+
+
+def _event(trigger: Any) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(first())
+
+
+def check_task(task: Task, outcome: Outcome, shown: list[Any], traffic: int, log: str) -> None:
+    """What every task must do: the contract's outcome and document, exit 20 for bad input, no secret."""
+    ti: FakeTaskInstance = task.context["ti"]
+    if isinstance(outcome, dict):
+        document = outcome
+        assert document["exit_code"] == 0
     else:
-        json.dumps(request.to_dict())  # a valid request is plain data (trigger serialisation)
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=field_values)
-def test_prepare_attaches_a_complete_json_document(no_network: None, values: dict) -> None:
-    try:
-        path.prepare(raw_fields(**values), LOG)
-    except InvocationFailure as err:
-        assert err.output is not None
-        assert set(err.output) == set(DOCUMENT_KEYS)
-        assert err.output["exit_code"] == err.exit_code == 20
-        json.dumps(err.output, allow_nan=False)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=field_values)
-def test_full_path_ends_in_success_or_contract_exception(
-    loopback_only: None, fake_lambda: Any, monkeypatch: pytest.MonkeyPatch, values: dict
-) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    # Whatever else is fuzzed, the endpoint is the loopback fake, so runs that validate do invoke.
-    values = {**values, "endpoint_url": fake_lambda.url, "aws_conn_id": None, "use_proxy": False}
-    values["wait_for_completion_timeout"] = 5
-    try:
-        current = path.prepare(raw_fields(**values), LOG)
-        hook = path.build_hook(current)
-        document = path.run(current, hook, LOG)
-    except InvocationFailure as err:
-        document = err.output
-        assert document is not None
-        assert err.exit_code in CONTRACT_EXIT_CODES
-    assert set(document) == set(DOCUMENT_KEYS)
-    assert document["exit_code"] in CONTRACT_EXIT_CODES
+        assert isinstance(outcome, LambdaInvokeError), outcome
+        assert outcome.output is not None
+        document = outcome.output
+        assert document["exit_code"] == outcome.exit_code
+        assert ("return_value", document) in ti.pushed, "the failure's document goes to XCom first"
+    assert document["exit_code"] in fuzz.CONTRACT_EXIT_CODES
     json.dumps(document, allow_nan=False)
+    fuzz.check_outcome(task.expected_problems(), document, traffic)
+    from airflow.sdk.log import redact
+
+    rendered = {name: redact(getattr(task.operator, name), name) for name in TEMPLATED}
+    places = {
+        "the exception": f"{outcome}\n{outcome!r}" if not isinstance(outcome, dict) else "",
+        "XCom": json.dumps(ti.pushed, default=repr),
+        "the rendered fields": json.dumps(rendered, default=repr),
+        "the trigger's event": json.dumps(shown, default=repr),
+        "the task log": log,
+    }
+    for where, text in places.items():
+        assert not fuzz.leaks(text, task.case.secret), f"the planted secret is in {where}: {text}"
 
 
-FLAGS = [*FLAG_OPTIONS, "--help-me", "-x"]
-
-argv_items = st.one_of(
-    st.sampled_from([*VALUE_OPTIONS, *FLAGS]),
-    st.text(max_size=40),
-    st.sampled_from(["@/nonexistent/file.json", "@", "-", "--", "invoke", '{"k": "v"}', "Event", "0"]),
-)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(argv=st.lists(argv_items, max_size=12), with_command=st.booleans())
-def test_command_line_always_answers_with_a_document(
-    loopback_only: None,
-    fake_lambda: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    argv: list[str],
-    with_command: bool,
+@pytest.mark.parametrize("deferrable", [False, True], ids=["synchronous", "deferrable"])
+@fuzz.fuzz_settings(30)
+@given(data=st.data())
+def test_operator_with_templated_fields(
+    counting_endpoint: CountingEndpoint,
+    capsys: pytest.CaptureFixture[str],
+    deferrable: bool,
+    data: st.DataObject,
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    args = (["invoke"] if with_command else []) + argv
-    assume(not {"-h", "--help"} & set(args))  # help is not an invocation: it prints usage
-    if "--endpoint-url" not in args:
-        args += ["--endpoint-url", fake_lambda.url]
-    out = io.StringIO()
-    code = cli_run(args, out)
-    assert code in CONTRACT_EXIT_CODES
-    document = json.loads(out.getvalue())
-    assert set(document) == set(DOCUMENT_KEYS)
-    assert document["exit_code"] == code
+    endpoint = counting_endpoint
+    task = data.draw(tasks(f"{endpoint.host}:{endpoint.port}", deferrable=deferrable))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in fuzz.environment(endpoint.url, task.case.secret).items():
+            patch.setenv(name, value)
+        capsys.readouterr()
+        endpoint.reset()
+        outcome, shown = execute(task)
+    captured = capsys.readouterr()
+    traffic = endpoint.connection_count + endpoint.request_count
+    check_task(task, outcome, shown, traffic, captured.out + captured.err)
