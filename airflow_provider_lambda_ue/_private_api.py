@@ -244,7 +244,8 @@ def task_state(*, dag_id: str, task_id: str, run_id: str, map_index: int) -> str
     """
     A task instance's state through the Task SDK (``RuntimeTaskInstance.get_task_states``).
 
-    Before Airflow 3.3 a trigger cannot tell a user's action from a triggerer going away otherwise.
+    A trigger cannot tell a user's action from a triggerer going away otherwise (before Airflow 3.3
+    both only cancel it; 3.3.2 calls ``on_kill`` for both).
     Blocking (a request to the supervisor): call it through ``compat.run_in_thread``.
     """
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance

@@ -62,8 +62,9 @@ SCHEDULER_STARTS_FROM_TRIGGER: bool = not AIRFLOW_V_3_1_PLUS or AIRFLOW_V_3_3_PL
 3.1 and 3.2 disabled it ("we haven't figured out how to render start_from_trigger in the
 scheduler", ``DagRun.schedule_tis``): every task runs on a worker first."""
 TRIGGER_HAS_ON_KILL: bool = AIRFLOW_V_3_3_PLUS
-"""The triggerer calls ``BaseTrigger.on_kill`` when a user acts on the deferred task: 3.3 and later.
-Before, a user's action and a triggerer's shutdown both only cancel ``run``."""
+"""The triggerer calls ``BaseTrigger.on_kill`` when a user acts on the deferred task: 3.3 and later
+(3.3.2 also when the trigger went to another triggerer, apache/airflow#73454). Before, a user's
+action and a triggerer going away both only cancel ``run``."""
 
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk.configuration import conf

@@ -7,12 +7,15 @@ identical trigger to the next one, which polls the same execution again: unlike
 :class:`~airflow_provider_lambda_ue.triggers.lambda_invoke.LambdaInvokeTrigger`, whose open
 request is lost with its triggerer, nothing here can run the function a second time.
 
-Stopping: when a user marks the deferred task failed or clears it, Airflow 3.3+ calls
-:meth:`LambdaDurableExecutionTrigger.on_kill`, which stops the execution (``stop_on_kill``). A
-triggerer's shutdown cancels ``run`` as well but never calls ``on_kill``: the execution goes on
-and the next triggerer polls it. Before 3.3 both only cancel ``run``; there, as the amazon
-provider's EMR Serverless trigger does, the task's state tells them apart: a task still DEFERRED
-is a triggerer going away, any other state a user's action.
+Stopping, one rule: the execution is stopped (``stop_on_kill``) when the task has left the
+DEFERRED state, a user having marked it failed or cleared it; never while the task is still
+deferred, when only a triggerer went away. Airflow 3.3+ calls
+:meth:`LambdaDurableExecutionTrigger.on_kill` for a user's action, but also (3.3.2,
+apache/airflow#73454) when a triggerer whose heartbeat lapsed finds its trigger handed to another
+one: the task's state tells them apart, and an unknown state is taken as Airflow's word. A
+triggerer's shutdown cancels ``run`` without ``on_kill``. Before 3.3 a user's action and a
+triggerer going away both only cancel ``run``; there, as the amazon provider's EMR Serverless
+trigger does, only a state that is known and not DEFERRED stops the execution.
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
             event: events.Event = await self._poll(hook)
         except asyncio.CancelledError:
             if not compat.TRIGGER_HAS_ON_KILL and self.stop_on_kill:
-                await _despite_cancellation(self._stop_if_killed_by_user())
+                await _despite_cancellation(self._stop_if_left_deferred(unknown_is_kill=False))
             raise
         except Exception as exc:  # the worker rebuilds the contract's exception from plain data
             failure = classify(exc, proxy_url=hook.proxy_url)
@@ -127,8 +130,20 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
         return events.DurableEnded(InvokeResult(**self.result), execution)
 
     async def on_kill(self) -> None:
-        """A user marked the deferred task failed or cleared it (Airflow 3.3+): stop the execution."""
+        """
+        A user marked the deferred task failed or cleared it (Airflow 3.3+): stop the execution.
+
+        Unless the task is still DEFERRED: then the trigger moved to another triggerer, which
+        polls the execution on (apache/airflow#73454).
+        """
         if self.stop_on_kill:
+            await _despite_cancellation(self._stop_if_left_deferred(unknown_is_kill=True))
+
+    async def _stop_if_left_deferred(self, *, unknown_is_kill: bool) -> None:
+        state = await self._task_state()
+        if state == "deferred":
+            self.log.info("The task is still deferred: durable execution %s goes on", self.arn)
+        elif state is not None or unknown_is_kill:
             await self._stop()
 
     async def _stop(self) -> None:
@@ -140,17 +155,13 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
         except InvocationFailure as exc:
             self.log.warning("Could not stop durable execution %s: %s", self.arn, exc)
 
-    async def _stop_if_killed_by_user(self) -> None:
-        if await self._killed_by_user():
-            await self._stop()
-
-    async def _killed_by_user(self) -> bool:
-        """Before Airflow 3.3: whether the cancellation is a user's (the task is no longer DEFERRED)."""
+    async def _task_state(self) -> str | None:
+        """The task instance's state (``None`` when unknown), through the Task SDK."""
         ti = self.task_instance
         if ti is None:
-            return False
+            return None
         try:
-            state = await compat.run_in_thread(
+            return await compat.run_in_thread(
                 _private_api.task_state,
                 dag_id=ti.dag_id,
                 task_id=ti.task_id,
@@ -158,17 +169,20 @@ class LambdaDurableExecutionTrigger(BaseTrigger):
                 map_index=ti.map_index,
             )
         except Exception:
-            return False  # unknown: leave the execution running rather than stop it wrongly
-        return state != "deferred"
+            self.log.warning("Could not read the state of task %s", ti.task_id, exc_info=True)
+            return None
 
 
 async def _despite_cancellation(work: Coroutine[Any, Any, None]) -> None:
     """
     Await ``work`` to its end, even when the caller is cancelled again meanwhile.
 
-    Before Airflow 3.3 a user's action reaches the trigger only as a cancellation, which the
-    triggerer repeats on every loop until the trigger has ended (3.1): a second one in the middle
-    of the check or of ``StopDurableExecution`` would leave the execution running.
+    The triggerer repeats a user's cancellation on every loop until the trigger has ended (3.1 to
+    3.3 at least). Before 3.3 a second one lands in the middle of the state check or of
+    ``StopDurableExecution``; on 3.3 it lands inside ``on_kill``, which the triggerer then gives up
+    on without a word. Either way the execution would run on: on a busy 2-core machine the
+    production tier saw ``on_kill`` cut off so right after its connection lookup. The work is
+    bounded by the client's own timeouts, past Airflow's ``[triggerer] on_kill_timeout`` if need be.
     """
     task = asyncio.ensure_future(work)
     while not task.done():

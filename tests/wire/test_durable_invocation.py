@@ -8,6 +8,7 @@ control plane). Executions are counted through the durable-executions API
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -365,6 +366,27 @@ def test_trigger_deadline_ends_the_wait_with_exit_21(long_wait: Durable) -> None
         path.complete(current, events.read(event), log)
     asyncio.run(trigger.on_kill())
     assert long_wait.executions() == [("t-long", "STOPPED")]
+
+
+async def _kill_as_the_triggerer_does(trigger: LambdaDurableExecutionTrigger) -> None:
+    """``on_kill`` under ``wait_for``, cancelled again every few milliseconds until it ends: the
+    triggerer repeats a user's cancellation on every loop, and gives up on an ``on_kill`` it hits."""
+    killing = asyncio.ensure_future(asyncio.wait_for(trigger.on_kill(), timeout=30))
+    await asyncio.sleep(0.05)  # the first cancellation was run's; these land in on_kill
+    while not killing.done():
+        killing.cancel("__airflow_user_action__")
+        await asyncio.sleep(0.005)
+    with contextlib.suppress(asyncio.CancelledError):
+        await killing
+    # The triggerer's loop runs on after the trigger has ended: so does what on_kill left running.
+    if left := asyncio.all_tasks() - {asyncio.current_task()}:
+        await asyncio.wait(left, timeout=60)
+
+
+def test_trigger_on_kill_cancelled_again_and_again_still_stops(long_wait: Durable) -> None:
+    _, trigger = started_trigger(long_wait.fields("kill-repeated", payload={}))
+    asyncio.run(_kill_as_the_triggerer_does(trigger))
+    assert long_wait.executions() == [("kill-repeated", "STOPPED")]
 
 
 def test_trigger_on_kill_stops_and_can_be_turned_off(long_wait: Durable) -> None:
