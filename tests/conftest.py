@@ -9,7 +9,8 @@ a session-scoped server they all use starts once instead of once per worker:
 * ``production``: the production tier (tests/production), sharing one deployment (PostgreSQL,
   Celery, two schedulers, two triggerers). Its modules run in the order of their file names: those
   whose runs share the deployment (``test_batch_*``), then the shape and the secret search
-  through every log, last the one that kills a host (``test_when_a_host_dies.py``).
+  through every log, then the one that stalls a triggerer (``test_when_a_heartbeat_lapses.py``),
+  last the one that kills a host (``test_when_a_host_dies.py``).
 
 A module may declare a group of its own for a costly module-scoped fixture that its tests share
 (``deferrable-iam``: an IAM-enforcing endpoint; ``imports``: the import probe). Ungrouped tests

@@ -14,6 +14,7 @@ This module is for tests and the demo only; the runtime provider never imports i
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -162,6 +163,15 @@ class AirflowDeployment(AirflowApi):
         process = self.processes.pop(component, None)
         if process is not None:
             process.stop(sig, timeout)
+
+    def signal_component(self, component: str, sig: int) -> None:
+        """
+        Send a signal to a running component's whole process group and return at once.
+
+        :param component: One of :attr:`commands`, running.
+        :param sig: SIGSTOP and SIGCONT stall and resume it (a host that froze: its heartbeat lapses).
+        """
+        os.killpg(self.processes[component].pid, sig)
 
     def restart_component(
         self, component: str, sig: int = signal.SIGTERM, env: Mapping[str, str] | None = None

@@ -10,6 +10,8 @@ production tests' order): every run they started has ended by then.
 from __future__ import annotations
 
 import importlib.util
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,30 @@ def start_runs(airflow: ProductionAirflow, local_lambda: LocalLambda, directory:
     runs.start("live_function_error", failing)
     counting("live_race")
     return runs
+
+
+def wait_for(condition: str, check: Callable[[], bool], timeout: float = 180) -> None:
+    """Until ``check()`` holds, every half second; fail naming ``condition`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, condition
+        time.sleep(0.5)
+
+
+def alive_jobs(airflow: ProductionAirflow, job_type: str, count: int) -> list[int]:
+    """The ids of the live jobs of a kind (``TriggererJob``, ``SchedulerJob``), once there are ``count``."""
+    ids: list[int] = []
+
+    def counted() -> bool:
+        ids[:] = sorted(job["id"] for job in airflow.alive_jobs(job_type))
+        return len(ids) == count
+
+    wait_for(f"{count} alive {job_type}", counted, timeout=120)
+    return ids
+
+
+def trigger_holder(airflow: ProductionAirflow, run: Run) -> int | None:
+    """The job id of the triggerer holding the ``invoke`` task's trigger, if one does."""
+    trigger = airflow.task_instance(run.dag_id, run.run_id, "invoke").get("trigger") or {}
+    holder: int | None = trigger.get("triggerer_id")
+    return holder

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import pytest
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
-from tests.production.runs import DURABLE, Run, Runs
+from tests.production.runs import DURABLE, Run, Runs, alive_jobs, trigger_holder, wait_for
 from tests.support.durable import create_durable_function, executions_of, wait_for_task_state
 from tests.support.local_lambda import create_counting_function
 
@@ -66,24 +66,6 @@ class HostFailure:
     schedulers_alive: int = 0
 
 
-def _alive(airflow: ProductionAirflow, job_type: str, count: int) -> list[int]:
-    """The ids of the live jobs of a kind, once there are ``count`` of them."""
-    deadline = time.monotonic() + 120
-    while True:
-        ids = sorted(job["id"] for job in airflow.alive_jobs(job_type))
-        if len(ids) == count or time.monotonic() > deadline:
-            assert len(ids) == count, (job_type, ids)
-            return ids
-        time.sleep(0.5)
-
-
-def _wait_for(condition: str, check: Callable[[], bool], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, condition
-        time.sleep(0.5)
-
-
 def _start_waits(airflow: ProductionAirflow, local_lambda: LocalLambda, directory: Path, holder: int) -> Runs:
     """Start the four invocations; return once each waits on the first host (triggerer ``holder``)."""
     runs = Runs(airflow)
@@ -104,9 +86,9 @@ def _start_waits(airflow: ProductionAirflow, local_lambda: LocalLambda, director
                 "deferred",
             )
     for name, run in runs.runs.items():
-        _wait_for(f"{name} invoked", lambda run=run: _executions(run) == 1)
+        wait_for(f"{name} invoked", lambda run=run: _executions(run) == 1)
         if name.endswith("_deferred"):
-            _wait_for(f"{name} held by {holder}", lambda run=run: _holder(airflow, run) == holder)
+            wait_for(f"{name} held by {holder}", lambda run=run: trigger_holder(airflow, run) == holder)
         else:
             ti = wait_for_task_state(airflow, run.dag_id, run.run_id, "running")
             assert airflow.component_running(int(ti["pid"])) == "worker-1", ti
@@ -118,12 +100,6 @@ def _executions(run: Run) -> int:
         return run.counting.count()
     assert run.durable is not None
     return run.durable.count
-
-
-def _holder(airflow: ProductionAirflow, run: Run) -> int | None:
-    trigger = airflow.task_instance(run.dag_id, run.run_id, "invoke").get("trigger") or {}
-    holder: int | None = trigger.get("triggerer_id")
-    return holder
 
 
 def _watch(failure: HostFailure, died: float, timeout: float = 420) -> None:
@@ -168,14 +144,14 @@ def host_failure(
     airflow = production_airflow
     for name in OTHER_HOST:
         airflow.stop_component(name)
-    (holder,) = _alive(airflow, "TriggererJob", 1)
-    _alive(airflow, "SchedulerJob", 1)
+    (holder,) = alive_jobs(airflow, "TriggererJob", 1)
+    alive_jobs(airflow, "SchedulerJob", 1)
     try:
         runs = _start_waits(airflow, local_lambda, tmp_path_factory.mktemp("host_failure"), holder)
         for name in OTHER_HOST:
             airflow.start_component(name)
         airflow.wait_healthy()
-        (other,) = set(_alive(airflow, "TriggererJob", 2)) - {holder}
+        (other,) = set(alive_jobs(airflow, "TriggererJob", 2)) - {holder}
         failure = HostFailure(runs, holder, other)
         _watch(failure, _die(airflow, local_lambda, runs))
         yield failure
