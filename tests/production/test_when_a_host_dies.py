@@ -60,6 +60,10 @@ class HostFailure:
     ran_again_after: dict[str, float] = field(default_factory=dict)
     #: The triggerers seen holding each deferred task's trigger, in turn.
     holders: dict[str, list[int]] = field(default_factory=dict)
+    #: When (epoch seconds) another triggerer was first seen holding each deferred task's trigger.
+    handed_over_at: dict[str, float] = field(default_factory=dict)
+    #: The dead triggerer's last heartbeat (epoch seconds, from the metadata database).
+    last_heartbeat: float = 0.0
     #: The component that ran each synchronous task's second try.
     retried_on: dict[str, str | None] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
@@ -114,12 +118,18 @@ def _watch(failure: HostFailure, died: float, timeout: float = 420) -> None:
             holder = (ti.get("trigger") or {}).get("triggerer_id")
             if holder is not None and failure.holders.setdefault(name, [])[-1:] != [holder]:
                 failure.holders[name].append(holder)
+                if holder != failure.dead_triggerer:
+                    failure.handed_over_at.setdefault(name, time.time())
             if name.endswith("_sync") and ti["try_number"] == 2 and ti["state"] == "running" and ti["pid"]:
                 failure.retried_on.setdefault(name, airflow.component_running(int(ti["pid"])))
             if ti["state"] in ("success", "failed"):
                 failure.states.setdefault(name, airflow.wait_for_run(run.dag_id, run.run_id))
         time.sleep(0.5)
     failure.schedulers_alive = len(airflow.alive_jobs("SchedulerJob"))
+    ((heartbeat,),) = airflow.sql(
+        "SELECT extract(epoch FROM latest_heartbeat) FROM job WHERE id = %s", failure.dead_triggerer
+    )
+    failure.last_heartbeat = float(heartbeat)
 
 
 def _die(airflow: ProductionAirflow, local_lambda: LocalLambda, runs: Runs) -> float:
@@ -194,9 +204,12 @@ def test_deferred_invocations_move_to_the_other_triggerer(
 
     for name in (plain.dag_id, durable.dag_id):
         assert host_failure.holders[name] == [host_failure.dead_triggerer, host_failure.other_triggerer]
-    # The other triggerer waited for the dead one's heartbeat (every 5 s) to be that old.
-    moved = host_failure.ran_again_after.get(plain.dag_id)
-    assert moved is not None and threshold - 5 <= moved <= threshold + 40, moved
+    # The other triggerer took the trigger once the dead one's last heartbeat was that old (the
+    # death itself may come up to a heartbeat interval later). It invoked again later still, after
+    # its first Task SDK request: 4 to 54 s on this 2-core machine, as busy as the suite makes it.
+    waited = host_failure.handed_over_at[plain.dag_id] - host_failure.last_heartbeat
+    print(f"\ndeferred, the host killed: the trigger moved {waited:.1f} s after the last heartbeat")
+    assert threshold <= waited <= threshold + 40, waited
 
 
 @pytest.mark.proves(
