@@ -10,7 +10,6 @@ production tests' order): every run they started has ended by then.
 from __future__ import annotations
 
 import importlib.util
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.support.local_lambda import (
     create_counting_function,
     unique_function_name,
 )
+from tests.support.servers import wait_until
 
 #: AWS's durable SDKs need Python >= 3.11 (the test extra installs them there).
 DURABLE = importlib.util.find_spec("aws_durable_execution_sdk_python_testing") is not None
@@ -112,10 +112,7 @@ def start_runs(airflow: ProductionAirflow, local_lambda: LocalLambda, directory:
 
 def wait_for(condition: str, check: Callable[[], bool], timeout: float = 180) -> None:
     """Until ``check()`` holds, every half second; fail naming ``condition`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, condition
-        time.sleep(0.5)
+    assert wait_until(check, timeout, interval=0.5), condition
 
 
 def alive_jobs(airflow: ProductionAirflow, job_type: str, count: int) -> list[int]:

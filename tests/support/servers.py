@@ -89,6 +89,16 @@ def wait_until_ready(server: Server, timeout: float = READY_TIMEOUT) -> None:
         time.sleep(0.05)
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true (``True``) or ``timeout`` seconds pass (``False``)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 @contextlib.contextmanager
 def serving(start: Callable[[], ServerT], timeout: float = READY_TIMEOUT) -> Iterator[ServerT]:
     """

@@ -44,6 +44,7 @@ from tests.support.local_lambda import (
     new_function,
     unique_function_name,
 )
+from tests.support.servers import wait_until
 
 REGION = "us-east-1"
 REPORT_LINE = re.compile(
@@ -127,16 +128,6 @@ def process_alive(pid: int) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # ---------------------------------------------------------------------------------------------------
