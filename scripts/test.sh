@@ -29,14 +29,13 @@ echo "== docs"
 # The documentation site, warnings as errors: a broken page fails the run like a failing test.
 bash scripts/docs.sh
 echo "== pytest"
-# Parallel workers: the three big groups (the production tier's deployment, the live Airflow, the
-# `dags test` runs) keep one worker each for most of the run, and much of the rest waits on
-# timeouts, retries and servers, so more
-# workers than cores pay off: on 2 cores 5 workers took 487 s and 900 CPU-s, 4 took 576 s and
-# 985, before the suite's CPU came down to about 800 (LAMBDA_UE_TEST_WORKERS=0 runs serially).
-# Each worker starts its own session-scoped servers and Airflow homes; loadgroup keeps each
-# xdist_group on one worker (the production tier sharing one deployment, the live tier one live
-# Airflow; a compatibility target).
+# Parallel workers: the two big groups (the production tier's deployment, the `dags test` runs)
+# keep one worker each for most of the run, and much of the rest waits on timeouts, retries and
+# servers, so more workers than cores pay off: on 2 cores 5 workers took 487 s and 900 CPU-s, 4
+# took 576 s and 985, before the suite's CPU came down to about 800 (LAMBDA_UE_TEST_WORKERS=0
+# runs serially). Each worker starts its own session-scoped servers and Airflow homes; loadgroup
+# keeps each xdist_group on one worker (the production tier sharing one deployment; a
+# compatibility target).
 workers="${LAMBDA_UE_TEST_WORKERS:-5}"
 parallel=()
 [ "$workers" != 0 ] && parallel=(-n "$workers" --dist loadgroup)

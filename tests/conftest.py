@@ -5,7 +5,6 @@ a session-scoped server they all use starts once instead of once per worker:
 
 * ``airflow-dags``: every test that runs ``airflow dags test`` (it uses ``airflow_env``), so that
   the two homes' fork servers, which import Airflow once each, serve all of their runs;
-* ``live``: the live tier (tests/live), sharing a live Airflow (SQLite, LocalExecutor);
 * ``production``: the production tier (tests/production), sharing one deployment (PostgreSQL,
   Celery, two schedulers, two triggerers). Its modules run in the order of their file names: those
   whose runs share the deployment (``test_batch_*``), then the shape and the secret search
@@ -33,7 +32,6 @@ pytest_plugins = [
     "tests.support.fault_lab",
 ]
 
-LIVE = Path(__file__).parent / "live"
 PRODUCTION = Path(__file__).parent / "production"
 E2E = Path(__file__).parent / "e2e"
 #: End-to-end tests of a minute or more: the first end-to-end tests handed out, so that none of
@@ -58,8 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _group(item: pytest.Item) -> str | None:
-    if item.path.is_relative_to(LIVE):
-        return "live"
     if item.path.is_relative_to(PRODUCTION):
         return "production"
     if "airflow_env" in getattr(item, "fixturenames", ()):
@@ -81,8 +77,8 @@ def _queue_rank(item: pytest.Item) -> int:
     """
     Where a test goes in the order xdist hands tests out (the groups go first, largest first).
 
-    The groups (live Airflows, ``airflow dags test`` runs) keep both cores busy for most of the run,
-    while the other tests go to the workers left. The wire and unit tests go there first: they
+    The groups (the production deployment, ``airflow dags test`` runs) keep both cores busy for most
+    of the run, while the other tests go to the workers left. The wire and unit tests go there first: they
     mostly wait (timeouts, retries, servers' delays) and leave the cores to the groups. The
     end-to-end tests, whose subprocesses want the CPU, come last, when the groups are done and
     every worker takes them: the cores stay busy to the end instead of idling under waiting tests.

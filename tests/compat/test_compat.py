@@ -309,10 +309,10 @@ def test_cli_exit_codes(
     assert slow.wait_for_count(2, timeout=6) == 1
 
 
-#: The DAGs of the live tests: three example DAGs and the live tier's durable DAGs.
+#: The DAGs of the live tests: three example DAGs and the production tier's durable DAGs.
 LIVE_DAG_FILES = (
     *(EXAMPLE_DAGS / f"{name}.py" for name in LIVE_EXAMPLE_DAGS),
-    REPO / "tests" / "live" / "dags" / "lambda_ue_live_durable.py",
+    REPO / "tests" / "production" / "dags" / "lambda_ue_live_durable.py",
 )
 
 

@@ -2,8 +2,8 @@
 
 PostgreSQL, Redis, api-server, dag-processor, two schedulers, two triggerers and two Celery workers
 (:class:`~airflow_provider_lambda_ue.testing.production_airflow.ProductionAirflow`), each its own
-process on loopback, with ``tests/live/dags`` as the DAG folder (the DAGs the live tier's race
-test shares) and the session's local Lambda endpoint as ``LAMBDA_UE_ENDPOINT_URL``. The
+process on loopback, with ``tests/production/dags`` as the DAG folder and the session's local
+Lambda endpoint as ``LAMBDA_UE_ENDPOINT_URL``. The
 connection ``aws_default`` lives in the metadata database (encrypted with the deployment's Fernet
 key), created through the REST API as an administrator would: workers and triggerers read it
 through the Execution API. Its secret key is :data:`AWS_SECRET`, which no output may show; its
@@ -37,7 +37,7 @@ from tests.production.runs import Runs, start_runs
 from tests.support.local_lambda import create_counting_function
 
 REPO = Path(__file__).resolve().parents[2]
-DAGS = REPO / "tests" / "live" / "dags"
+DAGS = REPO / "tests" / "production" / "dags"
 #: The secret key of the connection ``aws_default``: no log, XCom, rendered field or trigger shows it.
 AWS_SECRET = f"sEcReT-production-{uuid.uuid4().hex}"
 #: Seconds; see the module's docstring (the tests read them back from the deployment's settings).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
-from tests.live.dags.lambda_ue_live import MAPPED_ITEMS, RACE_LOG_LINE, RACE_TASKS
+from tests.production.dags.lambda_ue_live import MAPPED_ITEMS, RACE_LOG_LINE, RACE_TASKS
 from tests.production.runs import Runs
 from tests.support.document_shape import DOCUMENT_KEYS
 from tests.support.links import function_url, log_url
@@ -142,7 +142,16 @@ def test_quick_deferred_invocations_are_never_lost(runs: Runs) -> None:
     """
     40 quick deferrable tasks, half started in a triggerer, half mapped (deferred from a worker and
     ended by the trigger), while every other run of the tier shares the deployment: none lost, each
-    sent once, and neither scheduler met the race (see tests/live/test_live_race.py).
+    sent once, and neither scheduler met the race.
+
+    The race (found on Airflow 3.3's LocalExecutor, in the shape of ``airflow standalone``): a task
+    defers from a worker, its trigger fires within a second, the scheduler queues the task again,
+    and only then reads the executor's report that the deferring run exited; with the same try
+    number it sees a queued task reported finished and marks it failed (``... finished with state
+    success, but the task instance's state attribute is queued``). Whatever the executor, nothing
+    here gives it a report to race with: a task started in the triggerer has no worker run before
+    its wait, and the trigger ends a mapped task itself (nothing is queued again). Two schedulers
+    reading Celery's reports make the window wider than one LocalExecutor does.
     """
     run, state = runs.finished("live_race")
     airflow = runs.airflow

@@ -3,8 +3,8 @@
 The operator decides at DAG-parse time whether the task can start in the triggerer and, if so,
 hands Airflow ``start_trigger_args`` with the raw fields. The trigger is then built from those
 kwargs (as the triggerer does), rendered by Airflow's own ``BaseTrigger`` rendering (3.3), validated
-and run; ``execute_complete`` finishes on the worker. The live tier (tests/live) runs the same in
-a real scheduler and triggerer.
+and run; ``execute_complete`` finishes on the worker. The production tier (tests/production) and
+the compatibility tier's live Airflows run the same in a real scheduler and triggerer.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""DAGs of the live and production tiers (tests/live, tests/production): each run names its function
-in ``dag_run.conf``.
+"""DAGs of the production tier (the compatibility tier's live Airflows run the durable ones too): each
+run names its function in ``dag_run.conf``.
 
 The endpoint is the local Lambda endpoint (``LAMBDA_UE_ENDPOINT_URL``), set by the harness for every
 process; the connection ``aws_default`` (in the environment or the metadata database).
