@@ -342,7 +342,15 @@ def live_airflow(
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
     }
     home = tmp_path_factory.mktemp(f"live-home-{compat_env.target.name}")
-    with LiveAirflow(home, dags, env=env, pythonpath=REPO, airflow=compat_env.airflow) as airflow:
+    with LiveAirflow(
+        home,
+        dags,
+        env=env,
+        pythonpath=REPO,
+        airflow=compat_env.airflow,
+        # A copy of the target's migrated database: no second ``airflow db migrate``.
+        database=compat_env.migrated_database,
+    ) as airflow:
         yield airflow
 
 
