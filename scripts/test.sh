@@ -9,7 +9,8 @@ bash scripts/bootstrap.sh
 # An isolated Airflow home: nothing leaks in from, or out to, ~/airflow.
 AIRFLOW_HOME="$(mktemp -d "${TMPDIR:-/tmp}/lambda-ue-test.XXXXXX")"
 export AIRFLOW_HOME
-trap 'rm -rf "$AIRFLOW_HOME"' EXIT
+compat_build=""
+trap '[ -z "$compat_build" ] || kill "$compat_build" 2>/dev/null || true; rm -rf "$AIRFLOW_HOME"' EXIT
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # No real AWS credentials or proxies from the caller's environment reach the tests.
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
@@ -20,6 +21,14 @@ export NO_PROXY="*"
 unset PYTHONDONTWRITEBYTECODE
 .venv/bin/python -m compileall -q -j 0 airflow_provider_lambda_ue example_dags demo benchmarks >/dev/null
 
+# The compatibility tier's environments (compat/*.txt, built into .compat-envs/; on a fresh clone
+# about a minute, mostly compiling bytecode) build in the background while ruff, mypy and the docs
+# run, which use one core of two. Done before pytest starts, so that the suite's wall time is its
+# own; LAMBDA_UE_COMPAT=3.0,3.3 narrows it (tests/compat/envs.py says how the locks are made).
+compat_log="$AIRFLOW_HOME/compat-build.log"
+.venv/bin/python -m tests.compat.envs build >"$compat_log" 2>&1 &
+compat_build=$!
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
@@ -28,6 +37,13 @@ echo "== mypy"
 echo "== docs"
 # The documentation site, warnings as errors: a broken page fails the run like a failing test.
 bash scripts/docs.sh
+echo "== compatibility environments"
+built=0
+wait "$compat_build" || built=$?
+compat_build=""
+cat "$compat_log"
+[ "$built" = 0 ] || { echo "compat env build failed (exit $built)"; exit "$built"; }
+echo "== set-up, lint, types, docs and the environments: $SECONDS s"
 echo "== pytest"
 # Parallel workers: the two big groups (the production tier's deployment, the `dags test` runs)
 # keep one worker each for most of the run, and much of the rest waits on timeouts, retries and
@@ -46,15 +62,10 @@ status=0
 echo "== pytest wall time: $(( $(date +%s) - started )) s (exit $status)"
 [ "$status" = 0 ] || exit "$status"
 
-# The compatibility tier: the package in a locked environment of every supported Airflow minor
-# release (compat/*.txt, built once into .compat-envs/), each its own line of the summary.
-# LAMBDA_UE_COMPAT=3.0,3.3 narrows it; tests/compat/envs.py says how the locks are made.
-# The environments build only now (mostly installing from uv's cache), not alongside the suite,
-# so that the suite's wall time above is its own: on a fresh clone they install and compile for
-# minutes (fresh clones took 549 s of pytest beside them at nice 19, 468 and 536 s without them).
+# The compatibility tier: the package in the locked environment of every supported Airflow minor
+# release built above, each target its own line of the summary.
 echo "== compatibility tier"
 started=$(date +%s)
-.venv/bin/python -m tests.compat.envs build || { status=$?; echo "compat env build failed (exit $status)"; exit "$status"; }
 # One target per worker at a time (its tests share the target's environment and Airflow home).
 # Three workers on 2 cores: a target's tests wait on its live Airflow much of the time (the six
 # targets took 248 s with 3 workers, 283 s with 2; the CPU was busy 90% and 83% of it).
@@ -62,4 +73,5 @@ compat_parallel=()
 [ "$workers" != 0 ] && compat_parallel=(-n 3 --dist loadgroup)
 .venv/bin/python -m pytest tests/compat "${compat_parallel[@]}" -q -p no:cacheprovider || status=$?
 echo "== compatibility tier wall time: $(( $(date +%s) - started )) s (exit $status)"
+echo "== total wall time: $SECONDS s"
 exit "$status"
