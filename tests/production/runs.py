@@ -17,14 +17,19 @@ from typing import Any
 
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
-from tests.support.durable import DurableFunction, create_durable_function, create_start_end_function
+from tests.support.durable import (
+    DurableFunction,
+    create_durable_function,
+    create_start_end_function,
+    triggerer_of,
+)
 from tests.support.local_lambda import (
     RAISE_HANDLER,
     CountingFunction,
     create_counting_function,
     unique_function_name,
 )
-from tests.support.servers import wait_until
+from tests.support.servers import poll, wait_until
 
 #: AWS's durable SDKs need Python >= 3.11 (the test extra installs them there).
 DURABLE = importlib.util.find_spec("aws_durable_execution_sdk_python_testing") is not None
@@ -117,18 +122,16 @@ def wait_for(condition: str, check: Callable[[], bool], timeout: float = 180) ->
 
 def alive_jobs(airflow: ProductionAirflow, job_type: str, count: int) -> list[int]:
     """The ids of the live jobs of a kind (``TriggererJob``, ``SchedulerJob``), once there are ``count``."""
-    ids: list[int] = []
-
-    def counted() -> bool:
-        ids[:] = sorted(job["id"] for job in airflow.alive_jobs(job_type))
-        return len(ids) == count
-
-    wait_for(f"{count} alive {job_type}", counted, timeout=120)
+    ids = poll(
+        lambda: sorted(job["id"] for job in airflow.alive_jobs(job_type)),
+        lambda ids: len(ids) == count,
+        timeout=120,
+        interval=0.5,
+    )
+    assert len(ids) == count, f"{count} alive {job_type}: {ids}"
     return ids
 
 
 def trigger_holder(airflow: ProductionAirflow, run: Run) -> int | None:
     """The job id of the triggerer holding the ``invoke`` task's trigger, if one does."""
-    trigger = airflow.task_instance(run.dag_id, run.run_id, "invoke").get("trigger") or {}
-    holder: int | None = trigger.get("triggerer_id")
-    return holder
+    return triggerer_of(airflow.task_instance(run.dag_id, run.run_id, "invoke"))

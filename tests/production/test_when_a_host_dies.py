@@ -31,7 +31,7 @@ import pytest
 from airflow_provider_lambda_ue.testing.local_lambda import LocalLambda
 from airflow_provider_lambda_ue.testing.production_airflow import ProductionAirflow
 from tests.production.runs import DURABLE, Run, Runs, alive_jobs, trigger_holder, wait_for
-from tests.support.durable import create_durable_function, executions_of, wait_for_task_state
+from tests.support.durable import create_durable_function, executions_of, triggerer_of, wait_for_task_state
 from tests.support.local_lambda import create_counting_function
 
 pytestmark = [
@@ -115,7 +115,7 @@ def _watch(failure: HostFailure, died: float, timeout: float = 420) -> None:
             if run.counting is not None and name not in failure.ran_again_after and run.counting.count() >= 2:
                 failure.ran_again_after[name] = time.monotonic() - died
             ti = airflow.task_instance(run.dag_id, run.run_id, "invoke")
-            holder = (ti.get("trigger") or {}).get("triggerer_id")
+            holder = triggerer_of(ti)
             if holder is not None and failure.holders.setdefault(name, [])[-1:] != [holder]:
                 failure.holders[name].append(holder)
                 if holder != failure.dead_triggerer:

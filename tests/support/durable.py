@@ -9,12 +9,14 @@ function the durable cases are compared with is ``tests/handlers/start_end.py``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_lambda_ue.testing.local_lambda import zip_handler
 from tests.support.local_lambda import HANDLERS_DIR, read_count, unique_function_name
+from tests.support.servers import poll
 
 if TYPE_CHECKING:
     from airflow_provider_lambda_ue.testing.airflow_api import AirflowApi
@@ -26,6 +28,7 @@ __all__ = [
     "create_start_end_function",
     "executions_of",
     "recorded_lines",
+    "triggerer_of",
     "wait_for_execution_status",
     "wait_for_lines",
     "wait_for_task_state",
@@ -107,38 +110,55 @@ def executions_of(client: Any, function_name: str) -> list[dict[str, Any]]:
             return sorted(items, key=lambda item: str(item.get("StartTimestamp")))
 
 
+#: Seconds the waits below wait at most, and between their looks at the endpoint or at Airflow.
+WAIT_TIMEOUT = 120.0
+WAIT_INTERVAL = 0.5
+
+
 def wait_for_execution_status(local_lambda: LocalLambda, function: DurableFunction, status: str) -> list[str]:
-    """Until the function's only execution has ``status`` (120 s at most); its executions' statuses."""
-    deadline = time.monotonic() + 120
-    while True:
-        statuses = [item["Status"] for item in executions_of(local_lambda.client("lambda"), function.name)]
-        if statuses == [status] or time.monotonic() >= deadline:
-            return statuses
-        time.sleep(0.5)
+    """Until the function's only execution has ``status``; its executions' statuses."""
+    client = local_lambda.client("lambda")
+    return poll(
+        lambda: [item["Status"] for item in executions_of(client, function.name)],
+        lambda statuses: statuses == [status],
+        WAIT_TIMEOUT,
+        WAIT_INTERVAL,
+    )
+
+
+def triggerer_of(ti: Mapping[str, Any]) -> int | None:
+    """The job id of the triggerer running a task instance's trigger (the REST API's task instance)."""
+    holder: int | None = (ti.get("trigger") or {}).get("triggerer_id")
+    return holder
+
+
+def _invoke_task(live_airflow: AirflowApi, dag_id: str, run_id: str) -> Callable[[], dict[str, Any]]:
+    return lambda: live_airflow.task_instance(dag_id, run_id, "invoke")
 
 
 def wait_for_task_state(live_airflow: AirflowApi, dag_id: str, run_id: str, state: str) -> dict[str, Any]:
-    """Until the run's ``invoke`` task is in ``state`` (120 s at most); the task instance."""
-    deadline = time.monotonic() + 120
-    while True:
-        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
-        if ti["state"] == state or time.monotonic() >= deadline:
-            assert ti["state"] == state, ti
-            return ti
-        time.sleep(0.5)
+    """Until the run's ``invoke`` task is in ``state``; the task instance."""
+    ti = poll(
+        _invoke_task(live_airflow, dag_id, run_id),
+        lambda ti: ti["state"] == state,
+        WAIT_TIMEOUT,
+        WAIT_INTERVAL,
+    )
+    assert ti["state"] == state, ti
+    return ti
 
 
 def wait_for_trigger_claimed(live_airflow: AirflowApi, dag_id: str, run_id: str) -> None:
     """Until a triggerer runs the ``invoke`` task's trigger. Marked failed before that (the seconds
     between the deferral and the triggerer's next look), the trigger is deleted unrun and stops
     nothing: a limitation the README states; the tests that use this are about the trigger's stop."""
-    deadline = time.monotonic() + 120
-    while True:
-        ti = live_airflow.task_instance(dag_id, run_id, "invoke")
-        if (ti.get("trigger") or {}).get("triggerer_id") is not None:
-            break
-        assert time.monotonic() < deadline, ti
-        time.sleep(0.5)
+    ti = poll(
+        _invoke_task(live_airflow, dag_id, run_id),
+        lambda ti: triggerer_of(ti) is not None,
+        WAIT_TIMEOUT,
+        WAIT_INTERVAL,
+    )
+    assert triggerer_of(ti) is not None, ti
     time.sleep(2)  # claimed: its run() starts on the triggerer's loop right after
 
 
@@ -147,10 +167,14 @@ def wait_for_trigger_polling(live_airflow: AirflowApi, dag_id: str, run_id: str)
     shows: past the seconds :func:`wait_for_trigger_claimed` allows, which a triggerer short of CPU
     may need to start a trigger it has claimed."""
     wait_for_trigger_claimed(live_airflow, dag_id, run_id)
-    deadline = time.monotonic() + 120
-    while "Waiting for durable execution" not in live_airflow.task_log(dag_id, run_id, "invoke"):
-        assert time.monotonic() < deadline, live_airflow.task_log(dag_id, run_id, "invoke")[-3000:]
-        time.sleep(0.5)
+    polling = "Waiting for durable execution"
+    log = poll(
+        lambda: live_airflow.task_log(dag_id, run_id, "invoke"),
+        lambda log: polling in log,
+        WAIT_TIMEOUT,
+        WAIT_INTERVAL,
+    )
+    assert polling in log, log[-3000:]
 
 
 def create_start_end_function(server: Any, directory: Path) -> tuple[str, Path]:
@@ -175,7 +199,4 @@ def recorded_lines(path: Path) -> list[str]:
 
 def wait_for_lines(path: Path, expected: list[str], timeout: float = 120) -> list[str]:
     """Until a start_end function recorded ``expected`` (``timeout`` seconds at most); what it recorded."""
-    deadline = time.monotonic() + timeout
-    while recorded_lines(path) != expected and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return recorded_lines(path)
+    return poll(lambda: recorded_lines(path), lambda lines: lines == expected, timeout, 0.2)

@@ -75,6 +75,7 @@ from tests.support.local_lambda import (
     unique_function_name,
 )
 from tests.support.proxies import ProxyInfo, TlsMaterial, start_proxy, tcp_listeners
+from tests.support.servers import poll
 
 LOG = logging.getLogger("tests.fault_matrix")
 REGION = "us-east-1"
@@ -879,12 +880,7 @@ def children() -> set[int]:
 
 def assert_no_new_children(before: set[int], timeout: float = 30.0) -> None:
     """No process started since ``before`` survives (the local endpoint's handler runs may take a moment)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        new = children() - before
-        if not new or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
+    new = poll(lambda: children() - before, lambda new: not new, timeout, 0.2)
     described = []
     for pid in new:
         try:
@@ -896,17 +892,13 @@ def assert_no_new_children(before: set[int], timeout: float = 30.0) -> None:
 
 def assert_no_connections(ports: set[int], timeout: float = 15.0) -> None:
     """No socket of this process is still connected to one of ``ports`` (after garbage collection)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def connected() -> list[Any]:
         gc.collect()
-        left = [
-            conn
-            for conn in psutil.Process().net_connections(kind="tcp")
-            if conn.raddr and conn.raddr.port in ports
-        ]
-        if not left or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
+        connections = psutil.Process().net_connections(kind="tcp")
+        return [conn for conn in connections if conn.raddr and conn.raddr.port in ports]
+
+    left = poll(connected, lambda left: not left, timeout, 0.2)
     assert not left, f"sockets still connected to the fault's servers: {left}"
 
 

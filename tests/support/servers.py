@@ -57,6 +57,7 @@ class Server(Protocol):
 
 
 ServerT = TypeVar("ServerT", bound=Server)
+T = TypeVar("T")
 
 
 class ServerNotReady(RuntimeError):
@@ -82,21 +83,35 @@ def wait_until_ready(server: Server, timeout: float = READY_TIMEOUT) -> None:
     :param server: A started server.
     :param timeout: Seconds to wait.
     """
+    if not wait_until(lambda: accepts_connections(server.url), timeout):
+        raise ServerNotReady(f"{server!r} not ready after {timeout:g} s; its log:\n{server.read_log()}")
+
+
+def poll(
+    read: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0, interval: float = 0.05
+) -> T:
+    """
+    Call ``read`` until ``done`` holds for what it returned or ``timeout`` seconds pass.
+
+    The tests' one waiting loop: the caller compares the value returned, the last one read, with
+    what it waited for (and names both in its assertion).
+
+    :param read: Reads the state waited on (a count, a status, a task instance, a log).
+    :param done: Whether a value read is the one waited for.
+    :param timeout: Seconds to wait at most.
+    :param interval: Seconds between reads.
+    """
     deadline = time.monotonic() + timeout
-    while not accepts_connections(server.url):
-        if time.monotonic() >= deadline:
-            raise ServerNotReady(f"{server!r} not ready after {timeout:g} s; its log:\n{server.read_log()}")
-        time.sleep(0.05)
+    while True:
+        value = read()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until it is true (``True``) or ``timeout`` seconds pass (``False``)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
+    return poll(predicate, bool, timeout, interval)
 
 
 @contextlib.contextmanager
