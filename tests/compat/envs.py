@@ -52,6 +52,10 @@ class CompatEnvError(Exception):
     """A lock or an environment cannot be made (the message says what to do)."""
 
 
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 @dataclass(frozen=True)
 class Target:
     """
@@ -85,6 +89,16 @@ class Target:
     def name(self) -> str:
         """``airflow-3.0.6-py3.11``: the lock file's stem and the environment's folder."""
         return f"airflow-{self.airflow}-py{self.python}"
+
+    @property
+    def version(self) -> tuple[int, ...]:
+        """The Airflow version as numbers, to compare: ``(3, 0, 6)``."""
+        return _numbers(self.airflow)
+
+    @property
+    def python_version(self) -> tuple[int, ...]:
+        """The Python version as numbers, to compare: ``(3, 11)``."""
+        return _numbers(self.python)
 
     @property
     def minor(self) -> str:

@@ -125,7 +125,7 @@ def test_compat_module_matches_the_release(compat_env: CompatEnv) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     probe = json.loads(proc.stdout.strip().splitlines()[-1])
-    version = tuple(int(part) for part in compat_env.target.airflow.split("."))
+    version = compat_env.target.version
     assert tuple(probe["version"]) == version
     assert probe["flags"] == [version >= (3, 1), version >= (3, 2), version >= (3, 3)]
     # The live test below shows it: on 3.1 and 3.2 a task with start_from_trigger runs on a worker.
@@ -365,7 +365,7 @@ def test_example_dags_deferred_in_a_live_airflow(
     """
     airflow = live_airflow
     target = compat_env.target
-    version = tuple(int(part) for part in target.airflow.split("."))
+    version = target.version
     dag_ids = LIVE_EXAMPLE_DAGS
     runs = {}
     for dag_id in dag_ids:
