@@ -78,8 +78,8 @@ def _queue_rank(item: pytest.Item) -> int:
     Where a test goes in the order xdist hands tests out (the groups go first, largest first).
 
     The groups (the production deployment, ``airflow dags test`` runs) keep both cores busy for most
-    of the run, while the other tests go to the workers left. The wire and unit tests go there first: they
-    mostly wait (timeouts, retries, servers' delays) and leave the cores to the groups. The
+    of the run, while the other tests go to the workers left. The wire and unit tests go there
+    first: they mostly wait (timeouts, retries, servers' delays) and leave the cores to the groups. The
     end-to-end tests, whose subprocesses want the CPU, come last, when the groups are done and
     every worker takes them: the cores stay busy to the end instead of idling under waiting tests.
     """

@@ -3,11 +3,11 @@
 PostgreSQL, Redis, api-server, dag-processor, two schedulers, two triggerers and two Celery workers
 (:class:`~airflow_provider_lambda_ue.testing.production_airflow.ProductionAirflow`), each its own
 process on loopback, with ``tests/production/dags`` as the DAG folder and the session's local
-Lambda endpoint as ``LAMBDA_UE_ENDPOINT_URL``. The
-connection ``aws_default`` lives in the metadata database (encrypted with the deployment's Fernet
-key), created through the REST API as an administrator would: workers and triggerers read it
-through the Execution API. Its secret key is :data:`AWS_SECRET`, which no output may show; its
-extra names the STS endpoint (``service_config.sts.endpoint_url``) that a role is assumed at.
+Lambda endpoint as ``LAMBDA_UE_ENDPOINT_URL``. The connection ``aws_default`` lives in the metadata
+database (encrypted with the deployment's Fernet key), created through the REST API as an
+administrator would: workers and triggerers read it through the Execution API. Its secret key is
+:data:`AWS_SECRET`, which no output may show; its extra names the STS endpoint
+(``service_config.sts.endpoint_url``) that a role is assumed at.
 
 The settings below are ones a deployment may choose; each is set for what a test observes:
 
